@@ -1,0 +1,7 @@
+"""Data: embedded and TFDS data sets, long-tailed subsampling, batching, on-device augmentation."""
+
+from jaxtricks.data.augment import mix_with_reversed, mixup, random_crop_flip
+from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
+from jaxtricks.data.longtail import longtail_counts, longtail_indices
+from jaxtricks.data.pipeline import TrainBatches, eval_batches
+from jaxtricks.data.build import build_datasets

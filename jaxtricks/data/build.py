@@ -1,0 +1,39 @@
+"""Builds the train/test splits a config asks for."""
+
+from __future__ import annotations
+
+import ml_collections
+import numpy as np
+
+from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
+from jaxtricks.data.longtail import longtail_counts, longtail_indices
+
+SOURCES = ("digits", "tfds")
+
+
+def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, ArrayDataset]:
+  """``config`` is the ``dataset`` block of a training config.
+
+  Loads the source, makes the training split long-tailed when ``imbalance_factor > 1`` (class 0 keeps
+  ``n_max`` = the smallest class count; the test split stays balanced) and standardises both splits
+  with training-set statistics.
+  """
+  if config.source == "digits":
+    train, test = load_digits(image_size=config.image_size, channels=config.channels,
+                              test_fraction=config.test_fraction, split_seed=config.split_seed)
+  elif config.source == "tfds":
+    train = load_tfds(config.tfds_name, split=config.train_split, data_dir=config.data_dir)
+    test = load_tfds(config.tfds_name, split=config.test_split, data_dir=config.data_dir)
+  else:
+    raise ValueError(f"dataset.source must be one of {SOURCES}, got {config.source!r}")
+  if config.imbalance_factor < 1:
+    raise ValueError(f"dataset.imbalance_factor must be >= 1, got {config.imbalance_factor}")
+  if config.imbalance_factor > 1:
+    n_max = int(train.class_counts().min())
+    counts = longtail_counts(n_max, train.num_classes, config.imbalance_factor,
+                             profile=config.imbalance_profile)
+    if np.any(counts == 0):
+      raise ValueError(f"dataset.imbalance_factor={config.imbalance_factor} leaves an empty class "
+                       f"(counts {counts.tolist()})")
+    train = train.subset(longtail_indices(train.labels, counts, seed=config.split_seed))
+  return standardize(train, test)

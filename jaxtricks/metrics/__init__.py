@@ -1,0 +1,3 @@
+"""Pure metrics."""
+
+from jaxtricks.metrics.classification import balanced_accuracy, per_class_counts, per_class_recall

@@ -1,0 +1,48 @@
+"""Channel-wise PReLU and the matching He/Kaiming initialiser (He et al., ICCV 2015)."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+PRELU_INIT = 0.25
+ACTIVATIONS = ("relu", "prelu")
+
+
+def he_normal(negative_slope: float = 0.0) -> jax.nn.initializers.Initializer:
+  """``N(0, 2 / ((1 + a²)·fan_in))``: keeps activation variance constant through ReLU (a=0) or PReLU(a).
+
+  He et al., "Delving Deep into Rectifiers", ICCV 2015, eq. (10). Example::
+
+    nn.Conv(64, (3, 3), kernel_init=he_normal(0.25))
+  """
+  return jax.nn.initializers.variance_scaling(2.0 / (1.0 + negative_slope ** 2), "fan_in", "normal")
+
+
+class ChannelPReLU(nn.Module):
+  """``f(x_c) = max(0, x_c) + a_c·min(0, x_c)`` with one learnable slope per channel, ``a_c = 0.25`` at init.
+
+  He et al., ICCV 2015 (channel-wise form; ``flax.linen.PReLU`` shares one slope over all channels).
+  """
+
+  negative_slope_init: float = PRELU_INIT
+  param_dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    slope = self.param("negative_slope", nn.initializers.constant(self.negative_slope_init),
+                       (x.shape[-1],), self.param_dtype)
+    return jnp.where(x >= 0, x, slope.astype(x.dtype) * x)
+
+
+def negative_slope(activation: str) -> float:
+  """The negative slope that :func:`he_normal` should assume for ``activation`` (0 for ReLU)."""
+  if activation not in ACTIVATIONS:
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+  return PRELU_INIT if activation == "prelu" else 0.0
+
+
+def activate(activation: str, x: jax.Array) -> jax.Array:
+  """ReLU, or a fresh :class:`ChannelPReLU` (call inside a parent's ``nn.compact`` method)."""
+  return ChannelPReLU()(x) if negative_slope(activation) else nn.relu(x)

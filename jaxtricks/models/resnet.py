@@ -1,0 +1,111 @@
+"""CIFAR-style ResNets (He et al., CVPR 2016) with the Bag-of-Tricks tweaks (He et al., CVPR 2019).
+
+Variants follow GluonCV: ``v1`` (stride on the first conv of a block, projection shortcut),
+``b`` (stride on the 3×3 conv of a bottleneck), ``c`` (= b + deep stem of three 3×3 convs),
+``d`` (= c + shortcut ``avg-pool 2×2 → 1×1 conv``). With basic blocks ``b`` equals ``v1``.
+``zero_gamma`` initialises the last BatchNorm γ of every residual branch to zero.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxtricks.models.layers import activate, he_normal, negative_slope
+
+VARIANTS = ("v1", "b", "c", "d")
+BLOCKS = ("basic", "bottleneck")
+
+
+class _Block(nn.Module):
+  filters: int
+  strides: int
+  bottleneck: bool
+  variant: str
+  zero_gamma: bool
+  activation: str
+  norm: Any
+  dtype: Any
+
+  @nn.compact
+  def __call__(self, x):
+    act = functools.partial(activate, self.activation)
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype,
+                             kernel_init=he_normal(negative_slope(self.activation)))
+    last_scale = nn.initializers.zeros if self.zero_gamma else nn.initializers.ones
+    s = (self.strides, self.strides)
+    if self.bottleneck:
+      out_filters = 4 * self.filters
+      stride_first = self.variant == "v1"
+      y = act(self.norm()(conv(self.filters, (1, 1), s if stride_first else (1, 1))(x)))
+      y = act(self.norm()(conv(self.filters, (3, 3), (1, 1) if stride_first else s)(y)))
+      y = self.norm(scale_init=last_scale)(conv(out_filters, (1, 1))(y))
+    else:
+      out_filters = self.filters
+      y = act(self.norm()(conv(self.filters, (3, 3), s)(x)))
+      y = self.norm(scale_init=last_scale)(conv(self.filters, (3, 3))(y))
+    if self.strides != 1 or x.shape[-1] != out_filters:
+      if self.variant == "d":
+        if self.strides != 1:
+          x = nn.avg_pool(x, s, s, padding="SAME", count_include_pad=False)
+        x = self.norm()(conv(out_filters, (1, 1))(x))
+      else:
+        x = self.norm()(conv(out_filters, (1, 1), s)(x))
+    return act(x + y)
+
+
+class ResNet(nn.Module):
+  """CIFAR ResNet: depth ``6n+2`` (basic) or ``9n+2`` (bottleneck), stages of width ``w, 2w, 4w``.
+
+  Example::
+
+    model = ResNet(depth=20, num_classes=10, variant="d", zero_gamma=True)
+    variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
+  """
+
+  depth: int = 20
+  num_classes: int = 10
+  width: int = 16
+  variant: str = "v1"
+  block: str = "basic"
+  zero_gamma: bool = False
+  activation: str = "relu"
+  bn_momentum: float = 0.9
+  dtype: Any = jnp.float32
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    if self.variant not in VARIANTS:
+      raise ValueError(f"model.variant must be one of {VARIANTS}, got {self.variant!r}")
+    if self.block not in BLOCKS:
+      raise ValueError(f"model.block must be one of {BLOCKS}, got {self.block!r}")
+    per_block = 2 if self.block == "basic" else 3
+    if self.depth < 3 * per_block + 2 or (self.depth - 2) % (3 * per_block):
+      raise ValueError(f"model.depth for {self.block} blocks must be {3 * per_block}n+2 "
+                       f"(e.g. {', '.join(str(3 * per_block * n + 2) for n in (1, 3, 5, 9))}), "
+                       f"got {self.depth}")
+    n = (self.depth - 2) // (3 * per_block)
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
+                             epsilon=1e-5, dtype=self.dtype, axis_name=self.axis_name if train else None)
+    act = functools.partial(activate, self.activation)
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype,
+                             kernel_init=he_normal(negative_slope(self.activation)))
+
+    x = x.astype(self.dtype)
+    if self.variant in ("c", "d"):
+      x = act(norm()(conv(self.width // 2, (3, 3))(x)))
+      x = act(norm()(conv(self.width // 2, (3, 3))(x)))
+      x = act(norm()(conv(self.width, (3, 3))(x)))
+    else:
+      x = act(norm()(conv(self.width, (3, 3))(x)))
+    for stage in range(3):
+      for i in range(n):
+        x = _Block(self.width * 2 ** stage, 2 if stage and i == 0 else 1, self.block == "bottleneck",
+                   self.variant, self.zero_gamma, self.activation, norm, self.dtype)(x)
+    x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)

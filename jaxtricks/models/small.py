@@ -1,0 +1,61 @@
+"""Small networks for 8×8 inputs (scikit-learn digits): a 3-layer CNN and an MLP, both with dropout."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxtricks.models.layers import activate, he_normal, negative_slope
+
+
+class SmallCNN(nn.Module):
+  """conv(w)–conv(2w)–maxpool–conv(4w)–global-avg-pool–dropout–dense, BatchNorm after every conv."""
+
+  num_classes: int = 10
+  width: int = 32
+  dropout_rate: float = 0.0
+  activation: str = "relu"
+  bn_momentum: float = 0.9
+  dtype: Any = jnp.float32
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    slope = negative_slope(self.activation)
+    conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False, dtype=self.dtype,
+                             kernel_init=he_normal(slope))
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
+                             dtype=self.dtype, axis_name=self.axis_name if train else None)
+    x = x.astype(self.dtype)
+    x = activate(self.activation, norm()(conv(self.width)(x)))
+    x = activate(self.activation, norm()(conv(2 * self.width)(x)))
+    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = activate(self.activation, norm()(conv(4 * self.width)(x)))
+    x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+
+
+class MLP(nn.Module):
+  """Flatten, ``depth`` hidden dense layers of ``width`` units with activation and dropout, dense head."""
+
+  num_classes: int = 10
+  width: int = 256
+  depth: int = 2
+  dropout_rate: float = 0.0
+  activation: str = "relu"
+  dtype: Any = jnp.float32
+  axis_name: str | None = None  # Unused (no BatchNorm); accepted so every model is built the same way.
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    slope = negative_slope(self.activation)
+    x = x.reshape(x.shape[0], -1).astype(self.dtype)
+    for _ in range(self.depth):
+      x = activate(self.activation, nn.Dense(self.width, dtype=self.dtype, kernel_init=he_normal(slope))(x))
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)

@@ -1,0 +1,110 @@
+"""The full set of training options with their defaults; every file in ``configs/`` starts from it.
+
+Keeping all keys in one place lets a locked config reject a typo (``--config.optim.lrr``) with the
+closest valid key, and makes every recipe a short list of differences.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
+  c.parallel = "pmap"  # pmap: all local devices | jit: one device.
+  c.distributed = False  # Call jax.distributed.initialize() (multi-host; also JAXTRICKS_DISTRIBUTED=1).
+
+  c.dataset = ml_collections.ConfigDict()
+  c.dataset.source = "digits"  # digits (embedded) | tfds
+  c.dataset.tfds_name = ""  # e.g. cifar10 when source == "tfds".
+  c.dataset.data_dir = ml_collections.FieldReference(None, field_type=str)
+  c.dataset.train_split = "train"
+  c.dataset.test_split = "test"
+  c.dataset.image_size = 8  # digits only: 8 or e.g. 32 (bilinear resize).
+  c.dataset.channels = 1  # digits only: 1 or 3.
+  c.dataset.test_fraction = 0.3  # digits only: stratified held-out fraction.
+  c.dataset.split_seed = 0
+  c.dataset.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.
+  c.dataset.imbalance_profile = "exponential"  # exponential | step
+
+  c.augment = ml_collections.ConfigDict()
+  c.augment.crop_padding = 0  # Pad-and-random-crop by this many pixels (4 for CIFAR).
+  c.augment.flip = False  # Random horizontal flip.
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "resnet"
+  c.model.depth = 20
+  c.model.width = 16
+  c.model.variant = "v1"  # v1 | b | c | d
+  c.model.block = "basic"  # basic | bottleneck
+  c.model.zero_gamma = False
+  c.model.activation = "relu"  # relu | prelu
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.name = "sgd"  # sgd | adamw
+  c.optim.lr = 0.1  # Base LR for a batch of reference_batch; scaled linearly with the global batch.
+  c.optim.reference_batch = 256
+  c.optim.momentum = 0.9
+  c.optim.nesterov = False
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.weight_decay = 1e-4
+  c.optim.no_bias_decay = False  # Exclude biases, BatchNorm γ/β and PReLU slopes from weight decay.
+  c.optim.schedule = "step"  # cosine | step | constant
+  c.optim.warmup_epochs = 0.0
+  c.optim.decay_epochs = (30, 60)  # step schedule: epochs at which the LR is multiplied by decay_factor.
+  c.optim.decay_factor = 0.1
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 128  # Global batch over all devices and hosts.
+  c.train.num_epochs = 30
+  c.train.label_smoothing = 0.0
+  c.train.mixup_alpha = 0.0  # 0 disables mixup.
+  c.train.mixup_off_epochs = 0  # Train the last this-many epochs without mixup.
+
+  c.eval_batch_size = 256
+  c.eval_every_epochs = 5
+  c.log_every_steps = 10
+  c.checkpoint_every_steps = 200
+  c.keep_checkpoints = 2
+  c.progress = True  # tqdm progress bar.
+  return c
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+  """Parses the ``:arg`` of ``--config=file.py:arg`` as ``name[,key=value,...]`` (big_vision style).
+
+  ``parse_arg("smoke,seed=3", smoke=False, seed=0)`` → ``{smoke: True, seed: 3}``; a bare name is a
+  ``True`` boolean; values are converted to the type of their default; unknown names are an error.
+  """
+  out = ml_collections.ConfigDict(defaults)
+  for item in filter(None, (arg or "").split(",")):
+    key, _, value = item.partition("=")
+    if key not in defaults:
+      raise ValueError(f"config argument {key!r} is not one of {sorted(defaults)}")
+    default = defaults[key]
+    if isinstance(default, bool):
+      out[key] = value.lower() not in ("false", "0", "no") if value else True
+    else:
+      out[key] = type(default)(value)
+  return out
+
+
+def sibling_config(file: str, name: str, arg: str | None = None) -> ml_collections.ConfigDict:
+  """``get_config(arg)`` of ``<name>.py`` in the directory of ``file``: lets one recipe build on another.
+
+  Config files are loaded by path, not as a package, so they cannot import each other directly::
+
+    def get_config(arg=None):
+      c = sibling_config(__file__, "cifar10_resnet32", "imbalance=100")
+  """
+  path = Path(file).with_name(f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"jaxtricks_config_{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)

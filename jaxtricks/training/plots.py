@@ -1,0 +1,72 @@
+"""Plots of a run's ``metrics.jsonl``: learning curves and per-class recall."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def read_metrics(workdir: str | Path) -> list[dict]:
+  """All records of ``workdir/metrics.jsonl``, in order."""
+  with open(Path(workdir) / "metrics.jsonl") as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_learning_curves(records: list[dict], ax=None):
+  """Training loss and test (balanced) accuracy against the step."""
+  if ax is None:
+    _, ax = plt.subplots(figsize=(6, 4))
+  train = [r for r in records if "train/loss" in r]
+  evals = [r for r in records if "eval/accuracy" in r]
+  ax.plot([r["step"] for r in train], [r["train/loss"] for r in train], label="train loss", color="C0")
+  ax.set_xlabel("step")
+  ax.set_ylabel("loss")
+  acc_ax = ax.twinx()
+  for key, color in (("eval/accuracy", "C1"), ("eval/balanced_accuracy", "C2")):
+    acc_ax.plot([r["step"] for r in evals], [r[key] for r in evals], "o-", color=color,
+                label=key.replace("eval/", "test "))
+  acc_ax.set_ylabel("accuracy")
+  acc_ax.set_ylim(0, 1)
+  lines = ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
+  ax.legend(lines, [l.get_label() for l in lines], loc="center right")
+  return ax
+
+
+def plot_per_class_recall(recall, counts=None, ax=None):
+  """Bar chart of the test recall of every class, optionally annotated with its training count."""
+  if ax is None:
+    _, ax = plt.subplots(figsize=(6, 3))
+  recall = np.asarray(recall, float)
+  ax.bar(np.arange(len(recall)), recall, color="C2")
+  ax.set_xticks(np.arange(len(recall)))
+  if counts is not None:
+    ax.set_xticklabels([f"{c}\n(n={n})" for c, n in enumerate(counts)], fontsize=7)
+  ax.set_xlabel("class")
+  ax.set_ylabel("test recall")
+  ax.set_ylim(0, 1)
+  return ax
+
+
+def save_run_plots(workdir: str | Path, train_counts=None) -> list[Path]:
+  """Writes ``curves.png`` and ``per_class_recall.png`` into ``workdir``; returns their paths."""
+  workdir = Path(workdir)
+  records = read_metrics(workdir)
+  paths = []
+  # Figure objects (not pyplot) draw off-screen without touching the caller's matplotlib backend.
+  fig = Figure(figsize=(6, 4))
+  plot_learning_curves(records, fig.subplots())
+  fig.tight_layout()
+  fig.savefig(workdir / "curves.png", dpi=100)
+  paths.append(workdir / "curves.png")
+  evals = [r for r in records if "eval/per_class_recall" in r]
+  if evals:
+    fig = Figure(figsize=(6, 3))
+    plot_per_class_recall(evals[-1]["eval/per_class_recall"], train_counts, fig.subplots())
+    fig.tight_layout()
+    fig.savefig(workdir / "per_class_recall.png", dpi=100)
+    paths.append(workdir / "per_class_recall.png")
+  return paths

@@ -1,0 +1,131 @@
+"""Train state and pure per-device train/eval steps; ``parallelize`` runs them under pmap or jit.
+
+Each step is written for one device: collectives use the axis name ``'batch'``. ``parallelize`` maps
+it over a leading device axis — ``jax.pmap`` over all local devices, or ``jax.jit`` of a ``vmap`` over
+a single device — so both paths execute the same code with the same meaning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from jaxtricks.data.augment import mixup, random_crop_flip
+from jaxtricks.metrics.classification import per_class_counts
+
+AXIS = "batch"
+PARALLEL = ("pmap", "jit")
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  rng: jax.Array  # Raw uint32 key data, so checkpoints stay plain arrays.
+
+
+def create_train_state(model: nn.Module, tx: optax.GradientTransformation, example: jax.Array,
+                       seed: int) -> TrainState:
+  """Initialises parameters from one example batch ``[b, H, W, C]`` with ``random.key(seed)``."""
+  init_rng, state_rng = jax.random.split(jax.random.key(seed))
+  variables = jax.jit(functools.partial(model.init, train=False))(init_rng, example)
+  params = variables["params"]
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
+                    rng=jax.random.key_data(state_rng))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+  """The per-step tricks of the classification recipe (Bag of Tricks, He et al., CVPR 2019)."""
+
+  num_classes: int
+  label_smoothing: float = 0.0
+  mixup_alpha: float = 0.0
+  mixup_off_step: int | None = None  # From this step on, no mixup (GluonCV --mixup-off-epoch).
+  crop_padding: int = 0
+  flip: bool = False
+
+
+def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Keys for this step: mixup (shared by all devices), augmentation and dropout (per device)."""
+  shared = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+  mix_rng, device_rng = jax.random.split(shared)
+  aug_rng, dropout_rng = jax.random.split(jax.random.fold_in(device_rng, lax.axis_index(AXIS)))
+  return mix_rng, aug_rng, dropout_rng
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
+               tx: optax.GradientTransformation, recipe: Recipe,
+               schedule: Callable[[jax.Array], jax.Array]) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One SGD step on this device's shard; gradients, BN statistics and metrics are averaged over devices.
+
+  Loss: softmax cross-entropy against ``optax.smooth_labels(one_hot(y), ε)``, mixed by mixup (one
+  ``λ ~ Beta(α, α)`` shared by all devices, partner = reversed shard) when ``mixup_alpha > 0``.
+  """
+  mix_rng, aug_rng, dropout_rng = _step_rngs(state)
+  images, labels = batch["image"], batch["label"]
+  images = random_crop_flip(aug_rng, images, padding=recipe.crop_padding, flip=recipe.flip)
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, recipe.num_classes), recipe.label_smoothing)
+  if recipe.mixup_alpha > 0:
+    mixed_images, mixed_targets, lam = mixup(mix_rng, images, targets, alpha=recipe.mixup_alpha)
+    if recipe.mixup_off_step is not None:
+      on = state.step < recipe.mixup_off_step
+      mixed_images = jnp.where(on, mixed_images, images)
+      mixed_targets = jnp.where(on, mixed_targets, targets)
+    images, targets = mixed_images, mixed_targets
+
+  def loss_fn(params):
+    logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
+                                  train=True, rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
+    loss = optax.softmax_cross_entropy(logits, targets).mean()
+    return loss, (logits, updates.get("batch_stats", {}))
+
+  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  grads = lax.pmean(grads, AXIS)
+  batch_stats = lax.pmean(batch_stats, AXIS)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  metrics = {"loss": loss, "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels)}
+  metrics = lax.pmean(metrics, AXIS)
+  metrics["lr"] = schedule(state.step + 1)
+  new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
+                            opt_state=opt_state)
+  return new_state, metrics
+
+
+def eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
+              num_classes: int) -> dict[str, jax.Array]:
+  """Sums over devices of the masked loss, example count and per-class hit/total counts."""
+  logits = model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
+                       train=False)
+  mask = batch["mask"]
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+  correct, total = per_class_counts(logits, batch["label"], num_classes, where=mask)
+  sums = {"loss_sum": jnp.sum(jnp.where(mask, loss, 0.0)), "count": jnp.sum(mask),
+          "correct": correct, "total": total}
+  return lax.psum(sums, AXIS)
+
+
+def parallelize(step: Callable, parallel: str) -> Callable:
+  """Maps a per-device ``step(state, batch)`` over the leading device axis of ``batch``.
+
+  The state is passed and returned unreplicated (``in_axes=None``/``out_axes=None``); every output
+  must be identical across devices (it is, after ``lax.pmean``/``psum``).
+  """
+  kwargs = dict(in_axes=(None, 0), out_axes=None, axis_name=AXIS)
+  if parallel == "pmap":
+    return jax.pmap(step, **kwargs)
+  if parallel == "jit":
+    return jax.jit(jax.vmap(step, **kwargs))
+  raise ValueError(f"parallel must be one of {PARALLEL}, got {parallel!r}")

@@ -1,0 +1,200 @@
+"""The fit loop: data, model, optimizer, data-parallel steps, evaluation, logging and checkpoints.
+
+A run lives in its ``workdir``: ``config.json``, ``metrics.jsonl`` (one JSON object per logged step),
+TensorBoard events in ``tb/``, orbax checkpoints in ``checkpoints/`` and PNG plots. Calling
+:func:`fit` again on the same workdir resumes from the last checkpoint and reproduces the steps an
+uninterrupted run would have taken.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+import tensorboardX
+import tqdm
+
+from jaxtricks.data import ArrayDataset, TrainBatches, build_datasets, eval_batches
+from jaxtricks.metrics import balanced_accuracy, per_class_recall
+from jaxtricks.models import create_model
+from jaxtricks.training import optim, plots
+from jaxtricks.training.steps import (PARALLEL, Recipe, TrainState, create_train_state, eval_step,
+                                      parallelize, train_step)
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
+  """``jax.distributed.initialize()`` for multi-host runs (config.distributed or JAXTRICKS_DISTRIBUTED=1).
+
+  On TPU pods, Slurm and Open MPI it needs no arguments; it must run before any JAX computation.
+  """
+  if (config.distributed or os.environ.get("JAXTRICKS_DISTRIBUTED") == "1") and not getattr(
+      maybe_initialize_distributed, "done", False):
+    jax.distributed.initialize()
+    maybe_initialize_distributed.done = True
+
+
+class _MetricWriter:
+  """Appends records to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
+
+  def __init__(self, workdir: Path, resume_step: int, enabled: bool):
+    self.enabled = enabled
+    if not enabled:
+      return
+    self.path = workdir / "metrics.jsonl"
+    if self.path.exists():  # Drop records of steps that the resumed run will redo.
+      lines = self.path.read_text().splitlines()
+      kept = [l for l in lines if l.strip() and json.loads(l)["step"] <= resume_step]
+      self.path.write_text("".join(l + "\n" for l in kept))
+    self.tb = tensorboardX.SummaryWriter(str(workdir / "tb"))
+
+  def write(self, record: dict[str, Any]) -> None:
+    if not self.enabled:
+      return
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    for key, value in record.items():
+      if key != "step" and np.ndim(value) == 0:
+        self.tb.add_scalar(key, value, record["step"])
+    self.tb.flush()
+
+  def close(self) -> None:
+    if self.enabled:
+      self.tb.close()
+
+
+def evaluate(p_eval, state: TrainState, dataset: ArrayDataset, batch_size: int,
+             num_devices: int) -> dict[str, Any]:
+  """Loss, accuracy, balanced accuracy and per-class recall over the whole ``dataset``."""
+  totals = None
+  for batch in eval_batches(dataset, batch_size, num_devices=num_devices,
+                            process_index=jax.process_index(), process_count=jax.process_count()):
+    sums = p_eval(state, batch)
+    totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
+  totals = jax.device_get(totals)
+  correct, total = totals["correct"], totals["total"]
+  return {"eval/loss": float(totals["loss_sum"] / totals["count"]),
+          "eval/accuracy": float(correct.sum() / total.sum()),
+          "eval/balanced_accuracy": balanced_accuracy(correct, total),
+          "eval/per_class_recall": [round(float(r), 6) for r in per_class_recall(correct, total)]}
+
+
+def _check_finite(pending: list[tuple[int, dict]], checkpoints: ocp.CheckpointManager) -> list[dict]:
+  """Fetches the pending step metrics; raises on the first non-finite loss, naming the step."""
+  fetched = jax.device_get(pending)
+  for step, metrics in fetched:
+    if not np.isfinite(metrics["loss"]):
+      raise FloatingPointError(
+          f"training loss is {metrics['loss']} at step {step}; stopping. The last good checkpoint "
+          f"(step {checkpoints.latest_step()}) is kept in {checkpoints.directory}")
+  return [m for _, m in fetched]
+
+
+def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
+        datasets: tuple[ArrayDataset, ArrayDataset] | None = None) -> tuple[dict[str, Any], TrainState]:
+  """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint).
+
+  Returns ``(final_metrics, state)``; the metrics are also written to ``workdir/final_metrics.json``.
+
+  ``datasets`` = ``(train, test)`` overrides ``config.dataset`` (handy from notebooks and tests).
+  """
+  maybe_initialize_distributed(config)
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  lead = jax.process_index() == 0
+  if config.parallel not in PARALLEL:
+    raise ValueError(f"parallel must be one of {PARALLEL}, got {config.parallel!r}")
+  if config.dtype not in DTYPES:
+    raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
+  num_devices = jax.local_device_count() if config.parallel == "pmap" else 1
+
+  train, test = datasets if datasets is not None else build_datasets(config.dataset)
+  batches = TrainBatches(train, config.train.batch_size, seed=config.seed, num_devices=num_devices,
+                         process_index=jax.process_index(), process_count=jax.process_count())
+  steps_per_epoch = batches.steps_per_epoch
+  total_steps = config.train.num_epochs * steps_per_epoch
+
+  model = create_model(config.model, num_classes=train.num_classes, dtype=DTYPES[config.dtype])
+  schedule = optim.learning_rate_schedule(config.optim, steps_per_epoch=steps_per_epoch,
+                                          num_epochs=config.train.num_epochs,
+                                          global_batch=config.train.batch_size)
+  tx = optim.create_optimizer(config.optim, schedule)
+  state = create_train_state(model, tx, train.images[:1], config.seed)
+  mixup_off = config.train.num_epochs - config.train.mixup_off_epochs
+  recipe = Recipe(num_classes=train.num_classes, label_smoothing=config.train.label_smoothing,
+                  mixup_alpha=config.train.mixup_alpha,
+                  mixup_off_step=mixup_off * steps_per_epoch if config.train.mixup_off_epochs else None,
+                  crop_padding=config.augment.crop_padding, flip=config.augment.flip)
+  p_train = parallelize(functools.partial(train_step, model=model, tx=tx, recipe=recipe,
+                                          schedule=schedule), config.parallel)
+  p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),
+                       config.parallel)
+
+  checkpoints = ocp.CheckpointManager(
+      (workdir / "checkpoints").absolute(),
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True))
+  if checkpoints.latest_step() is not None:
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    state = checkpoints.restore(checkpoints.latest_step(), args=ocp.args.StandardRestore(abstract))
+  start_step = int(state.step)
+  if lead:
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  writer = _MetricWriter(workdir, start_step, enabled=lead)
+
+  eval_every = max(1, int(config.eval_every_epochs * steps_per_epoch))
+  pending: list[tuple[int, dict]] = []
+  progress = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
+                       disable=not (config.progress and lead), desc=f"train ({num_devices} dev)")
+  t_last, step_last = time.perf_counter(), start_step
+  summary: dict[str, Any] = {}
+  try:
+    for step in range(start_step, total_steps):
+      state, metrics = p_train(state, batches.batch(step))
+      pending.append((step + 1, metrics))
+      progress.update(1)
+      done = step + 1
+      is_last = done == total_steps
+      if done % config.log_every_steps == 0 or is_last:
+        fetched = _check_finite(pending, checkpoints)
+        pending = []
+        now = time.perf_counter()
+        record = {"step": done, "epoch": done / steps_per_epoch,
+                  **{f"train/{k}": float(np.mean([m[k] for m in fetched])) for k in fetched[0]},
+                  "examples_per_sec": (done - step_last) * config.train.batch_size / (now - t_last)}
+        t_last, step_last = now, done
+        writer.write(record)
+        progress.set_postfix(loss=f"{record['train/loss']:.4f}",
+                             ex_per_s=f"{record['examples_per_sec']:.0f}")
+      if done % eval_every == 0 or is_last:
+        summary = evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
+        writer.write({"step": done, "epoch": done / steps_per_epoch, **summary})
+      if done % config.checkpoint_every_steps == 0 or is_last:
+        _check_finite(pending, checkpoints)
+        checkpoints.save(done, args=ocp.args.StandardSave(state))
+  finally:
+    progress.close()
+    checkpoints.wait_until_finished()
+    checkpoints.close()
+    writer.close()
+
+  if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
+    summary = evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
+  train_counts = train.class_counts().tolist()
+  if lead:
+    plots.save_run_plots(workdir, train_counts)
+  final = {"step": int(state.step), **summary, "train_class_counts": train_counts,
+           "workdir": str(workdir),
+           "artifacts": sorted({p.name for p in workdir.iterdir()} | {"final_metrics.json"})}
+  if lead:
+    (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
+  return final, state
