@@ -35,8 +35,8 @@ def longtail_counts(n_max: int, num_classes: int, imbalance_factor: float, *,
   if convention == "cb":
     counts = [int(n_max * (1.0 / imbalance_factor) ** (k / (num_classes - 1.0))) for k in i]
   else:
-    mu = (1.0 / imbalance_factor) ** (1.0 / (num_classes - 1))
-    counts = [int(n_max * mu ** k) for k in i]
+    mu = np.power(1.0 / imbalance_factor, 1.0 / (num_classes - 1))  # np.power, as M2m: rounding.
+    counts = [int(n_max * np.power(mu, k)) for k in i]
   return np.asarray(counts, np.int64)
 
 

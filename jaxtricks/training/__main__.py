@@ -9,7 +9,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.py"
@@ -22,6 +22,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:  # Library INFO logs (orbax, ...) only on request.
+    logging.set_verbosity(logging.WARNING)
   from jaxtricks.training.trainer import fit  # After flag parsing: --help stays fast.
 
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-")

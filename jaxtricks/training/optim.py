@@ -35,7 +35,7 @@ def warmup_step_schedule(peak_value: float, warmup_steps: int, decay_steps: list
   """Linear warm-up, then ``peak·factor^k`` where ``k`` = number of ``decay_steps`` ≤ ``u`` (GluonCV step)."""
   scales: dict[int, float] = {}
   for s in sorted(decay_steps):
-    boundary = s - warmup_steps - 1  # optax switches when count > boundary, GluonCV when u >= s.
+    boundary = s - warmup_steps  # Counted from the end of warm-up, as the joined schedule sees it.
     scales[boundary] = scales.get(boundary, 1.0) * decay_factor
   steps = optax.piecewise_constant_schedule(peak_value, scales)
   if warmup_steps == 0:

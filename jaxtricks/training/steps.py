@@ -15,8 +15,10 @@ import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxtricks.data.augment import mixup, random_crop_flip
 from jaxtricks.metrics.classification import per_class_counts
@@ -115,6 +117,15 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modul
   sums = {"loss_sum": jnp.sum(jnp.where(mask, loss, 0.0)), "count": jnp.sum(mask),
           "correct": correct, "total": total}
   return lax.psum(sums, AXIS)
+
+
+def place_state(state: TrainState, parallel: str) -> TrainState:
+  """Puts ``state`` where ``parallelize``'s outputs live (replicated over the local devices for pmap),
+  so that the first and later steps share one compilation."""
+  if parallel == "pmap":
+    mesh = Mesh(np.array(jax.local_devices()), (AXIS,), axis_types=(AxisType.Auto,))
+    return jax.device_put(state, NamedSharding(mesh, PartitionSpec()))
+  return jax.device_put(state, jax.local_devices()[0])
 
 
 def parallelize(step: Callable, parallel: str) -> Callable:

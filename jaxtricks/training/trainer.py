@@ -28,7 +28,7 @@ from jaxtricks.metrics import balanced_accuracy, per_class_recall
 from jaxtricks.models import create_model
 from jaxtricks.training import optim, plots
 from jaxtricks.training.steps import (PARALLEL, Recipe, TrainState, create_train_state, eval_step,
-                                      parallelize, train_step)
+                                      parallelize, place_state, train_step)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -146,6 +146,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   if checkpoints.latest_step() is not None:
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
     state = checkpoints.restore(checkpoints.latest_step(), args=ocp.args.StandardRestore(abstract))
+  state = place_state(state, config.parallel)
   start_step = int(state.step)
   if lead:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))

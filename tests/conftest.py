@@ -1,0 +1,32 @@
+"""Test setup: 8 fake CPU devices (set before JAX is imported) and the golden-file helpers."""
+
+import os
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_force_host_platform_device_count=8").strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "golden"
+REPO = Path(__file__).parents[1]
+
+
+def golden_cases(family: str, pattern: str) -> list:
+  """pytest params for every ``tests/golden/<family>/<pattern>`` file (new files are picked up as is)."""
+  paths = sorted((GOLDEN / family).glob(pattern))
+  assert paths, f"no golden files match {family}/{pattern}"
+  return [pytest.param(p, id=p.stem) for p in paths]
+
+
+def load_golden(path) -> dict:
+  with np.load(path) as d:
+    return {k: d[k] for k in d.files}
+
+
+def pytest_collection_modifyitems(session, config, items):
+  if not items:
+    raise pytest.UsageError("no tests were collected: check testpaths and file names")

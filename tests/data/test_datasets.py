@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from jaxtricks.data import ArrayDataset, build_datasets, load_digits, load_tfds
+from jaxtricks.training import base_config
+
+
+def test_digits_split_is_stratified_and_fixed():
+  train, test = load_digits()
+  assert train.images.shape[1:] == (8, 8, 1) and train.images.dtype == np.float32
+  assert len(train) + len(test) == 1797
+  assert 0.0 <= train.images.min() and train.images.max() <= 1.0
+  ratio = test.class_counts() / (train.class_counts() + test.class_counts())
+  np.testing.assert_allclose(ratio, 0.3, atol=0.01)
+  again, _ = load_digits()
+  np.testing.assert_array_equal(train.labels, again.labels)
+
+
+def test_digits_resized_to_cifar_shape():
+  train, _ = load_digits(image_size=32, channels=3)
+  assert train.images.shape[1:] == (32, 32, 3)
+  np.testing.assert_array_equal(train.images[..., 0], train.images[..., 2])
+
+
+def test_build_longtailed_split_keeps_test_balanced():
+  config = base_config().dataset
+  config.imbalance_factor = 10.0
+  train, test = build_datasets(config)
+  counts = train.class_counts()
+  assert counts[0] / counts[-1] == pytest.approx(10, rel=0.05)
+  assert np.all(np.diff(counts) <= 0)
+  assert np.ptp(test.class_counts()) <= 3  # Test split untouched: ~54 per class.
+  np.testing.assert_allclose(train.images.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("source", "imagenet", "dataset.source must be one of"),
+    ("imbalance_factor", 0.5, "dataset.imbalance_factor must be >= 1"),
+])
+def test_bad_dataset_config(field, value, match):
+  config = base_config().dataset
+  config[field] = value
+  with pytest.raises(ValueError, match=match):
+    build_datasets(config)
+
+
+def test_labels_outside_num_classes_are_rejected():
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, num_classes=3\)"):
+    ArrayDataset(np.zeros((2, 4, 4, 1), np.float32), np.array([0, 3]), 3)
+
+
+def test_tfds_adapter_reads_any_image_classification_set():
+  tfds = pytest.importorskip("tensorflow_datasets")
+  with tfds.testing.mock_data(num_examples=12):
+    data = load_tfds("cifar10", split="train")
+    assert data.images.shape == (12, 32, 32, 3) and data.num_classes == 10
+    assert 0.0 <= data.images.min() and data.images.max() <= 1.0
+    with pytest.raises(ValueError, match="not_a_dataset"):
+      load_tfds("not_a_dataset", split="train")

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from jaxtricks.data import ArrayDataset, TrainBatches, eval_batches
+
+
+def _dataset(n=40):
+  return ArrayDataset(np.arange(n, dtype=np.float32).reshape(n, 1, 1, 1), np.arange(n) % 4, 4)
+
+
+def test_batches_are_sharded_deterministic_and_cover_each_epoch():
+  batches = TrainBatches(_dataset(), batch_size=8, seed=3, num_devices=4)
+  assert batches.steps_per_epoch == 5
+  b = batches.batch(0)
+  assert b["image"].shape == (4, 2, 1, 1, 1) and b["label"].shape == (4, 2)
+  epoch = np.concatenate([batches.indices(s) for s in range(5)])
+  np.testing.assert_array_equal(np.sort(epoch), np.arange(40))
+  assert not np.array_equal(batches.indices(0), batches.indices(5))  # Reshuffled per epoch.
+  np.testing.assert_array_equal(batches.batch(7)["label"], batches.batch(7)["label"])
+  resumed = next(batches(start_step=7))
+  np.testing.assert_array_equal(resumed["image"], batches.batch(7)["image"])
+
+
+def test_hosts_read_disjoint_slices_of_the_global_batch():
+  hosts = [TrainBatches(_dataset(), 8, seed=0, num_devices=2, process_index=p, process_count=2)
+           for p in range(2)]
+  single = TrainBatches(_dataset(), 8, seed=0, num_devices=4)
+  np.testing.assert_array_equal(np.concatenate([h.indices(3) for h in hosts]), single.indices(3))
+
+
+def test_batch_must_divide_over_devices():
+  with pytest.raises(ValueError, match=r"batch_size=10 must be a positive multiple .* \(8 local"):
+    TrainBatches(_dataset(), 10, seed=0, num_devices=8)
+  with pytest.raises(ValueError, match="exceeds the 40 training examples"):
+    TrainBatches(_dataset(), 48, seed=0, num_devices=8)
+
+
+def test_eval_batches_pad_and_mask():
+  seen = []
+  for b in eval_batches(_dataset(10), 8, num_devices=2):
+    assert b["image"].shape == (2, 4, 1, 1, 1)
+    seen.append(b["image"].reshape(-1)[b["mask"].reshape(-1)])
+  np.testing.assert_array_equal(np.concatenate(seen), np.arange(10))
