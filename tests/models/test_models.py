@@ -1,0 +1,113 @@
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from jaxtricks.models import MLP, ChannelPReLU, ResNet, SmallCNN, create_model, he_normal
+
+
+def _init(model, shape=(2, 32, 32, 3)):
+  return jax.jit(lambda x: model.init(jax.random.key(0), x, train=False))(jnp.zeros(shape))
+
+
+def _count(tree):
+  return sum(x.size for x in jax.tree.leaves(tree))
+
+
+def _shapes(model, shape=(2, 32, 32, 3)):
+  return jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), jnp.zeros(shape))
+
+
+def test_resnet20_and_32_have_the_papers_parameter_counts():
+  # He et al. 2016, Table 6: ResNet-20 0.27M, ResNet-32 0.46M (with projection shortcuts: a bit more).
+  assert _count(_shapes(ResNet(depth=20))["params"]) == pytest.approx(0.27e6, rel=0.03)
+  assert _count(_shapes(ResNet(depth=32))["params"]) == pytest.approx(0.46e6, rel=0.03)
+
+
+def test_variants_change_stem_and_shortcut():
+  params = {v: _shapes(ResNet(depth=8, width=8, variant=v))["params"] for v in ("v1", "b", "c", "d")}
+  stem_convs = lambda p: sum(1 for k in p if k.startswith("Conv_"))
+  assert stem_convs(params["v1"]) == stem_convs(params["b"]) == 1
+  assert stem_convs(params["c"]) == stem_convs(params["d"]) == 3
+  # ResNet-D replaces the strided 1×1 projection by avg-pool + stride-1 1×1: same parameters, other op.
+  x = jax.random.normal(jax.random.key(1), (2, 16, 16, 3))
+  variables = _init(ResNet(depth=8, width=8, variant="c"), x.shape)
+  apply = lambda v: jax.jit(lambda x: ResNet(depth=8, width=8, variant=v).apply(variables, x, train=False))
+  assert not np.allclose(apply("c")(x), apply("d")(x))
+
+
+def test_bottleneck_b_moves_the_stride_to_the_3x3_conv():
+  def strided_kernels(variant):
+    model = ResNet(depth=11, width=8, block="bottleneck", variant=variant)
+    x = jnp.zeros((1, 16, 16, 3))
+    _, state = model.apply(_init(model, x.shape), x, train=False,
+                           capture_intermediates=True, mutable=["intermediates"])
+    shapes = {}
+    for path, value in flax.traverse_util.flatten_dict(state["intermediates"]).items():
+      if "_Block_1" in path and path[-2].startswith("Conv_"):  # First block of stage 2 (stride 2).
+        shapes[path[-2]] = value[0].shape[1]
+    return shapes
+  assert strided_kernels("v1")["Conv_0"] == 8  # Stride on the first 1×1 conv.
+  assert strided_kernels("b")["Conv_0"] == 16 and strided_kernels("b")["Conv_1"] == 8
+
+
+def test_zero_gamma_zeroes_the_last_bn_of_every_residual_branch():
+  params = _init(ResNet(depth=14, width=8, zero_gamma=True))["params"]
+  blocks = [k for k in params if k.startswith("_Block_")]
+  assert len(blocks) == 6
+  for name in blocks:
+    bns = sorted(k for k in params[name] if k.startswith("BatchNorm_"))
+    np.testing.assert_array_equal(params[name]["BatchNorm_1"]["scale"], 0.0)
+    np.testing.assert_array_equal(params[name]["BatchNorm_0"]["scale"], 1.0)
+    if len(bns) == 3:  # Projection-shortcut BN keeps γ = 1.
+      np.testing.assert_array_equal(params[name]["BatchNorm_2"]["scale"], 1.0)
+
+
+def test_depth_must_be_6n_plus_2():
+  with pytest.raises(ValueError, match=r"model.depth for basic blocks must be 6n\+2"):
+    _init(ResNet(depth=21))
+  with pytest.raises(ValueError, match="model.variant must be one of"):
+    _init(ResNet(depth=8, variant="e"))
+
+
+def test_channel_prelu_has_one_slope_per_channel_initialised_to_quarter():
+  layer = ChannelPReLU()
+  x = jnp.array([[-2.0, -1.0, 0.5]])
+  variables = layer.init(jax.random.key(0), x)
+  np.testing.assert_array_equal(variables["params"]["negative_slope"], [0.25] * 3)
+  np.testing.assert_allclose(layer.apply(variables, x), [[-0.5, -0.25, 0.5]])
+  params = _init(ResNet(depth=8, width=8, activation="prelu"))["params"]
+  assert any(k.startswith("ChannelPReLU") for k in params)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.25])
+def test_he_init_variance(slope):
+  w = he_normal(slope)(jax.random.key(0), (3, 3, 256, 512))
+  np.testing.assert_allclose(np.var(w), 2.0 / ((1 + slope ** 2) * 9 * 256), rtol=0.02)
+
+
+def test_small_models_on_8x8_and_dropout_is_stochastic_in_training():
+  x = jnp.ones((4, 8, 8, 1))
+  for model in (SmallCNN(dropout_rate=0.5), MLP(dropout_rate=0.5)):
+    variables = _init(model, x.shape)
+    assert model.apply(variables, x, train=False).shape == (4, 10)
+    run = lambda seed: model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(seed)},
+                                   mutable=["batch_stats"])[0]
+    assert not np.allclose(run(0), run(1))
+
+
+def test_create_model_rejects_unknown_names():
+  with pytest.raises(ValueError, match=r"model.name must be one of \['cnn', 'mlp', 'resnet'\]"):
+    create_model(ml_collections.ConfigDict({"name": "vit"}), num_classes=10, dtype=jnp.float32)
+  with pytest.raises(ValueError, match="does not accept"):
+    create_model(ml_collections.ConfigDict({"name": "mlp", "variant": "d"}), num_classes=10,
+                 dtype=jnp.float32)
+
+
+def test_bfloat16_compute_keeps_float32_params():
+  model = ResNet(depth=8, width=8, dtype=jnp.bfloat16)
+  variables = _init(model)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables["params"]))
+  assert model.apply(variables, jnp.ones((2, 32, 32, 3)), train=False).dtype == jnp.float32

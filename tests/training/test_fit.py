@@ -1,0 +1,102 @@
+"""End-to-end behaviour of the fit loop: artifacts, resume after a crash, NaN stop, bad input."""
+
+import json
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from jaxtricks.data import ArrayDataset, TrainBatches, load_digits
+from jaxtricks.training import base_config, fit
+
+
+def _small_config():
+  """SmallCNN (with BatchNorm) on 8×8 digits, every trick of the recipe switched on."""
+  c = base_config()
+  c.model = {"name": "cnn", "width": 4, "dropout_rate": 0.1}
+  c.augment.crop_padding = 1
+  c.optim.update(nesterov=True, no_bias_decay=True, schedule="cosine", warmup_epochs=1, lr=0.4)
+  c.train.update(batch_size=64, num_epochs=2, label_smoothing=0.1, mixup_alpha=0.2, mixup_off_epochs=1)
+  c.eval_every_epochs = 1
+  c.log_every_steps = 4
+  c.checkpoint_every_steps = 5
+  c.progress = False
+  return c
+
+
+@pytest.fixture(scope="module")
+def digits():
+  train, test = load_digits()
+  return ArrayDataset(train.images[:512], train.labels[:512], 10), test
+
+
+def test_fit_writes_every_artifact(tmp_path, digits):
+  final, state = fit(_small_config(), tmp_path, datasets=digits)
+  assert final["step"] == int(state.step) == 16
+  for name in ("config.json", "metrics.jsonl", "final_metrics.json", "curves.png",
+               "per_class_recall.png", "checkpoints", "tb"):
+    assert (tmp_path / name).exists(), name
+  records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records if "train/loss" in r] == [4, 8, 12, 16]
+  assert [r["step"] for r in records if "eval/accuracy" in r] == [8, 16]
+  assert 0.0 <= final["eval/balanced_accuracy"] <= 1.0
+  assert len(final["eval/per_class_recall"]) == 10
+  assert ocp.CheckpointManager(tmp_path / "checkpoints").all_steps() == [15, 16]
+
+
+def test_crash_and_rerun_reaches_the_uninterrupted_result(tmp_path, digits, monkeypatch):
+  config = _small_config()
+  _, reference = fit(config, tmp_path / "uninterrupted", datasets=digits)
+
+  original = TrainBatches.batch
+  def crash_at_step_12(self, step):
+    if step == 12:
+      raise RuntimeError("simulated crash")
+    return original(self, step)
+  monkeypatch.setattr(TrainBatches, "batch", crash_at_step_12)
+  with pytest.raises(RuntimeError, match="simulated crash"):
+    fit(config, tmp_path / "resumed", datasets=digits)
+  assert ocp.CheckpointManager(tmp_path / "resumed" / "checkpoints").latest_step() == 10
+  monkeypatch.setattr(TrainBatches, "batch", original)
+
+  _, resumed = fit(config, tmp_path / "resumed", datasets=digits)
+  assert int(resumed.step) == 16
+  for a, b in zip(jax.tree.leaves(jax.device_get(reference)), jax.tree.leaves(jax.device_get(resumed))):
+    np.testing.assert_array_equal(a, b)
+  steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+           if "train/loss" in l]
+  assert steps == [4, 8, 12, 16]  # Logged once each: records past the checkpoint were replaced.
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, digits,
+                                                                           monkeypatch):
+  config = _small_config()
+  config.checkpoint_every_steps = 4
+  original = TrainBatches.batch
+  def nan_image_at_step_10(self, step):  # Steps count from 1 in logs: index 9 is step 10.
+    batch = original(self, step)
+    if step == 9:
+      batch["image"][0, 0] = np.nan
+    return batch
+  monkeypatch.setattr(TrainBatches, "batch", nan_image_at_step_10)
+  with pytest.raises(FloatingPointError, match=r"at step 10;.*last good checkpoint \(step 8\)"):
+    fit(config, tmp_path, datasets=digits)
+  assert ocp.CheckpointManager(tmp_path / "checkpoints").all_steps() == [4, 8]
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("dataset.source", "mnist", "dataset.source must be one of"),
+    ("model.name", "vit", "model.name must be one of"),
+    ("optim.name", "lamb", "optim.name must be one of"),
+    ("train.batch_size", 60, r"batch_size=60 must be a positive multiple .*\(8 local"),
+    ("dataset.imbalance_factor", 0.5, "imbalance_factor must be >= 1"),
+    ("parallel", "pjit", "parallel must be one of"),
+    ("dtype", "float16", "dtype must be one of"),
+])
+def test_bad_config_values_give_clear_errors(tmp_path, key, value, match):
+  config = _small_config()
+  section, _, field = key.rpartition(".")
+  (config[section] if section else config)[field] = value
+  with pytest.raises(ValueError, match=match):
+    fit(config, tmp_path)
