@@ -43,11 +43,11 @@ def get_config(arg=None):
   if arg.smoke:
     c.model.depth = 8
     c.model.width = 8
-    c.train.batch_size = 16
+    c.train.batch_size = 64
     c.train.num_epochs = 2
     c.optim.warmup_epochs = 1
     c.optim.decay_epochs = (1, 2)
-    c.eval_batch_size = 16
+    c.eval_batch_size = 256
     c.eval_every_epochs = 1
     c.log_every_steps = 1
     c.checkpoint_every_steps = 2

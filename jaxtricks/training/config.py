@@ -95,16 +95,21 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   return out
 
 
+def load_config(path: str | Path, arg: str | None = None) -> ml_collections.ConfigDict:
+  """``get_config(arg)`` of the config file at ``path`` (what ``--config=path:arg`` gives the CLI)."""
+  path = Path(path)
+  spec = importlib.util.spec_from_file_location(f"jaxtricks_config_{path.stem}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
 def sibling_config(file: str, name: str, arg: str | None = None) -> ml_collections.ConfigDict:
-  """``get_config(arg)`` of ``<name>.py`` in the directory of ``file``: lets one recipe build on another.
+  """:func:`load_config` of ``<name>.py`` in the directory of ``file``: lets one recipe build on another.
 
   Config files are loaded by path, not as a package, so they cannot import each other directly::
 
     def get_config(arg=None):
       c = sibling_config(__file__, "cifar10_resnet32", "imbalance=100")
   """
-  path = Path(file).with_name(f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"jaxtricks_config_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return load_config(Path(file).with_name(f"{name}.py"), arg)

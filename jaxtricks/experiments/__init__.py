@@ -1,0 +1,1 @@
+"""Reproduction runs: several configs × seeds, a results table and a plot (``python -m jaxtricks.experiments.NAME``)."""
