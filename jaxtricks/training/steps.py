@@ -69,11 +69,15 @@ def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
                tx: optax.GradientTransformation, recipe: Recipe,
-               schedule: Callable[[jax.Array], jax.Array]) -> tuple[TrainState, dict[str, jax.Array]]:
+               schedule: Callable[[jax.Array], jax.Array],
+               aux_loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+               ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step on this device's shard; gradients, BN statistics and metrics are averaged over devices.
 
   Loss: softmax cross-entropy against ``optax.smooth_labels(one_hot(y), ε)``, mixed by mixup (one
   ``λ ~ Beta(α, α)`` shared by all devices, partner = reversed shard) when ``mixup_alpha > 0``.
+  ``aux_loss(logits, images)``, if given, is added to the batch-mean loss; it sees the augmented
+  (and mixed) images, as a distillation teacher must.
   """
   mix_rng, aug_rng, dropout_rng = _step_rngs(state)
   images, labels = batch["image"], batch["label"]
@@ -91,6 +95,8 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
     logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
                                   train=True, rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
     loss = optax.softmax_cross_entropy(logits, targets).mean()
+    if aux_loss is not None:
+      loss = loss + aux_loss(logits, images)
     return loss, (logits, updates.get("batch_stats", {}))
 
   (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)

@@ -1,0 +1,15 @@
+"""Long reproduction runs (``pytest -m slow``); CI runs the configs' :smoke variants instead."""
+
+import pytest
+
+from jaxtricks.training import fit
+from jaxtricks.training.config import load_config
+from tests.conftest import REPO
+
+
+@pytest.mark.slow
+def test_default_recipe_learns_long_tailed_digits(tmp_path):
+  config = load_config(REPO / "configs" / "default.py")
+  config.progress = False
+  final, _ = fit(config, tmp_path)
+  assert final["eval/balanced_accuracy"] > 0.85
