@@ -100,3 +100,12 @@ def test_bad_config_values_give_clear_errors(tmp_path, key, value, match):
   (config[section] if section else config)[field] = value
   with pytest.raises(ValueError, match=match):
     fit(config, tmp_path)
+
+
+def test_bfloat16_compute_trains(tmp_path, digits):
+  config = _small_config()
+  config.dtype = "bfloat16"
+  config.train.num_epochs = 1
+  final, state = fit(config, tmp_path, datasets=digits)
+  assert np.isfinite(final["eval/loss"])
+  assert all(p.dtype == np.float32 for p in jax.tree.leaves(state.params))

@@ -60,3 +60,14 @@ def test_aux_loss_hook_is_added_to_the_loss(setup):
   _, m_plain = plain(place_state(state, "jit"), batches.batch(0))
   _, m_hooked = hooked(place_state(state, "jit"), batches.batch(0))
   np.testing.assert_allclose(m_hooked["loss"], m_plain["loss"] + 1.5, rtol=1e-6)
+
+
+def test_mixup_switches_off_at_mixup_off_step(setup):
+  train, state, step = setup
+  batch = TrainBatches(train, 64, seed=0, num_devices=1).batch(0)
+  run = lambda recipe: parallelize(functools.partial(step, recipe=recipe), "jit")(
+      place_state(state, "jit"), batch)[1]["loss"]
+  no_mixup = run(Recipe(num_classes=10))
+  np.testing.assert_allclose(run(Recipe(num_classes=10, mixup_alpha=0.2, mixup_off_step=0)), no_mixup,
+                             rtol=1e-6)
+  assert not np.allclose(run(Recipe(num_classes=10, mixup_alpha=0.2, mixup_off_step=1)), no_mixup)
