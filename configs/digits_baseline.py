@@ -6,42 +6,21 @@ no warm-up, weight decay on every parameter, one-hot targets, no mixup.
   python -m jaxtricks.training --config=configs/digits_baseline.py
 """
 
-from jaxtricks.training.config import base_config, parse_arg
+from jaxtricks.training.config import parse_arg, sibling_config
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0)
-  c = base_config()
-  c.seed = arg.seed
-  c.dataset.source = "digits"
-  c.dataset.image_size = 32
-  c.dataset.channels = 3
-  c.dataset.imbalance_factor = 10.0
-  c.augment.crop_padding = 4
-
-  c.model.name = "resnet"
-  c.model.depth = 20
+  c = sibling_config(__file__, "default", f"smoke={arg.smoke},seed={arg.seed}")
   c.model.variant = "v1"
-
-  c.optim.name = "sgd"
-  c.optim.lr = 0.4  # Per 256 examples: 0.1 at the batch of 64 used here.
-  c.optim.weight_decay = 5e-4
+  c.model.zero_gamma = False
+  c.optim.nesterov = False
+  c.optim.no_bias_decay = False
   c.optim.schedule = "step"
-  c.optim.decay_epochs = (30, 45)
-
-  c.train.batch_size = 64
-  c.train.num_epochs = 60
-
-  c.eval_every_epochs = 10
-  c.log_every_steps = 20
-  c.checkpoint_every_steps = 100
-  if arg.smoke:
-    c.model.depth = 8
-    c.model.width = 8
-    c.train.batch_size = 32
-    c.train.num_epochs = 2
-    c.optim.decay_epochs = (1,)
-    c.eval_every_epochs = 1
-    c.log_every_steps = 5
-    c.checkpoint_every_steps = 10
+  c.optim.warmup_epochs = 0
+  epochs = c.train.num_epochs
+  c.optim.decay_epochs = (epochs // 2, epochs * 3 // 4)
+  c.train.label_smoothing = 0.0
+  c.train.mixup_alpha = 0.0
+  c.train.mixup_off_epochs = 0
   return c
