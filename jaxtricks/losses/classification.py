@@ -1,0 +1,135 @@
+"""Class-imbalance losses: effective-number class weights, class-balanced softmax / sigmoid / focal losses
+(Cui et al., CVPR 2019) and the softmax focal loss (Lin et al., ICCV 2017).
+
+Losses follow optax: per-example values ``[B]``, no reduction; the batch mean is the loss to minimise.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.typing import ArrayLike
+
+LOSS_TYPES = ("softmax", "sigmoid", "focal")
+
+
+def effective_number_weights(samples_per_class: ArrayLike, beta: float) -> np.ndarray:
+  """Class weights ``w_c ∝ (1 − β) / (1 − β^{n_c})``, the inverse effective number, normalised to sum to C.
+
+  Cui et al., "Class-Balanced Loss Based on Effective Number of Samples", CVPR 2019, eq. (4) and §4.
+  ``β = 0`` gives all ones; ``β → 1`` approaches inverse class frequency. Computed once, in float64, from
+  the whole training set's counts (per-batch counts give empty classes).
+
+  >>> effective_number_weights([500, 50], beta=0.99).round(4)
+  array([0.569, 1.431])
+  """
+  counts = np.asarray(samples_per_class, np.float64)
+  if counts.ndim != 1 or counts.size < 1:
+    raise ValueError(f"samples_per_class must be a 1-D list of class counts, got shape {counts.shape}")
+  if np.any(counts <= 0):
+    raise ValueError(f"samples_per_class must be > 0 for every class (an empty class has no weight), "
+                     f"got {counts.astype(int).tolist()}")
+  if not 0.0 <= beta < 1.0:
+    raise ValueError(f"beta must be in [0, 1), got {beta}")
+  weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
+  return weights / weights.sum() * counts.size
+
+
+def _check(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.Array]:
+  logits, labels = jnp.asarray(logits), jnp.asarray(labels)
+  if not jnp.issubdtype(logits.dtype, jnp.floating):
+    raise TypeError(f"logits must be floating point, got {logits.dtype}")
+  if not jnp.issubdtype(labels.dtype, jnp.integer):
+    raise TypeError(f"labels must be integer class indices, got {labels.dtype}")
+  if labels.shape != logits.shape[:-1]:
+    raise ValueError(f"labels shape {labels.shape} must be logits shape {logits.shape} without the "
+                     "class axis")
+  return logits, labels
+
+
+def sigmoid_focal_terms(logits: ArrayLike, targets: ArrayLike, *, gamma: float) -> jax.Array:
+  """Elementwise one-vs-all focal loss ``(1 − p_t)^γ · BCE(x, y)``, stable for any logit.
+
+  Written in log space, ``(1 − p_t)^γ = exp(γ · log σ(−z))`` and ``BCE = −log σ(z)`` with ``z = x`` for
+  ``y = 1`` and ``z = −x`` for ``y = 0`` (the form of the official CB code, kept finite — value and
+  gradient — where ``exp(−x)`` overflows; ``optax.sigmoid_focal_loss`` computes ``(1 − p_t)^γ`` directly,
+  whose gradient is NaN at ``p_t = 1`` for ``γ < 1``). ``γ = 0`` is plain sigmoid cross-entropy.
+  """
+  z = jnp.where(targets > 0.5, logits, -logits)
+  bce = -jax.nn.log_sigmoid(z)
+  if gamma == 0:
+    return bce
+  return jnp.exp(gamma * jax.nn.log_sigmoid(-z)) * bce
+
+
+def class_balanced_loss(logits: ArrayLike, labels: ArrayLike, samples_per_class: ArrayLike, *,
+                        beta: float, loss_type: str = "softmax", gamma: float = 0.0) -> jax.Array:
+  """Per-example class-balanced loss ``w_{y_i} · L(x_i, y_i)`` with :func:`effective_number_weights`.
+
+  ``L`` follows the official TensorFlow code (Cui et al., CVPR 2019, ``src/cifar_main.py``), so the
+  batch mean equals its reduction:
+
+  * ``softmax``: softmax cross-entropy (official mean divides by B, not by ``Σ w``);
+  * ``sigmoid``: one-vs-all binary cross-entropy summed over the C classes;
+  * ``focal``: one-vs-all focal loss with ``γ = gamma`` summed over the C classes (:func:`sigmoid_focal_terms`).
+
+  The popular PyTorch port differs: its "softmax" is a binary cross-entropy on softmax probabilities and
+  its sigmoid loss averages over B·C (= official / C); we follow the official code.
+
+  Args:
+    logits: ``[B, C]`` floating logits.
+    labels: ``[B]`` integer labels in ``[0, C)``.
+    samples_per_class: ``[C]`` training-set counts.
+    beta: effective-number hyper-parameter in ``[0, 1)``; 0 gives the unweighted loss.
+    loss_type: one of ``softmax``, ``sigmoid``, ``focal``.
+    gamma: focusing parameter of ``focal``.
+
+  Returns:
+    ``[B]`` per-example losses.
+  """
+  logits, labels = _check(logits, labels)
+  if loss_type not in LOSS_TYPES:
+    raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+  num_classes = logits.shape[-1]
+  if len(np.asarray(samples_per_class)) != num_classes:
+    raise ValueError(f"samples_per_class has {len(np.asarray(samples_per_class))} entries but logits "
+                     f"have {num_classes} classes")
+  weights = jnp.asarray(effective_number_weights(samples_per_class, beta), logits.dtype)[labels]
+  if loss_type == "softmax":
+    return weights * optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  onehot = jax.nn.one_hot(labels, num_classes, dtype=logits.dtype)
+  terms = sigmoid_focal_terms(logits, onehot, gamma=gamma if loss_type == "focal" else 0.0)
+  return weights * terms.sum(axis=-1)
+
+
+def softmax_focal_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: float = 2.0,
+                       alpha: ArrayLike | None = None) -> jax.Array:
+  """Multi-class focal loss ``−α_{y} · (1 − p_y)^γ · log p_y`` with ``p = softmax(x)``.
+
+  Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, applied to the softmax probability of
+  the true class. ``alpha`` is an optional ``[C]`` per-class weight (e.g. :func:`effective_number_weights`).
+  Computed as ``exp(γ · log(1 − p_y))`` with ``log(1 − p_y) = logsumexp`` over the other classes, so it
+  stays finite when ``p_y`` rounds to 1.
+
+  >>> float(softmax_focal_loss(jnp.array([[2.0, 0.0]]), jnp.array([0]), gamma=0.0)[0])  # = CE
+  0.12692804634571075
+  """
+  logits, labels = _check(logits, labels)
+  log_p = jax.nn.log_softmax(logits)
+  log_p_y = jnp.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
+  others = jnp.where(jax.nn.one_hot(labels, logits.shape[-1], dtype=bool), -jnp.inf, log_p)
+  log_1m_p_y = jax.nn.logsumexp(others, axis=-1)
+  loss = -jnp.exp(gamma * log_1m_p_y) * log_p_y if gamma else -log_p_y
+  if alpha is not None:
+    loss = jnp.asarray(alpha, logits.dtype)[labels] * loss
+  return loss
+
+
+def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:
+  """Bias initialiser ``−log(C − 1)`` for sigmoid / focal heads: every class starts at ``p = 1/C``
+  (Lin et al., ICCV 2017; official CB code, ``model_base.py``)."""
+  if num_classes < 2:
+    raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+  return jax.nn.initializers.constant(-np.log(num_classes - 1.0))

@@ -1,0 +1,112 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtricks.losses import (class_balanced_loss, effective_number_weights, prior_bias_init,
+                              softmax_focal_loss)
+from tests.conftest import golden_cases, load_golden
+
+
+def _loss_type(stem):
+  return stem.split("_")[2]  # cb_tf_<loss>_... / cb_port_<loss>_...
+
+
+@pytest.mark.parametrize("path", golden_cases("imbalance", "effnum_weights_*.npz"))
+def test_effective_number_weights_match_official(path):
+  g = load_golden(path)
+  for beta, expected in zip(g["betas"], g["weights"]):
+    w = effective_number_weights(g["samples_per_class"], float(beta))
+    np.testing.assert_allclose(w, expected, rtol=1e-12)
+    assert w.sum() == pytest.approx(len(w))
+
+
+@pytest.mark.parametrize("path", golden_cases("imbalance", "cb_tf_*.npz"))
+def test_class_balanced_loss_matches_official_tensorflow(path):
+  g = load_golden(path)
+  kwargs = dict(beta=float(g["beta"]), loss_type=_loss_type(path.stem), gamma=float(g["gamma"]))
+  mean = lambda x: class_balanced_loss(x, g["labels"], g["samples_per_class"], **kwargs).mean()
+  np.testing.assert_allclose(mean(g["logits"]), g["loss"], rtol=1e-5, atol=1e-6)
+  grad = jax.grad(mean)(jnp.asarray(g["logits"]))
+  np.testing.assert_allclose(grad, g["grad_logits"], rtol=1e-5, atol=1e-6 * np.abs(g["grad_logits"]).max())
+
+
+@pytest.mark.parametrize("path", golden_cases("imbalance", "cb_port_*.npz"))
+def test_where_the_pytorch_port_differs(path):
+  """Documents the port: focal equals the official loss, sigmoid is official / C, "softmax" is a
+  binary cross-entropy on softmax probabilities (not a softmax cross-entropy)."""
+  g = load_golden(path)
+  kind = _loss_type(path.stem)
+  ours = float(class_balanced_loss(g["logits"], g["labels"], g["samples_per_class"], beta=float(g["beta"]),
+                                   loss_type=kind, gamma=float(g["gamma"])).mean())
+  num_classes = int(g["num_classes"])
+  if kind == "focal":
+    assert ours == pytest.approx(float(g["loss"]), rel=1e-5)
+  elif kind == "sigmoid":
+    assert ours / num_classes == pytest.approx(float(g["loss"]), rel=1e-5)
+  else:
+    p = jax.nn.softmax(g["logits"])
+    y = jax.nn.one_hot(g["labels"], num_classes)
+    bce = -(y * jnp.maximum(jnp.log(p), -100) + (1 - y) * jnp.maximum(jnp.log(1 - p), -100))
+    port = float(jnp.mean(g["per_example_weight"][:, None] * bce))
+    assert port == pytest.approx(float(g["loss"]), rel=1e-5)
+    assert abs(ours - float(g["loss"])) > 0.1 * ours
+
+
+def test_beta_limits():
+  counts = np.array([1000, 100, 10])
+  np.testing.assert_array_equal(effective_number_weights(counts, 0.0), 1.0)
+  inverse = (1 / counts) / (1 / counts).sum() * 3
+  np.testing.assert_allclose(effective_number_weights(counts, 1 - 1e-9), inverse, rtol=1e-4)
+  logits = jax.random.normal(jax.random.key(0), (6, 3))
+  labels = jnp.array([0, 1, 2, 0, 1, 2])
+  np.testing.assert_allclose(class_balanced_loss(logits, labels, counts, beta=0.0),
+                             optax.softmax_cross_entropy_with_integer_labels(logits, labels), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss_type, gamma", [("softmax", 0.0), ("sigmoid", 0.0), ("focal", 0.5),
+                                              ("focal", 2.0)])
+def test_finite_loss_and_gradient_at_extreme_logits(loss_type, gamma):
+  logits = jnp.array([[-1e4, 0.0, 1e4], [1e4, -1e4, -1e4], [-1e4, -1e4, -1e4]], jnp.float32)
+  labels = jnp.array([0, 1, 2])
+  fn = lambda x: class_balanced_loss(x, labels, [10, 5, 2], beta=0.999, loss_type=loss_type,
+                                     gamma=gamma).mean()
+  assert np.isfinite(fn(logits))
+  assert np.all(np.isfinite(jax.grad(fn)(logits)))
+  focal = lambda x: softmax_focal_loss(x, labels, gamma=gamma).mean()
+  assert np.isfinite(focal(logits)) and np.all(np.isfinite(jax.grad(focal)(logits)))
+
+
+def test_softmax_focal_loss():
+  logits = jax.random.normal(jax.random.key(1), (8, 5)) * 3
+  labels = jnp.arange(8) % 5
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  np.testing.assert_allclose(softmax_focal_loss(logits, labels, gamma=0.0), ce, rtol=1e-6)
+  p_y = jnp.exp(-ce)
+  np.testing.assert_allclose(softmax_focal_loss(logits, labels, gamma=2.0), (1 - p_y) ** 2 * ce,
+                             rtol=1e-4, atol=1e-6)
+  alpha = jnp.arange(1.0, 6.0)
+  np.testing.assert_allclose(softmax_focal_loss(logits, labels, gamma=2.0, alpha=alpha),
+                             alpha[labels] * (1 - p_y) ** 2 * ce, rtol=1e-4, atol=1e-6)
+
+
+def test_prior_bias_init():
+  bias = prior_bias_init(10)(jax.random.key(0), (10,))
+  np.testing.assert_allclose(jax.nn.sigmoid(bias), 0.1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(samples_per_class=[10, 0, 5]), ValueError, "samples_per_class must be > 0"),
+    (dict(samples_per_class=[10, 5]), ValueError, "samples_per_class has 2 entries but logits have 3"),
+    (dict(beta=1.0), ValueError, r"beta must be in \[0, 1\)"),
+    (dict(beta=-0.1), ValueError, r"beta must be in \[0, 1\)"),
+    (dict(loss_type="hinge"), ValueError, "loss_type must be one of"),
+    (dict(labels=jnp.array([0.0, 1.0])), TypeError, "labels must be integer"),
+])
+def test_bad_input(kwargs, error, match):
+  args = dict(logits=jnp.zeros((2, 3)), labels=jnp.array([0, 1]), samples_per_class=[10, 5, 2],
+              beta=0.9, loss_type="softmax")
+  args.update(kwargs)
+  with pytest.raises(error, match=match):
+    class_balanced_loss(args.pop("logits"), args.pop("labels"), args.pop("samples_per_class"), **args)
