@@ -5,3 +5,5 @@ from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standa
 from jaxtricks.data.longtail import longtail_counts, longtail_indices
 from jaxtricks.data.pipeline import TrainBatches, eval_batches
 from jaxtricks.data.build import build_datasets
+from jaxtricks.data.resampling import (nearest_neighbors, oversample_indices, smote, smote_interpolate,
+                                       undersample_indices)
