@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Iterator
 
 import numpy as np
 
 from jaxtricks.data.datasets import ArrayDataset
+from jaxtricks.data.resampling import smote, undersample_indices
 
 
 def _check_divisible(batch_size: int, num_devices: int, process_count: int) -> None:
@@ -18,6 +20,9 @@ def _check_divisible(batch_size: int, num_devices: int, process_count: int) -> N
         f"({num_devices} local × {process_count} hosts = {shards})")
 
 
+RESAMPLE = ("none", "oversample", "undersample", "smote")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainBatches:
   """Batch ``step`` of a run is a pure function of ``(seed, step)``.
@@ -26,6 +31,11 @@ class TrainBatches:
   last incomplete batch, so a resumed run sees exactly the batches an uninterrupted one would. Each host
   (``jax.process_index()``) keeps its contiguous slice of the global batch and reshapes it to
   ``[local_devices, per_device, ...]``.
+
+  From epoch ``resample_from_epoch`` on (deferred re-sampling; 0 = from the start) an epoch is instead
+  ``N`` draws of a class-balanced stream: ``oversample`` draws with probability ``∝ 1/N_y`` (with
+  replacement), ``undersample`` chains random class-balanced subsets of ``min_c N_c`` per class,
+  ``smote`` samples without replacement from the data plus SMOTE points that balance every class.
   """
 
   dataset: ArrayDataset
@@ -34,28 +44,69 @@ class TrainBatches:
   num_devices: int = 1
   process_index: int = 0
   process_count: int = 1
+  resample: str = "none"
+  resample_from_epoch: int = 0
+  smote_k: int = 5
+  _orders: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
   def __post_init__(self):
     _check_divisible(self.batch_size, self.num_devices, self.process_count)
     if self.batch_size > len(self.dataset):
       raise ValueError(f"batch_size={self.batch_size} exceeds the {len(self.dataset)} training examples")
+    if self.resample not in RESAMPLE:
+      raise ValueError(f"dataset.resample must be one of {RESAMPLE}, got {self.resample!r}")
 
   @property
   def steps_per_epoch(self) -> int:
     return len(self.dataset) // self.batch_size
 
+  @functools.cached_property
+  def smote_pool(self) -> ArrayDataset:
+    """The training set plus the SMOTE points that bring every class to the majority count."""
+    images, labels = smote(self.dataset.images, self.dataset.labels, seed=self.seed,
+                           k_neighbors=self.smote_k)
+    return ArrayDataset(images, labels, self.dataset.num_classes)
+
+  def _source(self, epoch: int) -> tuple[ArrayDataset, np.ndarray]:
+    """(data set, order of its examples) of ``epoch``; the last few epochs are cached."""
+    if epoch not in self._orders:
+      if len(self._orders) > 2:
+        self._orders.clear()
+      self._orders[epoch] = self._draw(epoch)
+    return self._orders[epoch]
+
+  def _draw(self, epoch: int) -> tuple[ArrayDataset, np.ndarray]:
+    rng = np.random.default_rng([self.seed, epoch])
+    labels = self.dataset.labels
+    n, counts = len(labels), np.bincount(labels)
+    if self.resample == "none" or epoch < self.resample_from_epoch:
+      return self.dataset, rng.permutation(n)
+    if self.resample == "oversample":
+      weights = 1.0 / counts[labels]
+      return self.dataset, rng.choice(n, n, p=weights / weights.sum())
+    if self.resample == "undersample":
+      per_pass = np.count_nonzero(counts) * counts[counts > 0].min()
+      passes = [rng.permutation(undersample_indices(labels, seed=int(rng.integers(1 << 31))))
+                for _ in range(-(-n // per_pass))]
+      return self.dataset, np.concatenate(passes)[:n]
+    return self.smote_pool, rng.choice(len(self.smote_pool), n, replace=False)
+
   def indices(self, step: int) -> np.ndarray:
+    """Indices (into this step's source data set) of this host's share of batch ``step``."""
+    return self._step(step)[1]
+
+  def _step(self, step: int) -> tuple[ArrayDataset, np.ndarray]:
     epoch, i = divmod(step, self.steps_per_epoch)
-    order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
+    source, order = self._source(epoch)
     batch = order[i * self.batch_size:(i + 1) * self.batch_size]
     per_host = self.batch_size // self.process_count
-    return batch[self.process_index * per_host:(self.process_index + 1) * per_host]
+    return source, batch[self.process_index * per_host:(self.process_index + 1) * per_host]
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
-    idx = self.indices(step)
+    source, idx = self._step(step)
     shape = (self.num_devices, -1)
-    return {"image": self.dataset.images[idx].reshape(shape + self.dataset.images.shape[1:]),
-            "label": self.dataset.labels[idx].reshape(shape)}
+    return {"image": source.images[idx].reshape(shape + source.images.shape[1:]),
+            "label": source.labels[idx].reshape(shape)}
 
   def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
     step = start_step

@@ -52,16 +52,17 @@ def _check(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.Array]:
 def sigmoid_focal_terms(logits: ArrayLike, targets: ArrayLike, *, gamma: float) -> jax.Array:
   """Elementwise one-vs-all focal loss ``(1 − p_t)^γ · BCE(x, y)``, stable for any logit.
 
-  Written in log space, ``(1 − p_t)^γ = exp(γ · log σ(−z))`` and ``BCE = −log σ(z)`` with ``z = x`` for
-  ``y = 1`` and ``z = −x`` for ``y = 0`` (the form of the official CB code, kept finite — value and
-  gradient — where ``exp(−x)`` overflows; ``optax.sigmoid_focal_loss`` computes ``(1 − p_t)^γ`` directly,
-  whose gradient is NaN at ``p_t = 1`` for ``γ < 1``). ``γ = 0`` is plain sigmoid cross-entropy.
+  With ``ℓ(z) = exp(γ · log σ(−z)) · (−log σ(z))`` the term is ``y·ℓ(x) + (1 − y)·ℓ(−x)``: for ``y ∈ {0, 1}``
+  exactly the official CB code's log-space form, kept finite — value and gradient — where ``exp(−x)``
+  overflows (``optax.sigmoid_focal_loss`` computes ``(1 − p_t)^γ`` directly, whose gradient is NaN at
+  ``p_t = 1`` for ``γ < 1``); soft targets (label smoothing, mixup) interpolate linearly.
+  ``γ = 0`` is plain sigmoid cross-entropy.
   """
-  z = jnp.where(targets > 0.5, logits, -logits)
-  bce = -jax.nn.log_sigmoid(z)
-  if gamma == 0:
-    return bce
-  return jnp.exp(gamma * jax.nn.log_sigmoid(-z)) * bce
+  logits = jnp.asarray(logits)
+  def term(z):
+    bce = -jax.nn.log_sigmoid(z)
+    return bce if gamma == 0 else jnp.exp(gamma * jax.nn.log_sigmoid(-z)) * bce
+  return targets * term(logits) + (1.0 - targets) * term(-logits)
 
 
 def class_balanced_loss(logits: ArrayLike, labels: ArrayLike, samples_per_class: ArrayLike, *,
@@ -110,21 +111,43 @@ def softmax_focal_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: float = 2
 
   Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, applied to the softmax probability of
   the true class. ``alpha`` is an optional ``[C]`` per-class weight (e.g. :func:`effective_number_weights`).
-  Computed as ``exp(γ · log(1 − p_y))`` with ``log(1 − p_y) = logsumexp`` over the other classes, so it
-  stays finite when ``p_y`` rounds to 1.
 
   >>> float(softmax_focal_loss(jnp.array([[2.0, 0.0]]), jnp.array([0]), gamma=0.0)[0])  # = CE
   0.12692804634571075
   """
   logits, labels = _check(logits, labels)
-  log_p = jax.nn.log_softmax(logits)
-  log_p_y = jnp.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
-  others = jnp.where(jax.nn.one_hot(labels, logits.shape[-1], dtype=bool), -jnp.inf, log_p)
-  log_1m_p_y = jax.nn.logsumexp(others, axis=-1)
-  loss = -jnp.exp(gamma * log_1m_p_y) * log_p_y if gamma else -log_p_y
+  loss = soft_target_loss(logits, jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype),
+                          loss_type="softmax_focal", gamma=gamma)
   if alpha is not None:
     loss = jnp.asarray(alpha, logits.dtype)[labels] * loss
   return loss
+
+
+SOFT_TARGET_LOSSES = ("softmax", "sigmoid", "focal", "softmax_focal")
+
+
+def soft_target_loss(logits: ArrayLike, targets: ArrayLike, *, loss_type: str = "softmax",
+                     gamma: float = 0.0) -> jax.Array:
+  """Per-example loss against dense targets ``[B, C]`` (one-hot, smoothed or mixed).
+
+  * ``softmax``: ``−Σ_c t_c log p_c`` (``optax.softmax_cross_entropy``);
+  * ``sigmoid`` / ``focal``: one-vs-all (focal) binary cross-entropy summed over classes
+    (:func:`sigmoid_focal_terms`, ``γ`` ignored for ``sigmoid``);
+  * ``softmax_focal``: ``−Σ_c t_c (1 − p_c)^γ log p_c``, with ``1 − p_c = −expm1(log p_c)`` floored at
+    1e-30 so value and gradient stay finite when ``p_c`` rounds to 1.
+  """
+  logits, targets = jnp.asarray(logits), jnp.asarray(targets, jnp.asarray(logits).dtype)
+  if loss_type == "softmax":
+    return optax.softmax_cross_entropy(logits, targets)
+  if loss_type in ("sigmoid", "focal"):
+    return sigmoid_focal_terms(logits, targets, gamma=gamma if loss_type == "focal" else 0.0).sum(-1)
+  if loss_type == "softmax_focal":
+    log_p = jax.nn.log_softmax(logits)
+    if gamma == 0:
+      return -(targets * log_p).sum(-1)
+    modulator = jnp.exp(gamma * jnp.log(jnp.maximum(-jnp.expm1(log_p), 1e-30)))
+    return -(targets * modulator * log_p).sum(-1)
+  raise ValueError(f"loss_type must be one of {SOFT_TARGET_LOSSES}, got {loss_type!r}")
 
 
 def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:

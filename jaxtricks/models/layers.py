@@ -6,6 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxtricks.losses.classification import prior_bias_init
+
 PRELU_INIT = 0.25
 ACTIVATIONS = ("relu", "prelu")
 
@@ -46,3 +48,9 @@ def negative_slope(activation: str) -> float:
 def activate(activation: str, x: jax.Array) -> jax.Array:
   """ReLU, or a fresh :class:`ChannelPReLU` (call inside a parent's ``nn.compact`` method)."""
   return ChannelPReLU()(x) if negative_slope(activation) else nn.relu(x)
+
+
+def head(num_classes: int, prior_bias: bool, dtype) -> nn.Dense:
+  """The classifier layer; ``prior_bias`` starts every sigmoid output at ``p = 1/C`` (bias ``−log(C−1)``)."""
+  bias_init = prior_bias_init(num_classes) if prior_bias else nn.initializers.zeros
+  return nn.Dense(num_classes, dtype=dtype, bias_init=bias_init)

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, negative_slope
+from jaxtricks.models.layers import activate, he_normal, head, negative_slope
 
 VARIANTS = ("v1", "b", "c", "d")
 BLOCKS = ("basic", "bottleneck")
@@ -75,6 +75,7 @@ class ResNet(nn.Module):
   zero_gamma: bool = False
   activation: str = "relu"
   bn_momentum: float = 0.9
+  prior_bias: bool = False
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
@@ -108,4 +109,4 @@ class ResNet(nn.Module):
         x = _Block(self.width * 2 ** stage, 2 if stage and i == 0 else 1, self.block == "bottleneck",
                    self.variant, self.zero_gamma, self.activation, norm, self.dtype)(x)
     x = jnp.mean(x, axis=(1, 2))
-    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+    return head(self.num_classes, self.prior_bias, self.dtype)(x).astype(jnp.float32)

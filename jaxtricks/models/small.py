@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, negative_slope
+from jaxtricks.models.layers import activate, he_normal, head, negative_slope
 
 
 class SmallCNN(nn.Module):
@@ -20,6 +20,7 @@ class SmallCNN(nn.Module):
   dropout_rate: float = 0.0
   activation: str = "relu"
   bn_momentum: float = 0.9
+  prior_bias: bool = False
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
@@ -37,7 +38,7 @@ class SmallCNN(nn.Module):
     x = activate(self.activation, norm()(conv(4 * self.width)(x)))
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+    return head(self.num_classes, self.prior_bias, self.dtype)(x).astype(jnp.float32)
 
 
 class MLP(nn.Module):
@@ -48,6 +49,7 @@ class MLP(nn.Module):
   depth: int = 2
   dropout_rate: float = 0.0
   activation: str = "relu"
+  prior_bias: bool = False
   dtype: Any = jnp.float32
   axis_name: str | None = None  # Unused (no BatchNorm); accepted so every model is built the same way.
 
@@ -58,4 +60,4 @@ class MLP(nn.Module):
     for _ in range(self.depth):
       x = activate(self.activation, nn.Dense(self.width, dtype=self.dtype, kernel_init=he_normal(slope))(x))
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+    return head(self.num_classes, self.prior_bias, self.dtype)(x).astype(jnp.float32)

@@ -31,6 +31,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.split_seed = 0
   c.dataset.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.
   c.dataset.imbalance_profile = "exponential"  # exponential | step
+  c.dataset.resample = "none"  # none | oversample | undersample | smote (class-balanced training stream)
+  c.dataset.resample_from_epoch = 0  # Deferred re-sampling: plain stream before this epoch.
+  c.dataset.smote_k = 5  # Neighbours per point for resample == "smote".
 
   c.augment = ml_collections.ConfigDict()
   c.augment.crop_padding = 0  # Pad-and-random-crop by this many pixels (4 for CIFAR).
@@ -44,6 +47,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.block = "basic"  # basic | bottleneck
   c.model.zero_gamma = False
   c.model.activation = "relu"  # relu | prelu
+  c.model.prior_bias = False  # Head bias −log(C−1) (sigmoid/focal losses start at p = 1/C).
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.type = "softmax"  # softmax | sigmoid | focal | softmax_focal
+  c.loss.gamma = 0.0  # Focusing parameter of focal / softmax_focal.
+  c.loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
+  c.loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "sgd"  # sgd | adamw

@@ -21,6 +21,7 @@ from jax import lax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxtricks.data.augment import mixup, random_crop_flip
+from jaxtricks.losses.classification import soft_target_loss
 from jaxtricks.metrics.classification import per_class_counts
 
 AXIS = "batch"
@@ -57,6 +58,10 @@ class Recipe:
   mixup_off_step: int | None = None  # From this step on, no mixup (GluonCV --mixup-off-epoch).
   crop_padding: int = 0
   flip: bool = False
+  loss_type: str = "softmax"  # See jaxtricks.losses.soft_target_loss.
+  gamma: float = 0.0
+  class_weights: tuple[float, ...] | None = None  # Per-class loss weights (class-balanced loss).
+  reweight_from_step: int = 0  # Deferred re-weighting: unweighted before this step.
 
 
 def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -74,8 +79,10 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
                ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step on this device's shard; gradients, BN statistics and metrics are averaged over devices.
 
-  Loss: softmax cross-entropy against ``optax.smooth_labels(one_hot(y), ε)``, mixed by mixup (one
-  ``λ ~ Beta(α, α)`` shared by all devices, partner = reversed shard) when ``mixup_alpha > 0``.
+  Loss: ``recipe.loss_type`` (softmax cross-entropy by default) against
+  ``optax.smooth_labels(one_hot(y), ε)``, mixed by mixup (one ``λ ~ Beta(α, α)`` shared by all devices,
+  partner = reversed shard) when ``mixup_alpha > 0``; with ``class_weights`` each example is weighted
+  by ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on.
   ``aux_loss(logits, images)``, if given, is added to the batch-mean loss; it sees the augmented
   (and mixed) images, as a distillation teacher must.
   """
@@ -94,7 +101,11 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   def loss_fn(params):
     logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
                                   train=True, rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
-    loss = optax.softmax_cross_entropy(logits, targets).mean()
+    per_example = soft_target_loss(logits, targets, loss_type=recipe.loss_type, gamma=recipe.gamma)
+    if recipe.class_weights is not None:
+      weights = targets @ jnp.asarray(recipe.class_weights, targets.dtype)  # w[y] for one-hot targets.
+      per_example *= jnp.where(state.step >= recipe.reweight_from_step, weights, 1.0)
+    loss = per_example.mean()
     if aux_loss is not None:
       loss = loss + aux_loss(logits, images)
     return loss, (logits, updates.get("batch_stats", {}))

@@ -24,6 +24,8 @@ import tensorboardX
 import tqdm
 
 from jaxtricks.data import ArrayDataset, TrainBatches, build_datasets, eval_batches
+from jaxtricks.losses import effective_number_weights
+from jaxtricks.losses.classification import SOFT_TARGET_LOSSES
 from jaxtricks.metrics import balanced_accuracy, per_class_recall
 from jaxtricks.models import create_model
 from jaxtricks.training import optim, plots
@@ -116,11 +118,16 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     raise ValueError(f"parallel must be one of {PARALLEL}, got {config.parallel!r}")
   if config.dtype not in DTYPES:
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
+  if config.loss.type not in SOFT_TARGET_LOSSES:
+    raise ValueError(f"loss.type must be one of {SOFT_TARGET_LOSSES}, got {config.loss.type!r}")
   num_devices = jax.local_device_count() if config.parallel == "pmap" else 1
 
   train, test = datasets if datasets is not None else build_datasets(config.dataset)
   batches = TrainBatches(train, config.train.batch_size, seed=config.seed, num_devices=num_devices,
-                         process_index=jax.process_index(), process_count=jax.process_count())
+                         process_index=jax.process_index(), process_count=jax.process_count(),
+                         resample=config.dataset.resample,
+                         resample_from_epoch=config.dataset.resample_from_epoch,
+                         smote_k=config.dataset.smote_k)
   steps_per_epoch = batches.steps_per_epoch
   total_steps = config.train.num_epochs * steps_per_epoch
 
@@ -131,10 +138,15 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   tx = optim.create_optimizer(config.optim, schedule)
   state = create_train_state(model, tx, train.images[:1], config.seed)
   mixup_off = config.train.num_epochs - config.train.mixup_off_epochs
+  beta = config.loss.class_balanced_beta
+  class_weights = (tuple(effective_number_weights(train.class_counts(), beta).tolist())
+                   if beta > 0 else None)
   recipe = Recipe(num_classes=train.num_classes, label_smoothing=config.train.label_smoothing,
                   mixup_alpha=config.train.mixup_alpha,
                   mixup_off_step=mixup_off * steps_per_epoch if config.train.mixup_off_epochs else None,
-                  crop_padding=config.augment.crop_padding, flip=config.augment.flip)
+                  crop_padding=config.augment.crop_padding, flip=config.augment.flip,
+                  loss_type=config.loss.type, gamma=config.loss.gamma, class_weights=class_weights,
+                  reweight_from_step=config.loss.reweight_from_epoch * steps_per_epoch)
   p_train = parallelize(functools.partial(train_step, model=model, tx=tx, recipe=recipe,
                                           schedule=schedule), config.parallel)
   p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),

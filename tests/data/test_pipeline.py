@@ -41,3 +41,27 @@ def test_eval_batches_pad_and_mask():
     assert b["image"].shape == (2, 4, 1, 1, 1)
     seen.append(b["image"].reshape(-1)[b["mask"].reshape(-1)])
   np.testing.assert_array_equal(np.concatenate(seen), np.arange(10))
+
+
+def _imbalanced(n_per_class=(60, 20, 8)):
+  labels = np.repeat(np.arange(len(n_per_class)), n_per_class)
+  images = np.random.default_rng(0).normal(size=(len(labels), 2, 2, 1)).astype(np.float32)
+  return ArrayDataset(images, labels, len(n_per_class))
+
+
+@pytest.mark.parametrize("resample", ["oversample", "undersample", "smote"])
+def test_resampled_epochs_are_class_balanced_and_deferred(resample):
+  data = _imbalanced()
+  batches = TrainBatches(data, 8, seed=0, resample=resample, resample_from_epoch=2)
+  spe = batches.steps_per_epoch
+  labels = lambda epoch: np.concatenate([batches.batch(epoch * spe + i)["label"].ravel()
+                                         for i in range(spe)])
+  np.testing.assert_array_equal(np.bincount(labels(0)), [60, 20, 8])  # Plain epochs first.
+  late = np.concatenate([labels(e) for e in range(2, 12)])
+  np.testing.assert_allclose(np.bincount(late) / len(late), 1 / 3, atol=0.04)
+  np.testing.assert_array_equal(batches.batch(3 * spe)["image"], batches.batch(3 * spe)["image"])
+
+
+def test_unknown_resample_mode():
+  with pytest.raises(ValueError, match="dataset.resample must be one of"):
+    TrainBatches(_imbalanced(), 8, seed=0, resample="balanced")

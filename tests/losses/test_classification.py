@@ -5,7 +5,7 @@ import optax
 import pytest
 
 from jaxtricks.losses import (class_balanced_loss, effective_number_weights, prior_bias_init,
-                              softmax_focal_loss)
+                              soft_target_loss, softmax_focal_loss)
 from tests.conftest import golden_cases, load_golden
 
 
@@ -110,3 +110,18 @@ def test_bad_input(kwargs, error, match):
   args.update(kwargs)
   with pytest.raises(error, match=match):
     class_balanced_loss(args.pop("logits"), args.pop("labels"), args.pop("samples_per_class"), **args)
+
+
+@pytest.mark.parametrize("loss_type, gamma", [("softmax", 0.0), ("sigmoid", 0.0), ("focal", 1.0)])
+def test_soft_target_loss_on_one_hot_targets_is_the_unweighted_class_balanced_loss(loss_type, gamma):
+  logits = jax.random.normal(jax.random.key(2), (8, 5)) * 4
+  labels = jnp.arange(8) % 5
+  dense = soft_target_loss(logits, jax.nn.one_hot(labels, 5), loss_type=loss_type, gamma=gamma)
+  np.testing.assert_allclose(dense, class_balanced_loss(logits, labels, [9] * 5, beta=0.0,
+                                                        loss_type=loss_type, gamma=gamma), rtol=1e-5)
+  smoothed = optax.smooth_labels(jax.nn.one_hot(labels, 5), 0.1)
+  if loss_type == "sigmoid":
+    np.testing.assert_allclose(soft_target_loss(logits, smoothed, loss_type="sigmoid"),
+                               optax.sigmoid_binary_cross_entropy(logits, smoothed).sum(-1), rtol=1e-5)
+  with pytest.raises(ValueError, match="loss_type must be one of"):
+    soft_target_loss(logits, smoothed, loss_type="hinge")

@@ -93,6 +93,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     ("dataset.imbalance_factor", 0.5, "imbalance_factor must be >= 1"),
     ("parallel", "pjit", "parallel must be one of"),
     ("dtype", "float16", "dtype must be one of"),
+    ("loss.type", "hinge", "loss.type must be one of"),
+    ("dataset.resample", "balanced", "dataset.resample must be one of"),
 ])
 def test_bad_config_values_give_clear_errors(tmp_path, key, value, match):
   config = _small_config()

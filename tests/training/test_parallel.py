@@ -71,3 +71,15 @@ def test_mixup_switches_off_at_mixup_off_step(setup):
   np.testing.assert_allclose(run(Recipe(num_classes=10, mixup_alpha=0.2, mixup_off_step=0)), no_mixup,
                              rtol=1e-6)
   assert not np.allclose(run(Recipe(num_classes=10, mixup_alpha=0.2, mixup_off_step=1)), no_mixup)
+
+
+def test_deferred_reweighting_switches_class_weights_on_at_its_step(setup):
+  train, state, step = setup
+  batch = TrainBatches(train, 64, seed=0, num_devices=1).batch(0)
+  run = lambda recipe: parallelize(functools.partial(step, recipe=recipe), "jit")(
+      place_state(state, "jit"), batch)[1]["loss"]
+  weights = tuple(np.linspace(0.2, 1.8, 10))
+  plain = run(Recipe(num_classes=10))
+  np.testing.assert_allclose(run(Recipe(num_classes=10, class_weights=weights, reweight_from_step=1)),
+                             plain, rtol=1e-6)
+  assert not np.allclose(run(Recipe(num_classes=10, class_weights=weights)), plain)
