@@ -79,6 +79,9 @@ def smote(features: ArrayLike, labels: ArrayLike, *, seed: int, k_neighbors: int
           max_chunk_elements: int = 1 << 24) -> tuple[np.ndarray, np.ndarray]:
   """Over-samples every non-majority class up to the majority count with SMOTE (imbalanced-learn rule).
 
+  A class with ``n_c ≤ k`` examples uses ``k = n_c − 1`` neighbours (imbalanced-learn raises instead);
+  a single-example class can only be repeated.
+
   Args:
     features: ``[N, D]`` (or ``[N, ...]``, flattened for the neighbour search) features or inputs.
     labels: ``[N]`` integer labels.
@@ -96,14 +99,14 @@ def smote(features: ArrayLike, labels: ArrayLike, *, seed: int, k_neighbors: int
   new_x, new_y = [features], [labels]
   for c in np.flatnonzero((counts > 0) & (counts < n_max)):
     members = features[labels == c]
-    flat = members.reshape(len(members), -1)
-    try:
-      knn = nearest_neighbors(flat, k_neighbors, max_chunk_elements=max_chunk_elements)
-    except ValueError as e:
-      raise ValueError(f"SMOTE class {c}: {e}") from None
+    k = min(k_neighbors, len(members) - 1)
     n_new = n_max - counts[c]
     base = rng.integers(0, len(members), n_new)
-    neighbor = knn[base, rng.integers(0, k_neighbors, n_new)]
+    if k == 0:
+      neighbor = base
+    else:
+      knn = nearest_neighbors(members.reshape(len(members), -1), k, max_chunk_elements=max_chunk_elements)
+      neighbor = knn[base, rng.integers(0, k, n_new)]
     step = rng.uniform(size=n_new)
     new_x.append(np.asarray(smote_interpolate(members[base], members[neighbor], step), features.dtype))
     new_y.append(np.full(n_new, c, labels.dtype))

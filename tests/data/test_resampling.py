@@ -63,3 +63,13 @@ def test_over_and_under_sampling_balance_the_classes():
   under = undersample_indices(labels, seed=0)
   np.testing.assert_array_equal(np.bincount(labels[under]), [3, 3, 3])
   assert len(np.unique(under)) == len(under)
+
+
+def test_smote_on_tiny_classes_uses_fewer_neighbours():
+  X = np.arange(14, dtype=np.float32).reshape(7, 2)
+  y = np.array([0, 0, 0, 0, 1, 1, 2])
+  X_res, y_res = smote(X, y, seed=0)
+  np.testing.assert_array_equal(np.bincount(y_res), [4, 4, 4])
+  np.testing.assert_array_equal(X_res[y_res == 2], np.repeat(X[6:7], 4, axis=0))  # Only repeats.
+  between = X_res[7:9]  # Class 1: on the segment between its two points.
+  assert np.all((between >= X[4]) & (between <= X[5]))
