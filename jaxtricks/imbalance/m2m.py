@@ -9,11 +9,11 @@ Bernoulli draw of ``1 − β^{(N_k0 − N_k)^+}`` succeeds; rejected slots keep 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.typing import ArrayLike
 
@@ -68,21 +68,21 @@ def translate(g_apply: Callable[[jax.Array], jax.Array], f_apply: Callable[[jax.
   return jax.lax.fori_loop(0, steps, body, x)
 
 
-def acceptance_table(samples_per_class: ArrayLike, batch_labels: ArrayLike, *, beta: float) -> np.ndarray:
+def acceptance_table(samples_per_class: ArrayLike, batch_labels: ArrayLike, *, beta: float) -> jax.Array:
   """``[C, B]``: row ``k``, column ``j`` = ``1 − β^{max(N_{y_j} − N_k, 0)}``.
 
   Used both as the (unnormalised) probability of picking example ``j`` as the seed for target ``k`` and
   as the probability of accepting the translated sample.
   """
-  counts = np.asarray(samples_per_class, np.float64)
-  gap = np.maximum(counts[np.asarray(batch_labels)][None, :] - counts[:, None], 0.0)
-  return 1.0 - np.power(beta, gap)
+  counts = jnp.asarray(samples_per_class, jnp.float32)
+  gap = jnp.maximum(counts[jnp.asarray(batch_labels)][None, :] - counts[:, None], 0.0)
+  return 1.0 - jnp.power(beta, gap)
 
 
-def generation_probability(samples_per_class: ArrayLike, batch_labels: ArrayLike) -> np.ndarray:
+def generation_probability(samples_per_class: ArrayLike, batch_labels: ArrayLike) -> jax.Array:
   """``[B]``: probability that a batch slot is replaced by a generated sample, ``1 − N_{y_i} / N_max``."""
-  counts = np.asarray(samples_per_class, np.float64)
-  return 1.0 - counts[np.asarray(batch_labels)] / counts.max()
+  counts = jnp.asarray(samples_per_class, jnp.float32)
+  return 1.0 - counts[jnp.asarray(batch_labels)] / counts.max()
 
 
 def accept(g_apply: Callable[[jax.Array], jax.Array], x_star: jax.Array, target_labels: ArrayLike,
@@ -91,3 +91,52 @@ def accept(g_apply: Callable[[jax.Array], jax.Array], x_star: jax.Array, target_
   probs = jax.nn.softmax(g_apply(x_star))
   confident = jnp.take_along_axis(probs, jnp.asarray(target_labels)[:, None], axis=-1)[:, 0] >= threshold
   return confident & jnp.asarray(bernoulli, bool)
+
+
+def m2m_batch(rng: jax.Array, images: jax.Array, labels: jax.Array, *,
+              g_apply: Callable[[jax.Array], jax.Array], f_apply: Callable[[jax.Array], jax.Array],
+              samples_per_class: ArrayLike, beta: float = 0.999, threshold: float = 0.9,
+              lam: float = 0.5, step_size: float = 0.1, steps: int = 10, noise: str = "per_sample",
+              data_range: tuple[float, float] = (0.0, 1.0)) -> tuple[jax.Array, jax.Array]:
+  """One M2m batch (official ``train_gen_epoch``): returns ``(images, accepted[B])``.
+
+  Slot ``i`` (target ``k = y_i``) is a generation slot with probability :func:`generation_probability`;
+  its seed ``j`` is drawn from the batch ``∝`` :func:`acceptance_table` row ``k``; the translated seed
+  replaces the slot's image if :func:`accept` keeps it. Labels are unchanged (the target is the label).
+  """
+  k_gen, k_seed, k_noise, k_accept = jax.random.split(rng, 4)
+  table = acceptance_table(samples_per_class, labels, beta=beta)[labels]  # [slot, candidate seed]
+  generate = jax.random.uniform(k_gen, labels.shape) < generation_probability(samples_per_class, labels)
+  has_seed = table.sum(axis=1) > 0
+  seeds = jax.random.categorical(k_seed, jnp.log(jnp.where(has_seed[:, None], table, 1.0)))
+  start_noise = random_start_noise(k_noise, images.shape, mode=noise)
+  x_star = translate(g_apply, f_apply, images[seeds], labels[seeds], labels, steps=steps,
+                     step_size=step_size, lam=lam, init_noise=start_noise, data_range=data_range)
+  bernoulli = jax.random.uniform(k_accept, labels.shape) < table[jnp.arange(labels.shape[0]), seeds]
+  kept = accept(g_apply, x_star, labels, bernoulli, threshold=threshold) & generate & has_seed
+  mask = kept.reshape((-1,) + (1,) * (images.ndim - 1))
+  return jnp.where(mask, x_star.astype(images.dtype), images), kept
+
+
+@dataclasses.dataclass(frozen=True)
+class M2mGeneration:
+  """M2m as a batch transform of a training step: a frozen generator ``g`` and the settings of
+  :func:`m2m_batch`, applied from ``from_step`` on (deferred generation, as the official schedule)."""
+
+  g_apply: Callable[[jax.Array], jax.Array]
+  samples_per_class: tuple[int, ...]
+  from_step: int = 0
+  data_range: tuple[float, float] = (0.0, 1.0)
+  beta: float = 0.999
+  threshold: float = 0.9
+  lam: float = 0.5
+  step_size: float = 0.1
+  steps: int = 10
+  noise: str = "per_sample"
+
+  def __call__(self, rng: jax.Array, images: jax.Array, labels: jax.Array,
+               f_apply: Callable[[jax.Array], jax.Array]) -> tuple[jax.Array, jax.Array]:
+    return m2m_batch(rng, images, labels, g_apply=self.g_apply, f_apply=f_apply,
+                     samples_per_class=self.samples_per_class, beta=self.beta,
+                     threshold=self.threshold, lam=self.lam, step_size=self.step_size,
+                     steps=self.steps, noise=self.noise, data_range=self.data_range)

@@ -70,6 +70,17 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.decay_epochs = (30, 60)  # step schedule: epochs at which the LR is multiplied by decay_factor.
   c.optim.decay_factor = 0.1
 
+  c.m2m = ml_collections.ConfigDict()  # Major-to-minor translation (Kim et al., CVPR 2020).
+  c.m2m.enabled = False
+  c.m2m.from_epoch = 0  # Generation (on a class-balanced over-sampled stream) from this epoch on.
+  c.m2m.generator_workdir = ""  # Workdir of a trained g (same model); empty: train g first (ERM).
+  c.m2m.beta = 0.999  # Seed rejection: accept with 1 − β^{(N_k0 − N_k)^+}.
+  c.m2m.threshold = 0.9  # γ: keep x* if softmax(g(x*))[k] ≥ γ.
+  c.m2m.lam = 0.5  # λ of the seed-class logit of f.
+  c.m2m.step_size = 0.1
+  c.m2m.steps = 10
+  c.m2m.noise = "per_sample"  # per_sample | official (the official per-channel-across-batch cap).
+
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 128  # Global batch over all devices and hosts.
   c.train.num_epochs = 30

@@ -21,6 +21,7 @@ from jax import lax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from jaxtricks.data.augment import mixup, random_crop_flip
+from jaxtricks.imbalance.m2m import M2mGeneration
 from jaxtricks.losses.classification import soft_target_loss
 from jaxtricks.metrics.classification import per_class_counts
 
@@ -76,7 +77,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
                tx: optax.GradientTransformation, recipe: Recipe,
                schedule: Callable[[jax.Array], jax.Array],
                aux_loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
-               ) -> tuple[TrainState, dict[str, jax.Array]]:
+               m2m: M2mGeneration | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step on this device's shard; gradients, BN statistics and metrics are averaged over devices.
 
   Loss: ``recipe.loss_type`` (softmax cross-entropy by default) against
@@ -84,11 +85,20 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   partner = reversed shard) when ``mixup_alpha > 0``; with ``class_weights`` each example is weighted
   by ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on.
   ``aux_loss(logits, images)``, if given, is added to the batch-mean loss; it sees the augmented
-  (and mixed) images, as a distillation teacher must.
+  (and mixed) images, as a distillation teacher must. ``m2m``, if given, replaces slots of the
+  augmented batch by translated minority samples from ``m2m.from_step`` on (Kim et al., CVPR 2020).
   """
   mix_rng, aug_rng, dropout_rng = _step_rngs(state)
   images, labels = batch["image"], batch["label"]
   images = random_crop_flip(aug_rng, images, padding=recipe.crop_padding, flip=recipe.flip)
+  metrics = {}
+  if m2m is not None:
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    f_apply = lambda x: model.apply(variables, x, train=False)
+    images, kept = lax.cond(state.step >= m2m.from_step,
+                            lambda: m2m(jax.random.fold_in(aug_rng, 1), images, labels, f_apply),
+                            lambda: (images, jnp.zeros(labels.shape, bool)))
+    metrics["m2m_accepted"] = jnp.mean(kept)
   targets = optax.smooth_labels(jax.nn.one_hot(labels, recipe.num_classes), recipe.label_smoothing)
   if recipe.mixup_alpha > 0:
     mixed_images, mixed_targets, lam = mixup(mix_rng, images, targets, alpha=recipe.mixup_alpha)
@@ -115,7 +125,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   batch_stats = lax.pmean(batch_stats, AXIS)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics = {"loss": loss, "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels)}
+  metrics.update(loss=loss, accuracy=jnp.mean(jnp.argmax(logits, -1) == labels))
   metrics = lax.pmean(metrics, AXIS)
   metrics["lr"] = schedule(state.step + 1)
   new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,

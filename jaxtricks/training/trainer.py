@@ -24,6 +24,7 @@ import tensorboardX
 import tqdm
 
 from jaxtricks.data import ArrayDataset, TrainBatches, build_datasets, eval_batches
+from jaxtricks.imbalance import M2mGeneration
 from jaxtricks.losses import effective_number_weights
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES
 from jaxtricks.metrics import balanced_accuracy, per_class_recall
@@ -102,6 +103,33 @@ def _check_finite(pending: list[tuple[int, dict]], checkpoints: ocp.CheckpointMa
   return [m for _, m in fetched]
 
 
+def _m2m_generation(config, workdir: Path, model, state: TrainState, datasets,
+                    steps_per_epoch: int) -> M2mGeneration:
+  """The generator g of M2m: restored from ``m2m.generator_workdir``, or first trained (plain ERM on
+  the same data and model) into ``workdir/generator``."""
+  if config.m2m.generator_workdir:
+    manager = ocp.CheckpointManager(Path(config.m2m.generator_workdir).absolute() / "checkpoints")
+    if manager.latest_step() is None:
+      raise ValueError(f"m2m.generator_workdir={config.m2m.generator_workdir!r} holds no checkpoint")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    g_state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(abstract))
+  else:
+    g_config = ml_collections.ConfigDict(config.to_dict())
+    g_config.m2m.enabled = False
+    g_config.dataset.resample = "none"
+    g_config.loss.update(type="softmax", class_balanced_beta=0.0)
+    _, g_state = fit(g_config, workdir / "generator", datasets=datasets)
+  g_variables = jax.device_get({"params": g_state.params, "batch_stats": g_state.batch_stats})
+  train = datasets[0]
+  return M2mGeneration(
+      g_apply=lambda x: model.apply(g_variables, x, train=False),
+      samples_per_class=tuple(int(n) for n in train.class_counts()),
+      from_step=config.m2m.from_epoch * steps_per_epoch,
+      data_range=(float(train.images.min()), float(train.images.max())),
+      beta=config.m2m.beta, threshold=config.m2m.threshold, lam=config.m2m.lam,
+      step_size=config.m2m.step_size, steps=config.m2m.steps, noise=config.m2m.noise)
+
+
 def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
         datasets: tuple[ArrayDataset, ArrayDataset] | None = None) -> tuple[dict[str, Any], TrainState]:
   """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint).
@@ -123,10 +151,12 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   num_devices = jax.local_device_count() if config.parallel == "pmap" else 1
 
   train, test = datasets if datasets is not None else build_datasets(config.dataset)
+  resample, resample_from = config.dataset.resample, config.dataset.resample_from_epoch
+  if config.m2m.enabled:  # M2m generates on a class-balanced over-sampled stream.
+    resample, resample_from = "oversample", config.m2m.from_epoch
   batches = TrainBatches(train, config.train.batch_size, seed=config.seed, num_devices=num_devices,
                          process_index=jax.process_index(), process_count=jax.process_count(),
-                         resample=config.dataset.resample,
-                         resample_from_epoch=config.dataset.resample_from_epoch,
+                         resample=resample, resample_from_epoch=resample_from,
                          smote_k=config.dataset.smote_k)
   steps_per_epoch = batches.steps_per_epoch
   total_steps = config.train.num_epochs * steps_per_epoch
@@ -147,8 +177,11 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                   crop_padding=config.augment.crop_padding, flip=config.augment.flip,
                   loss_type=config.loss.type, gamma=config.loss.gamma, class_weights=class_weights,
                   reweight_from_step=config.loss.reweight_from_epoch * steps_per_epoch)
+  m2m = None
+  if config.m2m.enabled:
+    m2m = _m2m_generation(config, workdir, model, state, (train, test), steps_per_epoch)
   p_train = parallelize(functools.partial(train_step, model=model, tx=tx, recipe=recipe,
-                                          schedule=schedule), config.parallel)
+                                          schedule=schedule, m2m=m2m), config.parallel)
   p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),
                        config.parallel)
 

@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtricks.imbalance import (accept, acceptance_table, generation_probability, random_start_noise,
-                                 translate)
+from jaxtricks.imbalance import (accept, acceptance_table, generation_probability, m2m_batch,
+                                 random_start_noise, translate)
 from tests.conftest import golden_cases, load_golden
 
 
@@ -64,3 +64,19 @@ def test_translation_stays_in_data_range_and_moves_towards_target():
   p0 = jax.nn.softmax(net(x0))[:, 3]
   p1 = jax.nn.softmax(net(x_star))[:, 3]
   assert np.all(p1 > p0)
+
+
+def test_m2m_batch_replaces_only_accepted_minority_slots():
+  w = jnp.eye(4)
+  net = lambda x: 5.0 * x.reshape(x.shape[0], -1) @ w  # A confident linear "g": argmax = largest pixel.
+  images = jnp.tile(jnp.eye(4)[jnp.array([0, 0, 0, 0, 1, 2, 3, 0])][:, None, :], (1, 1, 1))
+  labels = jnp.array([0, 0, 0, 0, 1, 2, 3, 0])
+  out, kept = m2m_batch(jax.random.key(0), images, labels, g_apply=net, f_apply=net,
+                        samples_per_class=[1000, 10, 10, 10], beta=0.999, threshold=0.5, lam=0.0,
+                        step_size=0.5, steps=10, data_range=(0.0, 1.0))
+  assert not np.any(np.asarray(kept)[labels == 0])  # Majority slots are never generation slots.
+  assert np.any(kept)
+  for i in np.flatnonzero(kept):  # Translated towards the slot's own (minority) label.
+    assert int(jnp.argmax(net(out[i:i + 1]))) == int(labels[i])
+  untouched = ~np.asarray(kept)
+  np.testing.assert_array_equal(np.asarray(out)[untouched], np.asarray(images)[untouched])

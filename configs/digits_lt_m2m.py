@@ -1,0 +1,18 @@
+"""Long-tailed digits: M2m (Kim, Jeong & Shin, CVPR 2020).
+
+First trains g with ``digits_lt_erm.py``'s recipe (into ``WORKDIR/generator``; or give a trained one with
+``--config.m2m.generator_workdir``), then trains f, generating minority samples from the first LR decay
+on, over a class-balanced over-sampled stream: T = 10 steps of size 0.1, λ = 0.5, γ = 0.9, β = 0.999.
+Inputs are standardised, so translation is clamped to the training data's range.
+
+  python -m jaxtricks.training --config=configs/digits_lt_m2m.py:imbalance=50
+"""
+
+from jaxtricks.training.config import sibling_config
+
+
+def get_config(arg=None):
+  c = sibling_config(__file__, "digits_lt_erm", arg)
+  c.m2m.enabled = True
+  c.m2m.from_epoch = c.optim.decay_epochs[0]
+  return c
