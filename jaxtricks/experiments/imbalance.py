@@ -1,0 +1,112 @@
+"""Imbalance methods on long-tailed digits: every ``configs/digits_lt_*.py`` recipe × imbalance × seed.
+
+  python -m jaxtricks.experiments.imbalance --seeds=3 --imbalance=10,50,100 --out=results/imbalance
+
+Writes ``results.md`` (balanced test accuracy mean ± std, and accuracy on the many-/medium-/few-shot
+thirds of the classes ordered by training count) and ``results.png`` into ``--out``; each run keeps its
+workdir there, so an interrupted sweep resumes. M2m reuses the ERM run of the same imbalance and seed
+as its generator g.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import tqdm
+from absl import app, flags, logging
+from matplotlib.figure import Figure
+
+from jaxtricks.training.config import load_config
+from jaxtricks.training.trainer import fit
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m")
+
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
+_IMBALANCE = flags.DEFINE_list("imbalance", ["10", "50", "100"], "Imbalance factors.")
+_METHODS = flags.DEFINE_list("methods", list(METHODS), "Methods (digits_lt_<method>.py).")
+_OUT = flags.DEFINE_string("out", "results/imbalance", "Output directory.")
+_SMOKE = flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
+
+
+def shot_accuracies(per_class_recall, train_counts) -> dict[str, float]:
+  """Mean recall over the many-, medium- and few-shot thirds of the classes (by training count)."""
+  order = np.argsort(-np.asarray(train_counts), kind="stable")
+  recall = np.asarray(per_class_recall)
+  return {name: float(np.mean(recall[part]))
+          for name, part in zip(("many", "medium", "few"), np.array_split(order, 3))}
+
+
+def run(methods, imbalances, seeds, out: Path, smoke: bool) -> list[dict]:
+  rows = []
+  jobs = [(m, f, s) for f in imbalances for s in range(seeds) for m in methods]
+  for method, imbalance, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
+    workdir = out / f"if{imbalance:g}" / f"{method}_seed{seed}"
+    arg = ",".join(filter(None, ["smoke" if smoke else "", f"seed={seed}", f"imbalance={imbalance}"]))
+    config = load_config(CONFIGS / f"digits_lt_{method}.py", arg)
+    config.progress = False
+    if method == "m2m" and "erm" in methods:
+      config.m2m.generator_workdir = str(out / f"if{imbalance:g}" / f"erm_seed{seed}")
+    final, _ = fit(config, workdir)
+    rows.append({"method": method, "imbalance": imbalance, "seed": seed,
+                 "balanced_accuracy": final["eval/balanced_accuracy"],
+                 **shot_accuracies(final["eval/per_class_recall"], final["train_class_counts"])})
+  return rows
+
+
+def write_report(rows: list[dict], out: Path) -> str:
+  (out / "results.json").write_text(json.dumps(rows, indent=2))
+  methods = list(dict.fromkeys(r["method"] for r in rows))
+  imbalances = sorted({r["imbalance"] for r in rows})
+  cell = lambda vals: f"{100 * np.mean(vals):.1f} ± {100 * np.std(vals):.1f}"
+  lines = ["Balanced test accuracy (%, mean ± std over seeds) on long-tailed digits:", "",
+           "| method | " + " | ".join(f"IF={f:g}" for f in imbalances) + " |",
+           "|---|" + "---|" * len(imbalances)]
+  for m in methods:
+    lines.append(f"| {m} | " + " | ".join(
+        cell([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
+        for f in imbalances) + " |")
+  for f in imbalances:
+    lines += ["", f"IF={f:g}: accuracy (%) on the many / medium / few-shot thirds of the classes:", "",
+              "| method | many | medium | few |", "|---|---|---|---|"]
+    for m in methods:
+      sel = [r for r in rows if r["method"] == m and r["imbalance"] == f]
+      lines.append(f"| {m} | " + " | ".join(cell([r[k] for r in sel]) for k in ("many", "medium", "few"))
+                   + " |")
+  report = "\n".join(lines) + "\n"
+  (out / "results.md").write_text(report)
+
+  fig = Figure(figsize=(7, 4))
+  ax = fig.subplots()
+  width = 0.8 / len(methods)
+  for i, m in enumerate(methods):
+    means = [np.mean([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
+             for f in imbalances]
+    stds = [np.std([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
+            for f in imbalances]
+    ax.bar(np.arange(len(imbalances)) + i * width, means, width, yerr=stds, label=m, capsize=2)
+  ax.set_xticks(np.arange(len(imbalances)) + 0.4 - width / 2)
+  ax.set_xticklabels([f"IF={f:g}" for f in imbalances])
+  ax.set_ylabel("balanced test accuracy")
+  ax.set_ylim(0.5, 1.0)
+  ax.legend(fontsize=7, ncol=4, loc="lower left")
+  ax.set_title("long-tailed digits, SmallCNN")
+  fig.tight_layout()
+  fig.savefig(out / "results.png", dpi=100)
+  return report
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  out = Path(_OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  unknown = set(_METHODS.value) - set(METHODS)
+  if unknown:
+    raise app.UsageError(f"--methods: unknown {sorted(unknown)}; allowed: {list(METHODS)}")
+  rows = run(_METHODS.value, [float(f) for f in _IMBALANCE.value], _SEEDS.value, out, _SMOKE.value)
+  print(write_report(rows, out))
+
+
+if __name__ == "__main__":
+  app.run(main)
