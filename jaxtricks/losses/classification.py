@@ -150,6 +150,40 @@ def soft_target_loss(logits: ArrayLike, targets: ArrayLike, *, loss_type: str = 
   raise ValueError(f"loss_type must be one of {SOFT_TARGET_LOSSES}, got {loss_type!r}")
 
 
+def ldam_loss(logits: ArrayLike, labels: ArrayLike, samples_per_class: ArrayLike, *,
+              max_margin: float = 0.5, scale: float = 30.0,
+              class_weights: ArrayLike | None = None) -> jax.Array:
+  """Label-distribution-aware margin loss ``w_y · CE(s·(x − m_y·e_y), y)``, ``m_c ∝ n_c^{−1/4}``.
+
+  Cao et al., "Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss", NeurIPS 2019
+  (as in their code and M2m's): margins scaled so the largest is ``max_margin``; ``logits`` are
+  cosine similarities of a normalised classifier; ``class_weights`` (e.g. deferred CB weights, DRW).
+  """
+  logits, labels = _check(logits, labels)
+  margins = np.power(np.asarray(samples_per_class, np.float64), -0.25)
+  margins = jnp.asarray(margins * (max_margin / margins.max()), logits.dtype)
+  onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype)
+  loss = optax.softmax_cross_entropy_with_integer_labels(scale * (logits - onehot * margins[labels, None]),
+                                                         labels)
+  if class_weights is not None:
+    loss = jnp.asarray(class_weights, logits.dtype)[labels] * loss
+  return loss
+
+
+def weighted_focal_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: float,
+                        class_weights: ArrayLike | None = None) -> jax.Array:
+  """The focal loss of the LDAM-DRW and M2m code: ``(1 − e^{−ℓ})^γ · ℓ`` with ``ℓ = w_y · CE(x, y)``.
+
+  With class weights, ``e^{−ℓ}`` is not the true-class probability (``p_y^{w_y}``); kept as the
+  official baselines compute it. Without weights it is :func:`softmax_focal_loss`.
+  """
+  logits, labels = _check(logits, labels)
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  if class_weights is not None:
+    ce = jnp.asarray(class_weights, logits.dtype)[labels] * ce
+  return jnp.exp(gamma * jnp.log(jnp.maximum(-jnp.expm1(-ce), 1e-30))) * ce if gamma else ce
+
+
 def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:
   """Bias initialiser ``−log(C − 1)`` for sigmoid / focal heads: every class starts at ``p = 1/C``
   (Lin et al., ICCV 2017; official CB code, ``model_base.py``)."""

@@ -4,8 +4,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxtricks.losses import (class_balanced_loss, effective_number_weights, prior_bias_init,
-                              soft_target_loss, softmax_focal_loss)
+from jaxtricks.losses import (class_balanced_loss, effective_number_weights, ldam_loss,
+                              prior_bias_init, soft_target_loss, softmax_focal_loss,
+                              weighted_focal_loss)
 from tests.conftest import golden_cases, load_golden
 
 
@@ -125,3 +126,26 @@ def test_soft_target_loss_on_one_hot_targets_is_the_unweighted_class_balanced_lo
                                optax.sigmoid_binary_cross_entropy(logits, smoothed).sum(-1), rtol=1e-5)
   with pytest.raises(ValueError, match="loss_type must be one of"):
     soft_target_loss(logits, smoothed, loss_type="hinge")
+
+
+@pytest.mark.parametrize("path", golden_cases("imbalance", "m2m_focal_*.npz"))
+def test_weighted_focal_loss_matches_m2m_code(path):
+  g = load_golden(path)
+  fn = lambda x: weighted_focal_loss(x, g["labels"], gamma=float(g["gamma"]), class_weights=g["class_weights"])
+  np.testing.assert_allclose(fn(g["logits"]), g["loss_per_example"], rtol=1e-5, atol=1e-6)
+  grad = jax.grad(lambda x: fn(x).mean())(jnp.asarray(g["logits"]))
+  np.testing.assert_allclose(grad, g["grad_logits_of_mean"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("path", golden_cases("imbalance", "m2m_ldam_*.npz"))
+def test_ldam_loss_matches_m2m_code(path):
+  g = load_golden(path)
+  weights = g.get("class_weights")
+  fn = lambda x: ldam_loss(x, g["labels"], g["samples_per_class"], max_margin=float(g["max_m"]),
+                           scale=float(g["s"]), class_weights=weights)
+  np.testing.assert_allclose(fn(g["logits"]), g["loss_per_example"], rtol=1e-5, atol=1e-5)
+  grad = jax.grad(lambda x: fn(x).mean())(jnp.asarray(g["logits"]))
+  np.testing.assert_allclose(grad, g["grad_logits_of_mean"], rtol=1e-4, atol=1e-5)
+  if "drwbeta0p999" in path.stem:  # DRW weights are the effective-number weights.
+    np.testing.assert_allclose(effective_number_weights(g["samples_per_class"], float(g["eff_beta"])),
+                               g["class_weights"], rtol=1e-6)
