@@ -1,8 +1,6 @@
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import optax
 import pytest
 
 from jaxtricks.training import base_config, create_optimizer, learning_rate_schedule

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxtricks.data import ArrayDataset, TrainBatches, load_digits
+from jaxtricks.data import TrainBatches, load_digits
 from jaxtricks.models import create_model
 from jaxtricks.training import (Recipe, base_config, create_optimizer, create_train_state,
                                 learning_rate_schedule, parallelize, train_step)
