@@ -1,5 +1,5 @@
 """Pure loss functions, one module per family; per-example values, no reduction (optax convention)."""
 
 from jaxtricks.losses.classification import (class_balanced_loss, effective_number_weights, ldam_loss,
-                                             prior_bias_init, sigmoid_focal_terms, soft_target_loss,
+                                             sigmoid_focal_terms, soft_target_loss,
                                              softmax_focal_loss, weighted_focal_loss)

@@ -182,11 +182,3 @@ def weighted_focal_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: float,
   if class_weights is not None:
     ce = jnp.asarray(class_weights, logits.dtype)[labels] * ce
   return jnp.exp(gamma * jnp.log(jnp.maximum(-jnp.expm1(-ce), 1e-30))) * ce if gamma else ce
-
-
-def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:
-  """Bias initialiser ``−log(C − 1)`` for sigmoid / focal heads: every class starts at ``p = 1/C``
-  (Lin et al., ICCV 2017; official CB code, ``model_base.py``)."""
-  if num_classes < 2:
-    raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-  return jax.nn.initializers.constant(-np.log(num_classes - 1.0))

@@ -7,7 +7,7 @@ from typing import Any
 import flax.linen as nn
 import ml_collections
 
-from jaxtricks.models.layers import ChannelPReLU, he_normal
+from jaxtricks.models.layers import ChannelPReLU, he_normal, prior_bias_init
 from jaxtricks.models.resnet import ResNet
 from jaxtricks.models.small import MLP, SmallCNN
 

@@ -1,12 +1,11 @@
-"""Channel-wise PReLU and the matching He/Kaiming initialiser (He et al., ICCV 2015)."""
+"""Layers and initialisers: channel-wise PReLU with its He/Kaiming init (He et al., ICCV 2015), the classifier head."""
 
 from __future__ import annotations
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from jaxtricks.losses.classification import prior_bias_init
+import numpy as np
 
 PRELU_INIT = 0.25
 ACTIVATIONS = ("relu", "prelu")
@@ -48,6 +47,14 @@ def negative_slope(activation: str) -> float:
 def activate(activation: str, x: jax.Array) -> jax.Array:
   """ReLU, or a fresh :class:`ChannelPReLU` (call inside a parent's ``nn.compact`` method)."""
   return ChannelPReLU()(x) if negative_slope(activation) else nn.relu(x)
+
+
+def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:
+  """Bias initialiser ``−log(C − 1)`` for sigmoid / focal heads: every class starts at ``p = 1/C``
+  (Lin et al., ICCV 2017; official CB code, ``model_base.py``)."""
+  if num_classes < 2:
+    raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+  return jax.nn.initializers.constant(-np.log(num_classes - 1.0))
 
 
 def head(num_classes: int, prior_bias: bool, dtype) -> nn.Dense:

@@ -5,7 +5,7 @@ import optax
 import pytest
 
 from jaxtricks.losses import (class_balanced_loss, effective_number_weights, ldam_loss,
-                              prior_bias_init, soft_target_loss, softmax_focal_loss,
+                              soft_target_loss, softmax_focal_loss,
                               weighted_focal_loss)
 from tests.conftest import golden_cases, load_golden
 
@@ -90,11 +90,6 @@ def test_softmax_focal_loss():
   alpha = jnp.arange(1.0, 6.0)
   np.testing.assert_allclose(softmax_focal_loss(logits, labels, gamma=2.0, alpha=alpha),
                              alpha[labels] * (1 - p_y) ** 2 * ce, rtol=1e-4, atol=1e-6)
-
-
-def test_prior_bias_init():
-  bias = prior_bias_init(10)(jax.random.key(0), (10,))
-  np.testing.assert_allclose(jax.nn.sigmoid(bias), 0.1, rtol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -5,7 +5,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxtricks.models import MLP, ChannelPReLU, ResNet, SmallCNN, create_model, he_normal
+from jaxtricks.models import (MLP, ChannelPReLU, ResNet, SmallCNN, create_model, he_normal,
+                              prior_bias_init)
 
 
 def _init(model, shape=(2, 32, 32, 3)):
@@ -111,3 +112,8 @@ def test_bfloat16_compute_keeps_float32_params():
   variables = _init(model)
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables["params"]))
   assert model.apply(variables, jnp.ones((2, 32, 32, 3)), train=False).dtype == jnp.float32
+
+
+def test_prior_bias_init():
+  bias = prior_bias_init(10)(jax.random.key(0), (10,))
+  np.testing.assert_allclose(jax.nn.sigmoid(bias), 0.1, rtol=1e-6)
