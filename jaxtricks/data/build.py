@@ -14,7 +14,7 @@ SOURCES = ("digits", "tfds")
 def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, ArrayDataset]:
   """``config`` is the ``dataset`` block of a training config.
 
-  Loads the source, makes the training split long-tailed when ``imbalance_factor > 1`` (class 0 keeps
+  Loads the source, keeps ``train_classes`` / ``test_classes`` if given, makes the training split long-tailed when ``imbalance_factor > 1`` (class 0 keeps
   ``n_max`` = the smallest class count; the test split stays balanced) and standardises both splits
   with training-set statistics.
   """
@@ -26,6 +26,10 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
     test = load_tfds(config.tfds_name, split=config.test_split, data_dir=config.data_dir)
   else:
     raise ValueError(f"dataset.source must be one of {SOURCES}, got {config.source!r}")
+  if config.train_classes:
+    train = train.select_classes(config.train_classes)
+  if config.test_classes:
+    test = test.select_classes(config.test_classes)
   if config.imbalance_factor < 1:
     raise ValueError(f"dataset.imbalance_factor must be >= 1, got {config.imbalance_factor}")
   if config.imbalance_factor > 1:

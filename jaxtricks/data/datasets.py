@@ -32,6 +32,16 @@ class ArrayDataset:
   def subset(self, indices: np.ndarray) -> "ArrayDataset":
     return ArrayDataset(self.images[indices], self.labels[indices], self.num_classes)
 
+  def select_classes(self, classes) -> "ArrayDataset":
+    """The examples of ``classes`` only, relabelled ``0..len(classes)−1`` in the order given."""
+    classes = [int(c) for c in classes]
+    if len(set(classes)) != len(classes) or not all(0 <= c < self.num_classes for c in classes):
+      raise ValueError(f"classes must be distinct values in [0, {self.num_classes}), got {classes}")
+    relabel = np.full(self.num_classes, -1)
+    relabel[classes] = np.arange(len(classes))
+    keep = relabel[self.labels] >= 0
+    return ArrayDataset(self.images[keep], relabel[self.labels[keep]], len(classes))
+
   def class_counts(self) -> np.ndarray:
     return np.bincount(self.labels, minlength=self.num_classes)
 

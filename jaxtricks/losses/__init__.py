@@ -5,3 +5,5 @@ from jaxtricks.losses.classification import (class_balanced_loss, effective_numb
                                              softmax_focal_loss, weighted_focal_loss)
 from jaxtricks.losses.distillation import (distillation_cross_entropy, kd_loss, pairwise_distances,
                                            rkd_angle_loss, rkd_distance_loss, rkd_loss)
+from jaxtricks.losses.metric_learning import (batch_hard_triplet_loss, squared_distances,
+                                              valid_triplet_anchors)

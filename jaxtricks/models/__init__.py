@@ -16,10 +16,11 @@ MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP}
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,
                  axis_name: str | None = "batch") -> nn.Module:
-  """Builds ``MODELS[config.name]`` from the other fields of the ``model`` config block."""
+  """Builds ``MODELS[config.name]`` from the other fields of the ``model`` config block
+  (``embedding_dim`` is read by the trainer: the output size of metric-learning models)."""
   if config.name not in MODELS:
     raise ValueError(f"model.name must be one of {sorted(MODELS)}, got {config.name!r}")
-  kwargs = {k: v for k, v in config.items() if k != "name"}
+  kwargs = {k: v for k, v in config.items() if k not in ("name", "embedding_dim")}
   try:
     return MODELS[config.name](num_classes=num_classes, dtype=dtype, axis_name=axis_name, **kwargs)
   except TypeError as e:

@@ -57,7 +57,19 @@ def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:
   return jax.nn.initializers.constant(-np.log(num_classes - 1.0))
 
 
-def head(num_classes: int, prior_bias: bool, dtype) -> nn.Dense:
-  """The classifier layer; ``prior_bias`` starts every sigmoid output at ``p = 1/C`` (bias ``−log(C−1)``)."""
+HEAD = "head"  # Name of every model's output layer (transfer learning replaces it).
+
+
+def output_head(features: jax.Array, num_classes: int, *, prior_bias: bool, l2_normalize: bool,
+                dtype) -> jax.Array:
+  """The output layer ``HEAD`` on the pooled ``features`` (call inside a parent's ``nn.compact``).
+
+  ``prior_bias`` starts every sigmoid output at ``p = 1/C`` (bias ``−log(C−1)``); ``l2_normalize``
+  makes the output a unit-length embedding ``z / max(|z|, 1e-6)`` (metric learning).
+  """
   bias_init = prior_bias_init(num_classes) if prior_bias else nn.initializers.zeros
-  return nn.Dense(num_classes, dtype=dtype, bias_init=bias_init)
+  out = nn.Dense(num_classes, dtype=dtype, bias_init=bias_init, name=HEAD)(features)
+  out = out.astype(jnp.float32)
+  if l2_normalize:
+    out = out / jnp.sqrt(jnp.maximum(jnp.sum(out * out, axis=-1, keepdims=True), 1e-12))
+  return out

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, head, negative_slope
+from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
 
 VARIANTS = ("v1", "b", "c", "d")
 BLOCKS = ("basic", "bottleneck")
@@ -76,6 +76,7 @@ class ResNet(nn.Module):
   activation: str = "relu"
   bn_momentum: float = 0.9
   prior_bias: bool = False
+  l2_normalize: bool = False  # Unit-length outputs: an embedding network (metric learning).
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
@@ -109,4 +110,6 @@ class ResNet(nn.Module):
         x = _Block(self.width * 2 ** stage, 2 if stage and i == 0 else 1, self.block == "bottleneck",
                    self.variant, self.zero_gamma, self.activation, norm, self.dtype)(x)
     x = jnp.mean(x, axis=(1, 2))
-    return head(self.num_classes, self.prior_bias, self.dtype)(x).astype(jnp.float32)
+    self.sow("intermediates", "embedding", x)
+    return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
+                       dtype=self.dtype)

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, head, negative_slope
+from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
 
 
 class SmallCNN(nn.Module):
@@ -21,6 +21,7 @@ class SmallCNN(nn.Module):
   activation: str = "relu"
   bn_momentum: float = 0.9
   prior_bias: bool = False
+  l2_normalize: bool = False  # Unit-length outputs: an embedding network (metric learning).
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
@@ -38,7 +39,9 @@ class SmallCNN(nn.Module):
     x = activate(self.activation, norm()(conv(4 * self.width)(x)))
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return head(self.num_classes, self.prior_bias, self.dtype)(x).astype(jnp.float32)
+    self.sow("intermediates", "embedding", x)
+    return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
+                       dtype=self.dtype)
 
 
 class MLP(nn.Module):
@@ -50,6 +53,7 @@ class MLP(nn.Module):
   dropout_rate: float = 0.0
   activation: str = "relu"
   prior_bias: bool = False
+  l2_normalize: bool = False  # Unit-length outputs: an embedding network (metric learning).
   dtype: Any = jnp.float32
   axis_name: str | None = None  # Unused (no BatchNorm); accepted so every model is built the same way.
 
@@ -60,4 +64,6 @@ class MLP(nn.Module):
     for _ in range(self.depth):
       x = activate(self.activation, nn.Dense(self.width, dtype=self.dtype, kernel_init=he_normal(slope))(x))
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return head(self.num_classes, self.prior_bias, self.dtype)(x).astype(jnp.float32)
+    self.sow("intermediates", "embedding", x)
+    return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
+                       dtype=self.dtype)

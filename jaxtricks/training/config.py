@@ -16,6 +16,7 @@ def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
+  c.task = "classification"  # classification | metric_learning (triplet loss, Recall@K evaluation)
   c.parallel = "pmap"  # pmap: all local devices | jit: one device.
   c.distributed = False  # Call jax.distributed.initialize() (multi-host; also JAXTRICKS_DISTRIBUTED=1).
 
@@ -34,6 +35,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.resample = "none"  # none | oversample | undersample | smote (class-balanced training stream)
   c.dataset.resample_from_epoch = 0  # Deferred re-sampling: plain stream before this epoch.
   c.dataset.smote_k = 5  # Neighbours per point for resample == "smote".
+  c.dataset.train_classes = ()  # Keep only these classes (relabelled 0..n−1); empty: all.
+  c.dataset.test_classes = ()  # The same for the test split (metric learning: unseen classes).
 
   c.augment = ml_collections.ConfigDict()
   c.augment.crop_padding = 0  # Pad-and-random-crop by this many pixels (4 for CIFAR).
@@ -48,12 +51,32 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.zero_gamma = False
   c.model.activation = "relu"  # relu | prelu
   c.model.prior_bias = False  # Head bias −log(C−1) (sigmoid/focal losses start at p = 1/C).
+  c.model.l2_normalize = False  # Unit-length outputs (metric learning embeddings).
+  c.model.embedding_dim = 64  # Output size when task == "metric_learning".
 
   c.loss = ml_collections.ConfigDict()
   c.loss.type = "softmax"  # softmax | sigmoid | focal | softmax_focal
   c.loss.gamma = 0.0  # Focusing parameter of focal / softmax_focal.
   c.loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
   c.loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
+  c.loss.weight = 1.0  # Weight of the task loss; 0 trains on distillation losses alone.
+  c.loss.margin = 0.2  # Triplet margin (metric_learning).
+
+  c.distill = ml_collections.ConfigDict()  # Distillation from a frozen teacher.
+  c.distill.teacher = ml_collections.ConfigDict()  # The teacher's full config: trained first if needed.
+  c.distill.teacher_workdir = ""  # The teacher's run directory; empty: WORKDIR/teacher.
+  c.distill.kd_weight = 0.0  # Hinton KD, T²·KL on the outputs (GluonCV: loss.weight=h, kd_weight=1−h).
+  c.distill.temperature = 4.0
+  c.distill.rkd_distance_weight = 0.0  # Relational KD, distance term (official examples: 1).
+  c.distill.rkd_angle_weight = 0.0  # Relational KD, angle term (official examples: 2).
+  c.distill.features = "output"  # What RKD compares: output | embedding (pooled penultimate).
+  c.distill.generations = 1  # Self-distillation: generation g > 1 learns from generation g − 1.
+
+  c.transfer = ml_collections.ConfigDict()  # Start from a trained run with a new output head.
+  c.transfer.pretrain = ml_collections.ConfigDict()  # Config of the source run: trained first if set.
+  c.transfer.init_from = ""  # Workdir of the pretrained run (default with pretrain: WORKDIR/pretrained).
+  c.transfer.freeze_backbone = False  # Train the head only (backbone and BN statistics frozen).
+  c.transfer.backbone_lr_factor = 1.0  # Fine-tuning: backbone LR = this × the head LR.
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = "sgd"  # sgd | adamw

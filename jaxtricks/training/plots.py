@@ -17,19 +17,21 @@ def read_metrics(workdir: str | Path) -> list[dict]:
 
 
 def plot_learning_curves(records: list[dict], ax=None):
-  """Training loss and test (balanced) accuracy against the step."""
+  """Training loss and the test metrics (accuracy, balanced accuracy or Recall@1) against the step."""
   if ax is None:
     _, ax = plt.subplots(figsize=(6, 4))
   train = [r for r in records if "train/loss" in r]
-  evals = [r for r in records if "eval/accuracy" in r]
+  keys = [k for k in ("eval/accuracy", "eval/balanced_accuracy", "eval/recall@1")
+          if any(k in r for r in records)]
   ax.plot([r["step"] for r in train], [r["train/loss"] for r in train], label="train loss", color="C0")
   ax.set_xlabel("step")
   ax.set_ylabel("loss")
   acc_ax = ax.twinx()
-  for key, color in (("eval/accuracy", "C1"), ("eval/balanced_accuracy", "C2")):
+  for key, color in zip(keys, ("C1", "C2", "C3")):
+    evals = [r for r in records if key in r]
     acc_ax.plot([r["step"] for r in evals], [r[key] for r in evals], "o-", color=color,
                 label=key.replace("eval/", "test "))
-  acc_ax.set_ylabel("accuracy")
+  acc_ax.set_ylabel("test metric")
   acc_ax.set_ylim(0, 1)
   lines = ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
   ax.legend(lines, [l.get_label() for l in lines], loc="center right")

@@ -23,10 +23,14 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from jaxtricks.data.augment import mixup, random_crop_flip
 from jaxtricks.imbalance.m2m import M2mGeneration
 from jaxtricks.losses.classification import soft_target_loss
+from jaxtricks.losses.distillation import kd_loss, rkd_angle_loss, rkd_distance_loss
+from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_triplet_anchors
 from jaxtricks.metrics.classification import per_class_counts
 
 AXIS = "batch"
 PARALLEL = ("pmap", "jit")
+TASKS = ("classification", "metric_learning")
+FEATURES = ("output", "embedding")
 
 
 @flax.struct.dataclass
@@ -36,6 +40,7 @@ class TrainState:
   batch_stats: Any
   opt_state: Any
   rng: jax.Array  # Raw uint32 key data, so checkpoints stay plain arrays.
+  teacher: Any = None  # Variables of a frozen distillation teacher: never updated.
 
 
 def create_train_state(model: nn.Module, tx: optax.GradientTransformation, example: jax.Array,
@@ -63,6 +68,50 @@ class Recipe:
   gamma: float = 0.0
   class_weights: tuple[float, ...] | None = None  # Per-class loss weights (class-balanced loss).
   reweight_from_step: int = 0  # Deferred re-weighting: unweighted before this step.
+  task: str = "classification"  # classification | metric_learning (batch-hard triplet on the outputs)
+  task_weight: float = 1.0  # Weight of the task loss (0: a distillation-only student).
+  margin: float = 0.2  # Triplet margin (metric_learning).
+  frozen_backbone: bool = False  # Run the model in inference mode: BN statistics stay as loaded.
+
+
+@dataclasses.dataclass(frozen=True)
+class Distillation:
+  """Losses against a frozen teacher whose variables are ``TrainState.teacher``.
+
+  ``kd_weight·KD(T)`` on the outputs (Hinton et al., 2015) and ``rkd_distance_weight·RKD-D +
+  rkd_angle_weight·RKD-A`` (Park et al., CVPR 2019) on ``features``: the outputs, or the pooled
+  penultimate ``embedding``. The teacher runs in inference mode (BatchNorm statistics, no dropout)
+  on the same augmented images as the student, under ``stop_gradient``.
+  """
+
+  teacher: nn.Module
+  kd_weight: float = 0.0
+  temperature: float = 4.0
+  rkd_distance_weight: float = 0.0
+  rkd_angle_weight: float = 0.0
+  features: str = "output"
+
+  def __post_init__(self):
+    if self.features not in FEATURES:
+      raise ValueError(f"distill.features must be one of {FEATURES}, got {self.features!r}")
+
+  def losses(self, teacher_variables, images, outputs, embedding) -> dict[str, jax.Array]:
+    t_out, t_state = self.teacher.apply(teacher_variables, images, train=False,
+                                        mutable=["intermediates"])
+    t_out = lax.stop_gradient(t_out)
+    out = {}
+    if self.kd_weight:
+      out["kd"] = self.kd_weight * kd_loss(outputs, t_out, temperature=self.temperature).mean()
+    if self.rkd_distance_weight or self.rkd_angle_weight:
+      student = outputs if self.features == "output" else embedding
+      teacher = t_out if self.features == "output" else t_state["intermediates"]["embedding"][0]
+      teacher = lax.stop_gradient(teacher.astype(jnp.float32))
+      student = student.astype(jnp.float32)
+      if self.rkd_distance_weight:
+        out["rkd_distance"] = self.rkd_distance_weight * rkd_distance_loss(student, teacher)
+      if self.rkd_angle_weight:
+        out["rkd_angle"] = self.rkd_angle_weight * rkd_angle_loss(student, teacher)
+    return out
 
 
 def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -76,16 +125,18 @@ def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
 def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
                tx: optax.GradientTransformation, recipe: Recipe,
                schedule: Callable[[jax.Array], jax.Array],
-               aux_loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+               distill: Distillation | None = None,
                m2m: M2mGeneration | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step on this device's shard; gradients, BN statistics and metrics are averaged over devices.
 
   Loss: ``recipe.loss_type`` (softmax cross-entropy by default) against
   ``optax.smooth_labels(one_hot(y), ε)``, mixed by mixup (one ``λ ~ Beta(α, α)`` shared by all devices,
   partner = reversed shard) when ``mixup_alpha > 0``; with ``class_weights`` each example is weighted
-  by ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on.
-  ``aux_loss(logits, images)``, if given, is added to the batch-mean loss; it sees the augmented
-  (and mixed) images, as a distillation teacher must. ``m2m``, if given, replaces slots of the
+  by ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on. ``recipe.task="metric_learning"``
+  replaces all this by the batch-hard triplet loss on the (embedding) outputs of this shard.
+  The task loss is weighted by ``recipe.task_weight``; ``distill``, if given, adds its losses against
+  the frozen teacher in ``state.teacher``, which sees the same augmented (and mixed) images.
+  ``m2m``, if given, replaces slots of the
   augmented batch by translated minority samples from ``m2m.from_step`` on (Kim et al., CVPR 2020).
   """
   mix_rng, aug_rng, dropout_rng = _step_rngs(state)
@@ -108,24 +159,40 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
       mixed_targets = jnp.where(on, mixed_targets, targets)
     images, targets = mixed_images, mixed_targets
 
-  def loss_fn(params):
-    logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
-                                  train=True, rngs={"dropout": dropout_rng}, mutable=["batch_stats"])
-    per_example = soft_target_loss(logits, targets, loss_type=recipe.loss_type, gamma=recipe.gamma)
-    if recipe.class_weights is not None:
-      weights = targets @ jnp.asarray(recipe.class_weights, targets.dtype)  # w[y] for one-hot targets.
-      per_example *= jnp.where(state.step >= recipe.reweight_from_step, weights, 1.0)
-    loss = per_example.mean()
-    if aux_loss is not None:
-      loss = loss + aux_loss(logits, images)
-    return loss, (logits, updates.get("batch_stats", {}))
+  need_embedding = distill is not None and distill.features == "embedding"
 
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  def loss_fn(params):
+    mutable = ["batch_stats", "intermediates"] if need_embedding else ["batch_stats"]
+    logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
+                                  train=not recipe.frozen_backbone, rngs={"dropout": dropout_rng},
+                                  mutable=mutable)
+    if recipe.task == "metric_learning":
+      valid = valid_triplet_anchors(labels)
+      per_example = batch_hard_triplet_loss(logits, labels, margin=recipe.margin)
+      task_loss = jnp.sum(per_example) / jnp.maximum(jnp.sum(valid), 1)
+    else:
+      per_example = soft_target_loss(logits, targets, loss_type=recipe.loss_type, gamma=recipe.gamma)
+      if recipe.class_weights is not None:
+        weights = targets @ jnp.asarray(recipe.class_weights, targets.dtype)  # w[y], one-hot targets.
+        per_example *= jnp.where(state.step >= recipe.reweight_from_step, weights, 1.0)
+      task_loss = per_example.mean()
+    parts = {"task_loss": task_loss}
+    loss = recipe.task_weight * task_loss
+    if distill is not None:
+      embedding = updates["intermediates"]["embedding"][0] if need_embedding else None
+      terms = distill.losses(state.teacher, images, logits, embedding)
+      loss = loss + sum(terms.values())
+      parts.update(terms)
+    return loss, (logits, updates.get("batch_stats", {}), parts)
+
+  (loss, (logits, batch_stats, parts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   grads = lax.pmean(grads, AXIS)
-  batch_stats = lax.pmean(batch_stats, AXIS)
+  batch_stats = state.batch_stats if recipe.frozen_backbone else lax.pmean(batch_stats, AXIS)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  metrics.update(loss=loss, accuracy=jnp.mean(jnp.argmax(logits, -1) == labels))
+  metrics.update(loss=loss, **parts)
+  if recipe.task == "classification":
+    metrics["accuracy"] = jnp.mean(jnp.argmax(logits, -1) == labels)
   metrics = lax.pmean(metrics, AXIS)
   metrics["lr"] = schedule(state.step + 1)
   new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
@@ -146,6 +213,12 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modul
   return lax.psum(sums, AXIS)
 
 
+def embed_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module) -> jax.Array:
+  """The model's outputs on this device's shard, in inference mode (embeddings of a metric model)."""
+  return model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
+                     train=False)
+
+
 def place_state(state: TrainState, parallel: str) -> TrainState:
   """Puts ``state`` where ``parallelize``'s outputs live (replicated over the local devices for pmap),
   so that the first and later steps share one compilation."""
@@ -155,13 +228,14 @@ def place_state(state: TrainState, parallel: str) -> TrainState:
   return jax.device_put(state, jax.local_devices()[0])
 
 
-def parallelize(step: Callable, parallel: str) -> Callable:
+def parallelize(step: Callable, parallel: str, *, per_device_output: bool = False) -> Callable:
   """Maps a per-device ``step(state, batch)`` over the leading device axis of ``batch``.
 
-  The state is passed and returned unreplicated (``in_axes=None``/``out_axes=None``); every output
-  must be identical across devices (it is, after ``lax.pmean``/``psum``).
+  The state is passed unreplicated (``in_axes=None``). Outputs are returned unreplicated too
+  (``out_axes=None``: they must be identical across devices, as after ``lax.pmean``/``psum``), or
+  stacked over devices with ``per_device_output``.
   """
-  kwargs = dict(in_axes=(None, 0), out_axes=None, axis_name=AXIS)
+  kwargs = dict(in_axes=(None, 0), out_axes=0 if per_device_output else None, axis_name=AXIS)
   if parallel == "pmap":
     return jax.pmap(step, **kwargs)
   if parallel == "jit":

@@ -27,11 +27,13 @@ from jaxtricks.data import ArrayDataset, TrainBatches, build_datasets, eval_batc
 from jaxtricks.imbalance import M2mGeneration
 from jaxtricks.losses import effective_number_weights
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES
-from jaxtricks.metrics import balanced_accuracy, per_class_recall
+from jaxtricks.metrics import balanced_accuracy, per_class_recall, recall_at_k
 from jaxtricks.models import create_model
 from jaxtricks.training import optim, plots
-from jaxtricks.training.steps import (PARALLEL, Recipe, TrainState, create_train_state, eval_step,
-                                      parallelize, place_state, train_step)
+from jaxtricks.training.steps import (PARALLEL, TASKS, Distillation, Recipe, TrainState,
+                                      create_train_state, embed_step, eval_step, parallelize,
+                                      place_state, train_step)
+from jaxtricks.training.transfer import load_variables, transfer_optimizer, transfer_variables
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -92,6 +94,63 @@ def evaluate(p_eval, state: TrainState, dataset: ArrayDataset, batch_size: int,
           "eval/per_class_recall": [round(float(r), 6) for r in per_class_recall(correct, total)]}
 
 
+def evaluate_retrieval(p_embed, state: TrainState, dataset: ArrayDataset, batch_size: int,
+                       num_devices: int, ks=(1, 2, 4, 8)) -> dict[str, Any]:
+  """Recall@K of the model's embeddings over ``dataset`` (every example a query; single host)."""
+  embeddings = []
+  for batch in eval_batches(dataset, batch_size, num_devices=num_devices):
+    out = np.asarray(p_embed(state, batch))
+    embeddings.append(out.reshape(-1, out.shape[-1])[np.asarray(batch["mask"]).reshape(-1)])
+  recalls = recall_at_k(np.concatenate(embeddings), dataset.labels, ks)
+  return {f"eval/recall@{k}": r for k, r in recalls.items()}
+
+
+def _output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
+  return config.model.embedding_dim if config.task == "metric_learning" else num_classes
+
+
+def _teacher(config, workdir: Path, datasets, num_classes: int, dtype) -> tuple[Any, dict]:
+  """The distillation teacher's model and variables, from ``distill.teacher_workdir`` (default
+  ``workdir/teacher``). With a ``distill.teacher`` config the teacher is first trained there (or its
+  run resumed and finished); otherwise the directory must hold a finished jaxtricks run."""
+  teacher_dir = Path(config.distill.teacher_workdir or workdir / "teacher")
+  if config.distill.teacher:
+    fit(config.distill.teacher, teacher_dir, datasets=datasets)
+  if not (teacher_dir / "config.json").exists():
+    raise ValueError(f"distill.teacher_workdir={str(teacher_dir)!r} holds no jaxtricks run and "
+                     "distill.teacher is empty: give one of them")
+  t_config = ml_collections.ConfigDict(json.loads((teacher_dir / "config.json").read_text()))
+  model = create_model(t_config.model, num_classes=_output_size(t_config, num_classes), dtype=dtype)
+  return model, load_variables(teacher_dir)
+
+
+def _pretrained_dir(config, workdir: Path) -> Path:
+  return Path(config.transfer.init_from or workdir / "pretrained")
+
+
+def _fit_generations(config, workdir: Path, datasets) -> tuple[dict[str, Any], TrainState]:
+  """Self-distillation (Born-Again Networks, Furlanello et al., ICML 2018): generation 1 learns from
+  the teacher, generation g from generation g − 1, each in ``workdir/generation_g``."""
+  summary = []
+  teacher_dir = Path(config.distill.teacher_workdir or workdir / "teacher")
+  teacher_config = config.distill.teacher
+  for generation in range(1, config.distill.generations + 1):
+    g_config = ml_collections.ConfigDict(config.to_dict())
+    g_config.distill.generations = 1
+    g_config.distill.teacher_workdir = str(teacher_dir)
+    g_config.distill.teacher = teacher_config if generation == 1 else ml_collections.ConfigDict()
+    final, state = fit(g_config, workdir / f"generation_{generation}", datasets=datasets)
+    summary.append({k: v for k, v in final.items() if k.startswith("eval/") and np.ndim(v) == 0})
+    teacher_dir = workdir / f"generation_{generation}"
+  teacher_eval = json.loads((workdir / "teacher" / "final_metrics.json").read_text()) if (
+      workdir / "teacher" / "final_metrics.json").exists() else {}
+  final = {**final, "generations": summary, "workdir": str(workdir),
+           "teacher": {k: v for k, v in teacher_eval.items() if k.startswith("eval/") and np.ndim(v) == 0}}
+  if jax.process_index() == 0:
+    (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
+  return final, state
+
+
 def _check_finite(pending: list[tuple[int, dict]], checkpoints: ocp.CheckpointManager) -> list[dict]:
   """Fetches the pending step metrics; raises on the first non-finite loss, naming the step."""
   fetched = jax.device_get(pending)
@@ -148,9 +207,24 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
   if config.loss.type not in SOFT_TARGET_LOSSES:
     raise ValueError(f"loss.type must be one of {SOFT_TARGET_LOSSES}, got {config.loss.type!r}")
+  if config.task not in TASKS:
+    raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
+  if config.task == "metric_learning" and (config.train.mixup_alpha or config.train.label_smoothing
+                                           or config.m2m.enabled):
+    raise ValueError("task='metric_learning' takes no mixup, label smoothing or m2m")
+  if config.distill.generations < 1:
+    raise ValueError(f"distill.generations must be >= 1, got {config.distill.generations}")
+  if (config.transfer.freeze_backbone or config.transfer.backbone_lr_factor != 1.0) and not (
+      config.transfer.init_from or config.transfer.pretrain):
+    raise ValueError("transfer.freeze_backbone / backbone_lr_factor need transfer.init_from or "
+                     "transfer.pretrain")
+  if datasets is None:
+    datasets = build_datasets(config.dataset)
+  if config.distill.generations > 1:
+    return _fit_generations(config, workdir, datasets)
   num_devices = jax.local_device_count() if config.parallel == "pmap" else 1
 
-  train, test = datasets if datasets is not None else build_datasets(config.dataset)
+  train, test = datasets
   resample, resample_from = config.dataset.resample, config.dataset.resample_from_epoch
   if config.m2m.enabled:  # M2m generates on a class-balanced over-sampled stream.
     resample, resample_from = "oversample", config.m2m.from_epoch
@@ -161,12 +235,30 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   steps_per_epoch = batches.steps_per_epoch
   total_steps = config.train.num_epochs * steps_per_epoch
 
-  model = create_model(config.model, num_classes=train.num_classes, dtype=DTYPES[config.dtype])
+  dtype = DTYPES[config.dtype]
+  model = create_model(config.model, num_classes=_output_size(config, train.num_classes), dtype=dtype)
   schedule = optim.learning_rate_schedule(config.optim, steps_per_epoch=steps_per_epoch,
                                           num_epochs=config.train.num_epochs,
                                           global_batch=config.train.batch_size)
-  tx = optim.create_optimizer(config.optim, schedule)
+  tx = transfer_optimizer(optim.create_optimizer(config.optim, schedule),
+                          freeze_backbone=config.transfer.freeze_backbone,
+                          backbone_lr_factor=config.transfer.backbone_lr_factor)
   state = create_train_state(model, tx, train.images[:1], config.seed)
+  if config.transfer.pretrain:
+    fit(config.transfer.pretrain, _pretrained_dir(config, workdir))
+  if config.transfer.init_from or config.transfer.pretrain:
+    loaded = transfer_variables({"params": state.params, "batch_stats": state.batch_stats},
+                                load_variables(_pretrained_dir(config, workdir)))
+    state = state.replace(**loaded, opt_state=tx.init(loaded["params"]))
+  distill = None
+  if config.distill.kd_weight or config.distill.rkd_distance_weight or config.distill.rkd_angle_weight:
+    teacher, teacher_variables = _teacher(config, workdir, (train, test), train.num_classes, dtype)
+    distill = Distillation(teacher, kd_weight=config.distill.kd_weight,
+                           temperature=config.distill.temperature,
+                           rkd_distance_weight=config.distill.rkd_distance_weight,
+                           rkd_angle_weight=config.distill.rkd_angle_weight,
+                           features=config.distill.features)
+    state = state.replace(teacher=teacher_variables)
   mixup_off = config.train.num_epochs - config.train.mixup_off_epochs
   beta = config.loss.class_balanced_beta
   class_weights = (tuple(effective_number_weights(train.class_counts(), beta).tolist())
@@ -176,14 +268,24 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                   mixup_off_step=mixup_off * steps_per_epoch if config.train.mixup_off_epochs else None,
                   crop_padding=config.augment.crop_padding, flip=config.augment.flip,
                   loss_type=config.loss.type, gamma=config.loss.gamma, class_weights=class_weights,
-                  reweight_from_step=config.loss.reweight_from_epoch * steps_per_epoch)
+                  reweight_from_step=config.loss.reweight_from_epoch * steps_per_epoch,
+                  task=config.task, task_weight=config.loss.weight, margin=config.loss.margin,
+                  frozen_backbone=config.transfer.freeze_backbone)
   m2m = None
   if config.m2m.enabled:
     m2m = _m2m_generation(config, workdir, model, state, (train, test), steps_per_epoch)
   p_train = parallelize(functools.partial(train_step, model=model, tx=tx, recipe=recipe,
-                                          schedule=schedule, m2m=m2m), config.parallel)
-  p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),
-                       config.parallel)
+                                          schedule=schedule, distill=distill, m2m=m2m),
+                        config.parallel)
+  if config.task == "metric_learning":
+    p_embed = parallelize(functools.partial(embed_step, model=model), config.parallel,
+                          per_device_output=True)
+    run_eval = lambda state: evaluate_retrieval(p_embed, state, test, config.eval_batch_size,
+                                                num_devices)
+  else:
+    p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),
+                         config.parallel)
+    run_eval = lambda state: evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
 
   checkpoints = ocp.CheckpointManager(
       (workdir / "checkpoints").absolute(),
@@ -222,7 +324,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
         progress.set_postfix(loss=f"{record['train/loss']:.4f}",
                              ex_per_s=f"{record['examples_per_sec']:.0f}")
       if done % eval_every == 0 or is_last:
-        summary = evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
+        summary = run_eval(state)
         writer.write({"step": done, "epoch": done / steps_per_epoch, **summary})
       if done % config.checkpoint_every_steps == 0 or is_last:
         _check_finite(pending, checkpoints)
@@ -234,7 +336,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     writer.close()
 
   if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
-    summary = evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
+    summary = run_eval(state)
   train_counts = train.class_counts().tolist()
   if lead:
     plots.save_run_plots(workdir, train_counts)

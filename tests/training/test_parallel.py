@@ -51,17 +51,6 @@ def test_pmap_over_8_devices_equals_jit_on_one(setup, steps):
   np.testing.assert_allclose(m_p["loss"], m_j["loss"], rtol=1e-5)
 
 
-def test_aux_loss_hook_is_added_to_the_loss(setup):
-  train, state, step = setup
-  batches = TrainBatches(train, 64, seed=0, num_devices=1)
-  plain = parallelize(step, "jit")
-  hooked = parallelize(functools.partial(step, aux_loss=lambda logits, images: 0.0 * logits.sum() + 1.5),
-                       "jit")
-  _, m_plain = plain(place_state(state, "jit"), batches.batch(0))
-  _, m_hooked = hooked(place_state(state, "jit"), batches.batch(0))
-  np.testing.assert_allclose(m_hooked["loss"], m_plain["loss"] + 1.5, rtol=1e-6)
-
-
 def test_mixup_switches_off_at_mixup_off_step(setup):
   train, state, step = setup
   batch = TrainBatches(train, 64, seed=0, num_devices=1).batch(0)

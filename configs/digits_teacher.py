@@ -1,0 +1,16 @@
+"""Distillation on digits, the teacher: ResNet-56 (width 16) with the student's data and schedule.
+
+  python -m jaxtricks.training --config=configs/digits_teacher.py --workdir=runs/teacher
+"""
+
+from jaxtricks.training.config import base_config, parse_arg, sibling_config
+
+
+def get_config(arg=None):
+  arg = parse_arg(arg, smoke=False, seed=0)
+  c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
+  c.model = base_config().model
+  c.model.update(name="resnet", depth=56, width=16)
+  if arg.smoke:
+    c.model.update(depth=8, width=4)
+  return c

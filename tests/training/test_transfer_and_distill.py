@@ -1,0 +1,95 @@
+"""Distillation from a frozen teacher, transfer learning (frozen backbone / fine-tuning)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.losses import kd_loss
+from jaxtricks.models import SmallCNN
+from jaxtricks.training import fit, parallelize
+from jaxtricks.training.config import load_config
+from jaxtricks.training.steps import (Distillation, Recipe, create_train_state, place_state,
+                                      train_step)
+from jaxtricks.training.transfer import (backbone_labels, load_variables, transfer_optimizer,
+                                         transfer_variables)
+from tests.conftest import REPO
+
+
+def _bitwise_equal(a, b):
+  return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouched():
+  train, _ = load_digits()
+  student, teacher = SmallCNN(width=4), SmallCNN(width=8, axis_name="batch")
+  tx = optax.sgd(0.1)
+  state = create_train_state(student, tx, train.images[:1], seed=0)
+  t_state = create_train_state(teacher, tx, train.images[:1], seed=1)
+  t_vars = {"params": t_state.params, "batch_stats": t_state.batch_stats}
+  state = state.replace(teacher=t_vars)
+  distill = Distillation(teacher, kd_weight=0.7, temperature=3.0, rkd_distance_weight=1.0,
+                         rkd_angle_weight=2.0, features="embedding")
+  step = parallelize(functools.partial(train_step, model=student, tx=tx, schedule=lambda s: 0.1,
+                                       recipe=Recipe(num_classes=10, task_weight=0.3),
+                                       distill=distill), "pmap")
+  batch = TrainBatches(train, 64, seed=0, num_devices=jax.local_device_count()).batch(0)
+  new_state, metrics = step(place_state(state, "pmap"), batch)
+  assert _bitwise_equal(jax.device_get(new_state.teacher), t_vars)
+  assert not _bitwise_equal(new_state.params, state.params)
+  expected = 0.3 * metrics["task_loss"] + metrics["kd"] + metrics["rkd_distance"] + metrics["rkd_angle"]
+  np.testing.assert_allclose(metrics["loss"], expected, rtol=1e-5)
+  # The KD term recomputed outside the step: per device shard (student in training mode, teacher in
+  # inference mode), averaged over devices.
+  def shard_kd(images):
+    s_out, _ = student.apply({"params": state.params, "batch_stats": state.batch_stats}, images,
+                             train=True, mutable=["batch_stats"])
+    return kd_loss(s_out, teacher.apply(t_vars, images, train=False), temperature=3.0).mean()
+  kd = np.mean([shard_kd(images) for images in batch["image"]])
+  np.testing.assert_allclose(metrics["kd"], 0.7 * kd, rtol=1e-5)
+
+
+def test_transfer_variables_replaces_the_head_only_and_names_mismatches():
+  x = jnp.zeros((1, 8, 8, 1))
+  source = SmallCNN(num_classes=5, width=4).init(jax.random.key(0), x, train=False)
+  target = SmallCNN(num_classes=3, width=4).init(jax.random.key(1), x, train=False)
+  moved = transfer_variables(target, source)
+  assert moved["params"]["head"]["kernel"].shape == (16, 3)
+  assert _bitwise_equal(moved["params"]["head"], target["params"]["head"])
+  assert _bitwise_equal(moved["params"]["Conv_0"], source["params"]["Conv_0"])
+  assert _bitwise_equal(moved["batch_stats"], source["batch_stats"])
+  wider = SmallCNN(num_classes=3, width=8).init(jax.random.key(1), x, train=False)
+  with pytest.raises(ValueError, match=r"shape mismatch for \[.*\]: pretrained \(4,\), model \(8,\)"):
+    transfer_variables(wider, source)
+
+
+def test_backbone_lr_factor_scales_backbone_updates_only():
+  params = {"head": {"kernel": jnp.ones(3)}, "Conv_0": {"kernel": jnp.ones(3)}}
+  grads = jax.tree.map(jnp.ones_like, params)
+  assert backbone_labels(params) == {"head": {"kernel": "head"}, "Conv_0": {"kernel": "backbone"}}
+  for freeze, factor, expected in ((False, 0.1, 0.1), (True, 1.0, 0.0)):
+    tx = transfer_optimizer(optax.sgd(0.5), freeze_backbone=freeze, backbone_lr_factor=factor)
+    updates, _ = tx.update(grads, tx.init(params), params)
+    np.testing.assert_allclose(updates["head"]["kernel"], -0.5)
+    np.testing.assert_allclose(updates["Conv_0"]["kernel"], -0.5 * expected)
+
+
+def test_frozen_backbone_and_its_batchnorm_statistics_stay_bit_identical(tmp_path):
+  config = load_config(REPO / "configs" / "digits_transfer_freeze.py", "smoke")
+  config.progress = False
+  config.transfer.pretrain.progress = False
+  _, state = fit(config, tmp_path)
+  pretrained = load_variables(tmp_path / "pretrained")
+  params = jax.device_get(state.params)
+  backbone = {k: v for k, v in params.items() if k != "head"}
+  assert _bitwise_equal(backbone, {k: v for k, v in pretrained["params"].items() if k != "head"})
+  assert _bitwise_equal(jax.device_get(state.batch_stats), pretrained["batch_stats"])
+  assert params["head"]["kernel"].shape[-1] == 5
+  with pytest.raises(ValueError, match="transfer.init_from"):
+    config.transfer.pretrain = config.transfer.pretrain.__class__()
+    config.transfer.init_from = ""
+    fit(config, tmp_path / "x")
