@@ -1,0 +1,102 @@
+"""Knowledge distillation on digits: a ResNet-56 teacher, a small-CNN student trained alone, with KD,
+RKD-D / RKD-A / RKD-DA and KD + RKD-DA; and metric learning, the student alone vs RKD alone.
+
+  python -m jaxtricks.experiments.distillation --seeds=3 --out=results/distillation
+
+Per seed, one teacher run (``digits_teacher``, ``digits_metric_teacher``) is shared by that seed's
+students (``configs/digits_<method>.py``). Writes ``results.md`` (test accuracy and Recall@1,
+mean ± std over seeds) and ``results.png`` into ``--out``; each run keeps its workdir there, so an
+interrupted sweep resumes.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import tqdm
+from absl import app, flags, logging
+from matplotlib.figure import Figure
+
+from jaxtricks.training.config import load_config
+from jaxtricks.training.trainer import fit
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CLASSIFICATION = ("teacher", "student", "kd", "rkd_d", "rkd_a", "rkd_da", "kd_rkd")
+METRIC = ("metric_teacher", "metric_student", "metric_rkd")
+
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
+_METHODS = flags.DEFINE_list("methods", list(CLASSIFICATION + METRIC),
+                             "Methods (configs/digits_<method>.py).")
+_OUT = flags.DEFINE_string("out", "results/distillation", "Output directory.")
+_SMOKE = flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
+
+
+def run(methods, seeds: int, out: Path, smoke: bool) -> list[dict]:
+  rows = []
+  jobs = [(m, s) for s in range(seeds) for m in methods]
+  for method, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
+    config = load_config(CONFIGS / f"digits_{method}.py", ",".join(
+        filter(None, ["smoke" if smoke else "", f"seed={seed}"])))
+    config.progress = False
+    teacher = "metric_teacher" if method.startswith("metric") else "teacher"
+    if config.distill.teacher:  # The seed's shared teacher run (trained here if not yet done).
+      config.distill.teacher.seed = seed
+      config.distill.teacher.progress = False
+      config.distill.teacher_workdir = str(out / f"{teacher}_seed{seed}")
+    final, _ = fit(config, out / f"{method}_seed{seed}")
+    metric = "eval/recall@1" if config.task == "metric_learning" else "eval/accuracy"
+    rows.append({"method": method, "seed": seed, "metric": metric.removeprefix("eval/"),
+                 "value": final[metric]})
+  return rows
+
+
+def write_report(rows: list[dict], out: Path) -> str:
+  (out / "results.json").write_text(json.dumps(rows, indent=2))
+  methods = list(dict.fromkeys(r["method"] for r in rows))
+  values = {m: [r["value"] for r in rows if r["method"] == m] for m in methods}
+  lines = ["Digits: test accuracy (classification) and Recall@1 on unseen digits 5–9 (metric "
+           "learning), %, mean ± std over seeds:", "",
+           "| method | metric | mean ± std | seeds |", "|---|---|---|---|"]
+  for m in methods:
+    metric = next(r["metric"] for r in rows if r["method"] == m)
+    lines.append(f"| {m} | {metric} | {100 * np.mean(values[m]):.2f} ± {100 * np.std(values[m]):.2f}"
+                 f" | {len(values[m])} |")
+  report = "\n".join(lines) + "\n"
+  (out / "results.md").write_text(report)
+
+  groups = [[m for m in methods if not m.startswith("metric")], [m for m in methods if m.startswith("metric")]]
+  groups = [g for g in groups if g]
+  fig = Figure(figsize=(4 * len(groups) + 2, 3.5))
+  axes = np.atleast_1d(fig.subplots(1, len(groups)))
+  for ax, group, title in zip(axes, groups, ("test accuracy", "Recall@1 (digits 5–9)")):
+    means = [100 * np.mean(values[m]) for m in group]
+    ax.bar(range(len(group)), means, yerr=[100 * np.std(values[m]) for m in group], capsize=3,
+           color=["C7" if "teacher" in m else "C0" for m in group])
+    for i, m in enumerate(group):
+      ax.plot(np.full(len(values[m]), i), 100 * np.asarray(values[m]), "k.", ms=4)
+    ax.set_xticks(range(len(group)))
+    ax.set_xticklabels([m.removeprefix("metric_") for m in group], rotation=30, fontsize=8)
+    low = min(100 * min(values[m]) for m in group)
+    ax.set_ylim(max(0.0, low - 3), 100)
+    ax.set_ylabel(f"{title} (%)")
+  fig.suptitle("distillation on digits (ResNet teacher → small-CNN student)")
+  fig.tight_layout()
+  fig.savefig(out / "results.png", dpi=100)
+  return report
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  out = Path(_OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  unknown = set(_METHODS.value) - set(CLASSIFICATION + METRIC)
+  if unknown:
+    raise app.UsageError(f"--methods: unknown {sorted(unknown)}; allowed: "
+                         f"{list(CLASSIFICATION + METRIC)}")
+  rows = run(_METHODS.value, _SEEDS.value, out, _SMOKE.value)
+  print(write_report(rows, out))
+
+
+if __name__ == "__main__":
+  app.run(main)
