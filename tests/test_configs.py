@@ -5,6 +5,7 @@ import hashlib
 
 import pytest
 
+from jaxtricks.active.loop import run as run_active_learning
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO
@@ -29,8 +30,14 @@ def shared_run_dir(tmp_path_factory):
 def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_dir):
   full = load_config(path)
   smoke = load_config(path, "smoke")
-  assert smoke.train.num_epochs < full.train.num_epochs
   smoke.progress = False
+  if "active" in smoke:  # An active-learning config: python -m jaxtricks.active.
+    assert smoke.active.rounds < full.active.rounds
+    records = run_active_learning(smoke, tmp_path)
+    assert len(records) == smoke.active.seeds * len(smoke.active.strategies) * (smoke.active.rounds + 1)
+    assert (tmp_path / "learning_curves.png").exists()
+    return
+  assert smoke.train.num_epochs < full.train.num_epochs
   if smoke.distill.teacher:
     smoke.distill.teacher.progress = False
     smoke.distill.teacher_workdir = shared_run_dir(smoke.distill.teacher)

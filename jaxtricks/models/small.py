@@ -26,7 +26,8 @@ class SmallCNN(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
+    """``dropout`` (default: ``train``) turns dropout on alone, e.g. for MC-dropout in inference mode."""
     slope = negative_slope(self.activation)
     conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False, dtype=self.dtype,
                              kernel_init=he_normal(slope))
@@ -38,7 +39,7 @@ class SmallCNN(nn.Module):
     x = nn.max_pool(x, (2, 2), (2, 2))
     x = activate(self.activation, norm()(conv(4 * self.width)(x)))
     x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    x = nn.Dropout(self.dropout_rate, deterministic=not (train if dropout is None else dropout))(x)
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
                        dtype=self.dtype)
@@ -58,12 +59,13 @@ class MLP(nn.Module):
   axis_name: str | None = None  # Unused (no BatchNorm); accepted so every model is built the same way.
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
+    """``dropout`` (default: ``train``) turns dropout on alone, e.g. for MC-dropout in inference mode."""
     slope = negative_slope(self.activation)
     x = x.reshape(x.shape[0], -1).astype(self.dtype)
     for _ in range(self.depth):
       x = activate(self.activation, nn.Dense(self.width, dtype=self.dtype, kernel_init=he_normal(slope))(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+      x = nn.Dropout(self.dropout_rate, deterministic=not (train if dropout is None else dropout))(x)
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
                        dtype=self.dtype)

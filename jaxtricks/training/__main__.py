@@ -6,29 +6,19 @@ directory is made. Re-running with the same ``--workdir`` resumes from its last 
 """
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from jaxtricks.training.config import parse_flags
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.py"
 
 _CONFIG = config_flags.DEFINE_config_file("config", str(DEFAULT_CONFIG), "Training config file.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it has a checkpoint).")
-
-
-def parse_flags(argv):
-  """absl flag parsing, with a locked config's "no such key" turned into a one-line error."""
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:
-    while e.args and isinstance(e.args[0], BaseException):  # ml_collections nests KeyError in AttributeError.
-      e = e.args[0]
-    detail = " ".join(str(e.args[0] if e.args else e).split("\n"))
-    sys.exit(f"error in a --config override: no such key {detail}")
 
 
 def main(argv):

@@ -7,9 +7,11 @@ closest valid key, and makes every recipe a short list of differences.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import ml_collections
+from absl import flags as absl_flags
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -157,3 +159,14 @@ def sibling_config(file: str, name: str, arg: str | None = None) -> ml_collectio
       c = sibling_config(__file__, "cifar10_resnet32", "imbalance=100")
   """
   return load_config(Path(file).with_name(f"{name}.py"), arg)
+
+
+def parse_flags(argv):
+  """absl flag parsing, with a locked config's "no such key" turned into a one-line error."""
+  try:
+    return absl_flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    while e.args and isinstance(e.args[0], BaseException):  # ml_collections nests KeyError in AttributeError.
+      e = e.args[0]
+    detail = " ".join(str(e.args[0] if e.args else e).split("\n"))
+    sys.exit(f"error in a --config override: no such key {detail}")

@@ -43,11 +43,16 @@ class TrainState:
   teacher: Any = None  # Variables of a frozen distillation teacher: never updated.
 
 
+@functools.partial(jax.jit, static_argnames=("model",))
+def _init_variables(model: nn.Module, rng: jax.Array, example: jax.Array):
+  return model.init(rng, example, train=False)  # Compiled once per model (modules are hashable).
+
+
 def create_train_state(model: nn.Module, tx: optax.GradientTransformation, example: jax.Array,
                        seed: int) -> TrainState:
   """Initialises parameters from one example batch ``[b, H, W, C]`` with ``random.key(seed)``."""
   init_rng, state_rng = jax.random.split(jax.random.key(seed))
-  variables = jax.jit(functools.partial(model.init, train=False))(init_rng, example)
+  variables = _init_variables(model, init_rng, jnp.asarray(example))
   params = variables["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),

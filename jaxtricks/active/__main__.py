@@ -1,0 +1,38 @@
+"""Command line: ``python -m jaxtricks.active --config=configs/active_digits.py[:smoke] --workdir=DIR``.
+
+Runs every strategy × seed of ``config.active``; re-running with the same ``--workdir`` resumes after
+the last finished round. Writes ``metrics.jsonl``, ``results.md``, ``learning_curves.png`` and
+``penalty_matrix.png``.
+"""
+
+import tempfile
+from pathlib import Path
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jaxtricks.training.config import parse_flags
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "active_digits.py"
+
+_CONFIG = config_flags.DEFINE_config_file("config", str(DEFAULT_CONFIG), "Active-learning config.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it has records).")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  from jaxtricks.active.loop import report, run  # After flag parsing: --help stays fast.
+
+  workdir = Path(_WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-active-"))
+  print(f"workdir: {workdir}")
+  records = run(_CONFIG.value, workdir)
+  print(report(records, workdir))
+  print(f"artifacts: {', '.join(sorted(p.name for p in workdir.iterdir()))}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,33 @@
+import json
+
+import numpy as np
+
+from jaxtricks.active.loop import run
+from jaxtricks.training.config import load_config
+from tests.conftest import REPO
+
+
+def test_loop_records_growing_labelled_sets_and_resumes(tmp_path):
+  config = load_config(REPO / "configs" / "active_digits.py", "smoke")
+  config.progress = False
+  config.active.strategies = ("entropy", "alfamix")
+  records = run(config, tmp_path)
+  assert len(records) == 2 * 2 * (config.active.rounds + 1)
+  for r in records:
+    assert len(set(r["labelled_indices"])) == r["num_labelled"]
+    assert r["num_labelled"] == config.active.initial + r["round"] * config.active.budget
+    assert not set(r["queried"]) & set(r["labelled_indices"])
+  # Strategies of one seed start from the same labelled set.
+  starts = {(r["strategy"], r["seed"]): r["labelled_indices"] for r in records if r["round"] == 0}
+  assert starts[("entropy", 0)] == starts[("alfamix", 0)] != starts[("entropy", 1)]
+  for name in ("results.md", "learning_curves.png", "penalty_matrix.png", "config.json"):
+    assert (tmp_path / name).exists()
+  # Interrupted after the first round of the last run: the rerun redoes only what is missing.
+  lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+  (tmp_path / "metrics.jsonl").write_text("\n".join(lines[:-2]) + "\n")
+  again = run(config, tmp_path)
+  final = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert len(final) == len(again) == len(records)
+  by_key = lambda rs: {(r["strategy"], r["seed"], r["round"]): r["labelled_indices"] for r in rs}
+  assert by_key(final) == by_key(records)
+  assert np.isfinite([r["test_accuracy"] for r in final]).all()
