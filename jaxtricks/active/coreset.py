@@ -16,17 +16,22 @@ def _squared_distances(x, sq_x, c):
                      + sq_c[None, :], 0.0)
 
 
+MEMORY_BUDGET = 2 ** 26  # Floats (256 MiB) for one chunk of the N × centres distance matrix.
+
+
 @functools.partial(jax.jit, static_argnames=("chunk_size",))
-def min_squared_distances(points: jax.Array, centres: jax.Array, chunk_size: int = 4096) -> jax.Array:
-  """``min_c |x − c|²`` for every point, ``[N]``: ``chunk_size`` centres at a time, so memory stays
-  ``O(N · chunk_size)`` (never ``N × |centres|``). ``+inf`` when there are no centres."""
+def min_squared_distances(points: jax.Array, centres: jax.Array,
+                          chunk_size: int | None = None) -> jax.Array:
+  """``min_c |x − c|²`` for every point, ``[N]``: ``chunk_size`` centres at a time (default: as many
+  as fit ``MEMORY_BUDGET`` floats), so memory stays ``O(N · chunk_size)``, never ``N × |centres|``.
+  ``+inf`` when there are no centres."""
   sq = jnp.sum(points * points, axis=-1)
   n_centres = centres.shape[0]
   if n_centres == 0:
     return jnp.full(points.shape[:1], jnp.inf, points.dtype)
-  pad = -n_centres % chunk_size
-  chunks = jnp.pad(centres, ((0, pad), (0, 0))).reshape(-1, min(chunk_size, n_centres + pad),
-                                                        centres.shape[1])
+  size = min(chunk_size or max(1, MEMORY_BUDGET // points.shape[0]), n_centres)
+  pad = -n_centres % size
+  chunks = jnp.pad(centres, ((0, pad), (0, 0))).reshape(-1, size, centres.shape[1])
   valid = (jnp.arange(n_centres + pad) < n_centres).reshape(chunks.shape[:2])
 
   def step(best, args):
@@ -44,14 +49,15 @@ def _greedy(points, min_dist, budget):
   def pick(i, carry):
     min_dist, picks = carry
     best = jnp.argmax(min_dist)  # First index on ties.
-    d = _squared_distances(points, sq, points[best][None])[:, 0]
+    d = jnp.maximum(sq - 2.0 * (points @ points[best]) + sq[best], 0.0)
     min_dist = jnp.minimum(min_dist, d).at[best].set(-1.0)
     return min_dist, picks.at[i].set(best)
 
   return lax.fori_loop(0, budget, pick, (min_dist, jnp.zeros(budget, jnp.int32)))[1]
 
 
-def kcenter_greedy(embeddings, labelled_mask, budget: int, *, chunk_size: int = 4096) -> jax.Array:
+def kcenter_greedy(embeddings, labelled_mask, budget: int, *,
+                   chunk_size: int | None = None) -> jax.Array:
   """``budget`` pool indices chosen by k-center greedy, in greedy order.
 
   The labelled points are the initial centres; each step picks the unlabelled point farthest from
