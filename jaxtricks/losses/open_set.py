@@ -1,0 +1,88 @@
+"""Reciprocal-point learning for open-set recognition: RPL (Chen et al., ECCV 2020) and ARPL (Chen et
+al., TPAMI 2021), with the official code's conventions (iCGY96/ARPL).
+
+A reciprocal point is the *extra-class* point of a class: the larger a feature's distance to the
+points of class ``c``, the more it belongs to ``c`` (the distance is the logit).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+METRICS = ("l2", "dot")
+
+
+def reciprocal_distances(features: jax.Array, points: jax.Array, *, num_centers: int = 1,
+                         metric: str = "l2") -> jax.Array:
+  """``[B, C]``: ``|f − P_r|² / D`` (``l2``: squared distance over the feature dimension) or
+  ``f·P_r`` (``dot``) to the ``C·K`` points (rows class-major, ``c·K + k``), averaged over each
+  class's ``K = num_centers`` points."""
+  if metric not in METRICS:
+    raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+  dot = features @ points.T
+  if metric == "l2":
+    sq = jnp.sum(features ** 2, -1, keepdims=True) - 2.0 * dot + jnp.sum(points ** 2, -1)[None]
+    dist = sq / features.shape[-1]
+  else:
+    dist = dot
+  return dist.reshape(features.shape[0], -1, num_centers).mean(-1)
+
+
+def _own_point_distance(features, points, labels, num_centers, official_indexing):
+  """``mean_d (f − P)²`` to the sample's own reciprocal points (averaged over its K points), or, with
+  ``official_indexing``, to row ``y`` of the point table (the official RPL code; wrong for K > 1)."""
+  if official_indexing or num_centers == 1:
+    return jnp.mean((features - points[labels]) ** 2, -1)
+  own = points.reshape(-1, num_centers, points.shape[-1])[labels]  # [B, K, D]
+  return jnp.mean((features[:, None, :] - own) ** 2, axis=(1, 2))
+
+
+def rpl_loss(features: jax.Array, labels: jax.Array, points: jax.Array, radius: jax.Array, *,
+             num_centers: int = 1, temperature: float = 1.0, weight: float = 0.1,
+             official_indexing: bool = False) -> jax.Array:
+  """Per-example RPL loss ``CE(d/T, y) + weight·(mean_d (f − P_y)² − R)²`` with ``d`` the
+  :func:`reciprocal_distances` and a learnable radius ``R`` (the open-space term, an MSE as coded).
+
+  With ``num_centers > 1`` the paper's ``P_y`` are the class's own K points; the official code indexes
+  row ``y`` of the ``[C·K, D]`` table instead (``official_indexing=True`` reproduces it).
+  Open-set score: ``max_c softmax(d)_c``.
+  """
+  dist = reciprocal_distances(features, points, num_centers=num_centers)
+  ce = optax.softmax_cross_entropy_with_integer_labels(dist / temperature, labels)
+  own = _own_point_distance(features, points, labels, num_centers, official_indexing)
+  return ce + weight * (own - jnp.reshape(radius, ())) ** 2
+
+
+def arpl_logits(features: jax.Array, points: jax.Array) -> jax.Array:
+  """ARPL logits: ``|f − P_c|²/D − f·P_c``."""
+  return (reciprocal_distances(features, points, metric="l2")
+          - reciprocal_distances(features, points, metric="dot"))
+
+
+def arpl_loss(features: jax.Array, labels: jax.Array, points: jax.Array, radius: jax.Array, *,
+              temperature: float = 1.0, weight: float = 0.1, margin: float = 1.0) -> jax.Array:
+  """Per-example ARPL loss ``CE(logits/T, y) + weight·max(0, mean_d (f − P_y)² − R + margin)``.
+  Open-set score: ``max_c logits_c`` (raw logits, not probabilities)."""
+  ce = optax.softmax_cross_entropy_with_integer_labels(arpl_logits(features, points) / temperature,
+                                                       labels)
+  own = jnp.mean((features - points[labels]) ** 2, -1)
+  return ce + weight * jnp.maximum(own - jnp.reshape(radius, ()) + margin, 0.0)
+
+
+def arpl_confusion_loss(features: jax.Array, points: jax.Array) -> jax.Array:
+  """``exp(mean_b Σ_c p log p)`` with ``p = softmax(|f − P|²/D)``: low when generated "confusing"
+  samples sit equally far from every class (ARPL+CS). A scalar."""
+  log_p = jax.nn.log_softmax(reciprocal_distances(features, points, metric="l2"))
+  return jnp.exp(jnp.mean(jnp.sum(jnp.exp(log_p) * log_p, -1)))
+
+
+def rpl_open_set_score(features: jax.Array, points: jax.Array, *, num_centers: int = 1) -> jax.Array:
+  """``max_c softmax(d)_c`` (higher = known)."""
+  return jnp.max(jax.nn.softmax(reciprocal_distances(features, points, num_centers=num_centers)), -1)
+
+
+def arpl_open_set_score(features: jax.Array, points: jax.Array) -> jax.Array:
+  """``max_c`` ARPL logit (higher = known)."""
+  return jnp.max(arpl_logits(features, points), -1)
