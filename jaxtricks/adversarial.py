@@ -1,0 +1,76 @@
+"""Adversarial perturbations as pure functions of a loss: FGSM (Goodfellow et al., ICLR 2015) and
+L∞ / L2 PGD with random start (Madry et al., ICLR 2018).
+
+``loss_fn(x) -> [B]`` per-example losses of a batch ``x [B, ...]`` (e.g. the cross-entropy of a model
+at fixed parameters); each example is attacked independently. Results are clamped to ``data_range``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+NORMS = ("linf", "l2")
+
+
+def _per_example_norm(x: jax.Array) -> jax.Array:
+  return jnp.sqrt(jnp.sum(x.reshape(x.shape[0], -1) ** 2, axis=1)).reshape(
+      (-1,) + (1,) * (x.ndim - 1))
+
+
+def _input_grad(loss_fn, x):
+  return jax.grad(lambda x: jnp.sum(loss_fn(x)))(x)
+
+
+def fgsm(loss_fn: Callable[[jax.Array], jax.Array], x: jax.Array, *, epsilon: float,
+         data_range: tuple[float, float] = (0.0, 1.0)) -> jax.Array:
+  """``clip(x + ε·sign(∇_x loss), data_range)``."""
+  return jnp.clip(x + epsilon * jnp.sign(_input_grad(loss_fn, x)), *data_range)
+
+
+def project(delta: jax.Array, *, epsilon: float, norm: str) -> jax.Array:
+  """The perturbation ``delta`` projected onto the ε-ball of ``norm`` (per example)."""
+  if norm == "linf":
+    return jnp.clip(delta, -epsilon, epsilon)
+  if norm == "l2":
+    return delta * jnp.minimum(1.0, epsilon / jnp.maximum(_per_example_norm(delta), 1e-12))
+  raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def pgd(rng: jax.Array | None, loss_fn: Callable[[jax.Array], jax.Array], x: jax.Array, *,
+        epsilon: float, step_size: float, steps: int, norm: str = "linf",
+        data_range: tuple[float, float] = (0.0, 1.0)) -> jax.Array:
+  """Projected gradient ascent on ``loss_fn`` within the ε-ball around ``x``.
+
+  Start: ``x`` plus a uniform point of the ball (L∞: each coordinate in ``[−ε, ε]``; L2: a uniform
+  direction with radius ``ε·U^{1/d}``) if ``rng`` is given, else ``x``. Step: ``step_size·sign(g)``
+  (L∞) or ``step_size·g/|g|`` (L2), then projection onto the ball and clamping to ``data_range``.
+  """
+  if norm not in NORMS:
+    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+  delta = jnp.zeros_like(x)
+  if rng is not None:
+    if norm == "linf":
+      delta = jax.random.uniform(rng, x.shape, x.dtype, -epsilon, epsilon)
+    else:
+      k_dir, k_rad = jax.random.split(rng)
+      direction = jax.random.normal(k_dir, x.shape, x.dtype)
+      direction /= jnp.maximum(_per_example_norm(direction), 1e-12)
+      dim = x[0].size
+      radius = epsilon * jax.random.uniform(k_rad, (x.shape[0],) + (1,) * (x.ndim - 1),
+                                            x.dtype) ** (1.0 / dim)
+      delta = direction * radius
+  x_adv = jnp.clip(x + delta, *data_range)
+
+  def step(_, x_adv):
+    g = _input_grad(loss_fn, x_adv)
+    if norm == "linf":
+      g = jnp.sign(g)
+    else:
+      g = g / jnp.maximum(_per_example_norm(g), 1e-12)
+    moved = x_adv + step_size * g
+    return jnp.clip(x + project(moved - x, epsilon=epsilon, norm=norm), *data_range)
+
+  return jax.lax.fori_loop(0, steps, step, x_adv)
