@@ -16,7 +16,7 @@ import optax
 from jaxtricks.losses.distillation import kd_loss
 
 COLOR_PERMUTATIONS = tuple(itertools.permutations(range(3)))  # (0,1,2), (0,2,1), ..., (2,1,0)
-TRANSFORMS = ("rotation", "color_perm")
+NUM_TRANSFORMS = {"rotation": 4, "color_perm": 6}
 
 
 def label_augment(images: jax.Array, labels: jax.Array, transform: str) -> tuple[jax.Array, jax.Array]:
@@ -30,7 +30,7 @@ def label_augment(images: jax.Array, labels: jax.Array, transform: str) -> tuple
   elif transform == "color_perm":
     copies = [images[..., list(order)] for order in COLOR_PERMUTATIONS]
   else:
-    raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    raise ValueError(f"transform must be one of {sorted(NUM_TRANSFORMS)}, got {transform!r}")
   m = len(copies)
   stacked = jnp.stack(copies, axis=1).reshape((-1,) + images.shape[1:])
   joint = (labels[:, None] * m + jnp.arange(m)[None, :]).reshape(-1)
@@ -69,3 +69,52 @@ def sla_self_distillation_loss(joint_logits: jax.Array, single_head_logits: jax.
   return (sla_loss(joint_logits, joint_labels).mean()
           + optax.softmax_cross_entropy_with_integer_labels(single, labels).mean()
           + kd_loss(single, agg, temperature=temperature).mean())
+
+
+SLA_MODES = ("sla", "sla_sd", "da", "mt")
+
+
+def sla_output_size(mode: str, num_classes: int, num_transforms: int) -> int:
+  """Output units of the network for each mode: the joint ``N·M`` head (``sla``), joint + an N-way
+  head (``sla_sd``), N (``da``: transformed copies keep their label) or N + M (``mt``: class and
+  transform heads). Several heads on one trunk are one concatenated linear layer."""
+  sizes = {"sla": num_classes * num_transforms, "sla_sd": num_classes * (num_transforms + 1),
+           "da": num_classes, "mt": num_classes + num_transforms}
+  if mode not in sizes:
+    raise ValueError(f"sla mode must be one of {SLA_MODES}, got {mode!r}")
+  return sizes[mode]
+
+
+def sla_task_loss(outputs: jax.Array, labels: jax.Array, joint_labels: jax.Array, *, mode: str,
+                  num_classes: int, num_transforms: int, temperature: float = 1.0) -> jax.Array:
+  """The batch loss of ``mode`` on the ``[B·M, ...]`` outputs of the transformed batch: SLA's joint
+  cross-entropy, SLA+SD's :func:`sla_self_distillation_loss`, or the paper's baselines — data
+  augmentation (``da``: every copy labelled ``y``) and multi-task learning (``mt``: CE on the class
+  plus CE on the transform)."""
+  n, m = num_classes, num_transforms
+  if mode == "sla":
+    return sla_loss(outputs, joint_labels).mean()
+  if mode == "sla_sd":
+    return sla_self_distillation_loss(outputs[:, :n * m], outputs[:, n * m:], joint_labels, labels,
+                                      num_transforms=m, temperature=temperature)
+  copies = joint_labels // m
+  if mode == "da":
+    return optax.softmax_cross_entropy_with_integer_labels(outputs, copies).mean()
+  if mode == "mt":
+    return (optax.softmax_cross_entropy_with_integer_labels(outputs[:, :n], copies).mean()
+            + optax.softmax_cross_entropy_with_integer_labels(outputs[:, n:], joint_labels % m).mean())
+  raise ValueError(f"sla mode must be one of {SLA_MODES}, got {mode!r}")
+
+
+def sla_predictions(outputs: jax.Array, *, mode: str, num_classes: int,
+                    num_transforms: int) -> dict[str, jax.Array]:
+  """``[B, N]`` class logits from the outputs on the ``M`` transformed copies of each test image; the
+  first entry is the mode's main prediction: SLA+AG (``sla``), the SD head (``sla_sd``), the
+  untransformed copy (``da``, ``mt``)."""
+  n, m = num_classes, num_transforms
+  if mode == "sla":
+    return {"aggregated": aggregated_logits(outputs, m), "single": single_logits(outputs, m)}
+  if mode == "sla_sd":
+    return {"self_distilled": outputs[::m, n * m:],
+            "aggregated": aggregated_logits(outputs[:, :n * m], m)}
+  return {"identity": outputs[::m, :n]}

@@ -86,3 +86,24 @@ def rpl_open_set_score(features: jax.Array, points: jax.Array, *, num_centers: i
 def arpl_open_set_score(features: jax.Array, points: jax.Array) -> jax.Array:
   """``max_c`` ARPL logit (higher = known)."""
   return jnp.max(arpl_logits(features, points), -1)
+
+
+OPEN_SET_LOSSES = ("softmax", "rpl", "arpl")
+
+
+def open_set_logits(outputs: jax.Array, params, *, loss: str, num_centers: int = 1) -> jax.Array:
+  """Class logits of an open-set model: the outputs (``softmax``), the reciprocal distances (``rpl``)
+  or the ARPL logits; ``params`` holds ``points`` for the last two."""
+  if loss == "softmax":
+    return outputs
+  if loss == "rpl":
+    return reciprocal_distances(outputs, params["points"], num_centers=num_centers)
+  if loss == "arpl":
+    return arpl_logits(outputs, params["points"])
+  raise ValueError(f"open_set.loss must be one of {OPEN_SET_LOSSES}, got {loss!r}")
+
+
+def open_set_scores(logits: jax.Array, *, loss: str) -> jax.Array:
+  """Known-ness score per example (higher = known): max softmax probability (``softmax``, ``rpl``) or
+  max raw logit (``arpl``), as in the official evaluation."""
+  return jnp.max(logits if loss == "arpl" else jax.nn.softmax(logits), axis=-1)

@@ -18,7 +18,7 @@ def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
-  c.task = "classification"  # classification | metric_learning (triplet loss, Recall@K evaluation)
+  c.task = "classification"  # classification | metric_learning (triplet, Recall@K) | sla | open_set
   c.parallel = "pmap"  # pmap: all local devices | jit: one device.
   c.distributed = False  # Call jax.distributed.initialize() (multi-host; also JAXTRICKS_DISTRIBUTED=1).
 
@@ -73,6 +73,18 @@ def base_config() -> ml_collections.ConfigDict:
   c.distill.rkd_angle_weight = 0.0  # Relational KD, angle term (official examples: 2).
   c.distill.features = "output"  # What RKD compares: output | embedding (pooled penultimate).
   c.distill.generations = 1  # Self-distillation: generation g > 1 learns from generation g − 1.
+
+  c.sla = ml_collections.ConfigDict()  # Self-supervised label augmentation (task == "sla").
+  c.sla.transform = "rotation"  # rotation (M = 4) | color_perm (M = 6)
+  c.sla.mode = "sla"  # sla (joint labels; eval SLA+AG) | sla_sd (+ self-distilled head) | da | mt
+  c.sla.temperature = 1.0  # SLA+SD distillation temperature.
+
+  c.open_set = ml_collections.ConfigDict()  # Open-set recognition (task == "open_set").
+  c.open_set.loss = "softmax"  # softmax | rpl | arpl (reciprocal points; features = model.embedding_dim)
+  c.open_set.num_centers = 1  # Reciprocal points per class (RPL).
+  c.open_set.temperature = 1.0
+  c.open_set.weight = 0.1  # Weight of the open-space term (official default 0.1).
+  c.open_set.official_indexing = False  # RPL, K > 1: reproduce the official code's point indexing.
 
   c.transfer = ml_collections.ConfigDict()  # Start from a trained run with a new output head.
   c.transfer.pretrain = ml_collections.ConfigDict()  # Config of the source run: trained first if set.

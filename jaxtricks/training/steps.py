@@ -24,12 +24,14 @@ from jaxtricks.data.augment import mixup, random_crop_flip
 from jaxtricks.imbalance.m2m import M2mGeneration
 from jaxtricks.losses.classification import soft_target_loss
 from jaxtricks.losses.distillation import kd_loss, rkd_angle_loss, rkd_distance_loss
+from jaxtricks.losses.label_augmentation import label_augment, sla_predictions, sla_task_loss
+from jaxtricks.losses.open_set import arpl_loss, open_set_logits, rpl_loss
 from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_triplet_anchors
 from jaxtricks.metrics.classification import per_class_counts
 
 AXIS = "batch"
 PARALLEL = ("pmap", "jit")
-TASKS = ("classification", "metric_learning")
+TASKS = ("classification", "metric_learning", "sla", "open_set")
 FEATURES = ("output", "embedding")
 
 
@@ -73,7 +75,15 @@ class Recipe:
   gamma: float = 0.0
   class_weights: tuple[float, ...] | None = None  # Per-class loss weights (class-balanced loss).
   reweight_from_step: int = 0  # Deferred re-weighting: unweighted before this step.
-  task: str = "classification"  # classification | metric_learning (batch-hard triplet on the outputs)
+  task: str = "classification"  # classification | metric_learning (batch-hard triplet on the outputs) | sla
+  sla_transform: str = "rotation"  # SLA: rotation | color_perm
+  sla_mode: str = "sla"  # SLA: sla | sla_sd | da | mt (see jaxtricks.losses.label_augmentation)
+  sla_temperature: float = 1.0
+  open_set_loss: str = "softmax"  # open_set: softmax | rpl | arpl (see jaxtricks.losses.open_set)
+  num_centers: int = 1  # open_set: reciprocal points per class (RPL).
+  open_set_temperature: float = 1.0
+  open_set_weight: float = 0.1  # Weight of the open-space (radius) term.
+  official_indexing: bool = False  # RPL with K > 1: the official code's row indexing of the points.
   task_weight: float = 1.0  # Weight of the task loss (0: a distillation-only student).
   margin: float = 0.2  # Triplet margin (metric_learning).
   frozen_backbone: bool = False  # Run the model in inference mode: BN statistics stay as loaded.
@@ -155,6 +165,8 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
                             lambda: m2m(jax.random.fold_in(aug_rng, 1), images, labels, f_apply),
                             lambda: (images, jnp.zeros(labels.shape, bool)))
     metrics["m2m_accepted"] = jnp.mean(kept)
+  if recipe.task == "sla":  # M transformed copies of every image, sample-major.
+    images, joint_labels = label_augment(images, labels, recipe.sla_transform)
   targets = optax.smooth_labels(jax.nn.one_hot(labels, recipe.num_classes), recipe.label_smoothing)
   if recipe.mixup_alpha > 0:
     mixed_images, mixed_targets, lam = mixup(mix_rng, images, targets, alpha=recipe.mixup_alpha)
@@ -171,7 +183,21 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
     logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
                                   train=not recipe.frozen_backbone, rngs={"dropout": dropout_rng},
                                   mutable=mutable)
-    if recipe.task == "metric_learning":
+    if recipe.task == "sla":
+      task_loss = sla_task_loss(logits, labels, joint_labels, mode=recipe.sla_mode,
+                                num_classes=recipe.num_classes,
+                                num_transforms=logits.shape[0] // labels.shape[0],
+                                temperature=recipe.sla_temperature)
+    elif recipe.task == "open_set" and recipe.open_set_loss != "softmax":
+      kwargs = dict(temperature=recipe.open_set_temperature, weight=recipe.open_set_weight)
+      if recipe.open_set_loss == "rpl":
+        per_example = rpl_loss(logits, labels, params["points"], params["radius"],
+                               num_centers=recipe.num_centers,
+                               official_indexing=recipe.official_indexing, **kwargs)
+      else:
+        per_example = arpl_loss(logits, labels, params["points"], params["radius"], **kwargs)
+      task_loss = per_example.mean()
+    elif recipe.task == "metric_learning":
       valid = valid_triplet_anchors(labels)
       per_example = batch_hard_triplet_loss(logits, labels, margin=recipe.margin)
       task_loss = jnp.sum(per_example) / jnp.maximum(jnp.sum(valid), 1)
@@ -206,15 +232,29 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
 
 
 def eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
-              num_classes: int) -> dict[str, jax.Array]:
-  """Sums over devices of the masked loss, example count and per-class hit/total counts."""
-  logits = model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
-                       train=False)
-  mask = batch["mask"]
-  loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-  correct, total = per_class_counts(logits, batch["label"], num_classes, where=mask)
+              num_classes: int, recipe: Recipe | None = None) -> dict[str, jax.Array]:
+  """Sums over devices of the masked loss, example count and per-class hit/total counts.
+
+  For ``recipe.task == "sla"`` the model sees the transformed copies and the counts are those of the
+  mode's main prediction; the other predictions add ``correct_<name>`` counts.
+  """
+  variables = {"params": state.params, "batch_stats": state.batch_stats}
+  images, labels, mask = batch["image"], batch["label"], batch["mask"]
+  extra = {}
+  if recipe is not None and recipe.task == "sla":
+    copies, _ = label_augment(images, labels, recipe.sla_transform)
+    outputs = model.apply(variables, copies, train=False)
+    predictions = sla_predictions(outputs, mode=recipe.sla_mode, num_classes=num_classes,
+                                  num_transforms=copies.shape[0] // images.shape[0])
+    logits, *_ = predictions.values()
+    extra = {f"correct_{name}": jnp.sum(mask & (jnp.argmax(p, -1) == labels))
+             for name, p in list(predictions.items())[1:]}
+  else:
+    logits = model.apply(variables, images, train=False)
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  correct, total = per_class_counts(logits, labels, num_classes, where=mask)
   sums = {"loss_sum": jnp.sum(jnp.where(mask, loss, 0.0)), "count": jnp.sum(mask),
-          "correct": correct, "total": total}
+          "correct": correct, "total": total, **extra}
   return lax.psum(sums, AXIS)
 
 
@@ -222,6 +262,15 @@ def embed_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   """The model's outputs on this device's shard, in inference mode (embeddings of a metric model)."""
   return model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
                      train=False)
+
+
+def open_set_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
+                  recipe: Recipe) -> jax.Array:
+  """Per-device class logits of an open-set model (see ``jaxtricks.losses.open_set_logits``)."""
+  outputs = model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
+                        train=False)
+  return open_set_logits(outputs, state.params, loss=recipe.open_set_loss,
+                         num_centers=recipe.num_centers)
 
 
 def place_state(state: TrainState, parallel: str) -> TrainState:

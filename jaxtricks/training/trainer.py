@@ -27,11 +27,17 @@ from jaxtricks.data import ArrayDataset, TrainBatches, build_datasets, eval_batc
 from jaxtricks.imbalance import M2mGeneration
 from jaxtricks.losses import effective_number_weights
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES
+from jaxtricks.losses.label_augmentation import NUM_TRANSFORMS as SLA_TRANSFORMS
+from jaxtricks.losses.label_augmentation import sla_output_size
+from jaxtricks.losses.open_set import OPEN_SET_LOSSES, open_set_scores
 from jaxtricks.metrics import balanced_accuracy, per_class_recall, recall_at_k
+from jaxtricks.metrics.open_set import open_set_aupr, open_set_auroc, oscr
 from jaxtricks.models import create_model
+from jaxtricks.models.open_set import ReciprocalPoints
 from jaxtricks.training import optim, plots
 from jaxtricks.training.steps import (PARALLEL, TASKS, Distillation, Recipe, TrainState,
-                                      create_train_state, embed_step, eval_step, parallelize,
+                                      create_train_state, embed_step, eval_step, open_set_step,
+                                      parallelize,
                                       place_state, train_step)
 from jaxtricks.training.transfer import load_variables, transfer_optimizer, transfer_variables
 
@@ -88,8 +94,10 @@ def evaluate(p_eval, state: TrainState, dataset: ArrayDataset, batch_size: int,
     totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
   totals = jax.device_get(totals)
   correct, total = totals["correct"], totals["total"]
+  extra = {f"eval/accuracy_{k.removeprefix('correct_')}": float(v / totals["count"])
+           for k, v in totals.items() if k.startswith("correct_")}
   return {"eval/loss": float(totals["loss_sum"] / totals["count"]),
-          "eval/accuracy": float(correct.sum() / total.sum()),
+          "eval/accuracy": float(correct.sum() / total.sum()), **extra,
           "eval/balanced_accuracy": balanced_accuracy(correct, total),
           "eval/per_class_recall": [round(float(r), 6) for r in per_class_recall(correct, total)]}
 
@@ -105,8 +113,34 @@ def evaluate_retrieval(p_embed, state: TrainState, dataset: ArrayDataset, batch_
   return {f"eval/recall@{k}": r for k, r in recalls.items()}
 
 
+def evaluate_open_set(p_logits, state: TrainState, dataset: ArrayDataset, batch_size: int,
+                      num_devices: int, *, num_known: int, loss: str) -> dict[str, Any]:
+  """Closed-set accuracy on the known classes (labels ``< num_known``) and AUROC / AUPR / OSCR of the
+  known-vs-unknown scores over ``dataset`` (single host)."""
+  logits = []
+  for batch in eval_batches(dataset, batch_size, num_devices=num_devices):
+    out = np.asarray(p_logits(state, batch))
+    logits.append(out.reshape(-1, out.shape[-1])[np.asarray(batch["mask"]).reshape(-1)])
+  logits = np.concatenate(logits)
+  scores = np.asarray(open_set_scores(logits, loss=loss))
+  known = dataset.labels < num_known
+  if known.all() or not known.any():
+    raise ValueError("the open-set test split needs known and unknown classes")
+  probs = logits if loss == "arpl" else np.asarray(jax.nn.softmax(logits))
+  return {"eval/accuracy": float(np.mean(logits[known].argmax(1) == dataset.labels[known])),
+          "eval/auroc": open_set_auroc(scores[known], scores[~known]),
+          **{f"eval/{k}": v for k, v in open_set_aupr(scores[known], scores[~known]).items()},
+          "eval/oscr": oscr(probs[known], probs[~known], dataset.labels[known])}
+
+
 def _output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
-  return config.model.embedding_dim if config.task == "metric_learning" else num_classes
+  if config.task == "metric_learning":
+    return config.model.embedding_dim
+  if config.task == "open_set" and config.open_set.loss != "softmax":
+    return config.model.embedding_dim
+  if config.task == "sla":
+    return sla_output_size(config.sla.mode, num_classes, SLA_TRANSFORMS[config.sla.transform])
+  return num_classes
 
 
 def _teacher(config, workdir: Path, datasets, num_classes: int, dtype) -> tuple[Any, dict]:
@@ -142,8 +176,8 @@ def _fit_generations(config, workdir: Path, datasets) -> tuple[dict[str, Any], T
     final, state = fit(g_config, workdir / f"generation_{generation}", datasets=datasets)
     summary.append({k: v for k, v in final.items() if k.startswith("eval/") and np.ndim(v) == 0})
     teacher_dir = workdir / f"generation_{generation}"
-  teacher_eval = json.loads((workdir / "teacher" / "final_metrics.json").read_text()) if (
-      workdir / "teacher" / "final_metrics.json").exists() else {}
+  teacher_file = Path(config.distill.teacher_workdir or workdir / "teacher") / "final_metrics.json"
+  teacher_eval = json.loads(teacher_file.read_text()) if teacher_file.exists() else {}
   final = {**final, "generations": summary, "workdir": str(workdir),
            "teacher": {k: v for k, v in teacher_eval.items() if k.startswith("eval/") and np.ndim(v) == 0}}
   if jax.process_index() == 0:
@@ -209,9 +243,13 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     raise ValueError(f"loss.type must be one of {SOFT_TARGET_LOSSES}, got {config.loss.type!r}")
   if config.task not in TASKS:
     raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
-  if config.task == "metric_learning" and (config.train.mixup_alpha or config.train.label_smoothing
-                                           or config.m2m.enabled):
-    raise ValueError("task='metric_learning' takes no mixup, label smoothing or m2m")
+  if config.task in ("metric_learning", "sla") and (
+      config.train.mixup_alpha or config.train.label_smoothing or config.m2m.enabled):
+    raise ValueError(f"task={config.task!r} takes no mixup, label smoothing or m2m")
+  if config.task == "open_set" and config.open_set.loss not in OPEN_SET_LOSSES:
+    raise ValueError(f"open_set.loss must be one of {OPEN_SET_LOSSES}, got {config.open_set.loss!r}")
+  if config.task == "sla" and config.sla.transform not in SLA_TRANSFORMS:
+    raise ValueError(f"sla.transform must be one of {sorted(SLA_TRANSFORMS)}, got {config.sla.transform!r}")
   if config.distill.generations < 1:
     raise ValueError(f"distill.generations must be >= 1, got {config.distill.generations}")
   if (config.transfer.freeze_backbone or config.transfer.backbone_lr_factor != 1.0) and not (
@@ -237,6 +275,9 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
 
   dtype = DTYPES[config.dtype]
   model = create_model(config.model, num_classes=_output_size(config, train.num_classes), dtype=dtype)
+  if config.task == "open_set" and config.open_set.loss != "softmax":
+    model = ReciprocalPoints(model, num_classes=train.num_classes,
+                             num_centers=config.open_set.num_centers)
   schedule = optim.learning_rate_schedule(config.optim, steps_per_epoch=steps_per_epoch,
                                           num_epochs=config.train.num_epochs,
                                           global_batch=config.train.batch_size)
@@ -270,6 +311,12 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                   loss_type=config.loss.type, gamma=config.loss.gamma, class_weights=class_weights,
                   reweight_from_step=config.loss.reweight_from_epoch * steps_per_epoch,
                   task=config.task, task_weight=config.loss.weight, margin=config.loss.margin,
+                  sla_transform=config.sla.transform, sla_mode=config.sla.mode,
+                  sla_temperature=config.sla.temperature, open_set_loss=config.open_set.loss,
+                  num_centers=config.open_set.num_centers,
+                  open_set_temperature=config.open_set.temperature,
+                  open_set_weight=config.open_set.weight,
+                  official_indexing=config.open_set.official_indexing,
                   frozen_backbone=config.transfer.freeze_backbone)
   m2m = None
   if config.m2m.enabled:
@@ -282,9 +329,15 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                           per_device_output=True)
     run_eval = lambda state: evaluate_retrieval(p_embed, state, test, config.eval_batch_size,
                                                 num_devices)
+  elif config.task == "open_set":
+    p_logits = parallelize(functools.partial(open_set_step, model=model, recipe=recipe),
+                           config.parallel, per_device_output=True)
+    run_eval = lambda state: evaluate_open_set(p_logits, state, test, config.eval_batch_size,
+                                               num_devices, num_known=train.num_classes,
+                                               loss=config.open_set.loss)
   else:
-    p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),
-                         config.parallel)
+    p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes,
+                                           recipe=recipe), config.parallel)
     run_eval = lambda state: evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
 
   checkpoints = ocp.CheckpointManager(
