@@ -42,3 +42,15 @@ def test_pgd_stays_in_the_ball_and_data_range_and_beats_fgsm(linear_problem, nor
     assert loss(adv).mean() >= loss(fgsm(loss, x, epsilon=epsilon)).mean() - 1e-4
   with pytest.raises(ValueError, match="norm"):
     pgd(None, loss, x, epsilon=0.1, step_size=0.1, steps=1, norm="l1")
+
+
+def test_trainer_reports_robust_accuracy_under_pgd(tmp_path):
+  from jaxtricks.training import fit
+  from jaxtricks.training.config import load_config
+  from tests.conftest import REPO
+
+  config = load_config(REPO / "configs" / "digits_student.py", "smoke")
+  config.progress = False
+  config.eval_pgd.update(epsilon=0.5, step_size=0.2, steps=3)
+  final, _ = fit(config, tmp_path)
+  assert 0 <= final["eval/robust_accuracy"] <= final["eval/accuracy"]

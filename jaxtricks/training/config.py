@@ -126,6 +126,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.mixup_off_epochs = 0  # Train the last this-many epochs without mixup.
 
   c.eval_batch_size = 256
+  c.eval_pgd = ml_collections.ConfigDict()  # Robust accuracy under PGD (classification), if epsilon > 0.
+  c.eval_pgd.epsilon = 0.0  # In the units of the (standardised) inputs.
+  c.eval_pgd.step_size = 0.0
+  c.eval_pgd.steps = 10
+  c.eval_pgd.norm = "linf"  # linf | l2
   c.eval_every_epochs = 5
   c.log_every_steps = 10
   c.checkpoint_every_steps = 200

@@ -20,6 +20,7 @@ import optax
 from jax import lax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from jaxtricks.adversarial import pgd
 from jaxtricks.data.augment import mixup, random_crop_flip
 from jaxtricks.imbalance.m2m import M2mGeneration
 from jaxtricks.losses.classification import soft_target_loss
@@ -256,6 +257,21 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modul
   sums = {"loss_sum": jnp.sum(jnp.where(mask, loss, 0.0)), "count": jnp.sum(mask),
           "correct": correct, "total": total, **extra}
   return lax.psum(sums, AXIS)
+
+
+def robust_eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
+                     epsilon: float, step_size: float, steps: int, norm: str,
+                     data_range: tuple[float, float]) -> dict[str, jax.Array]:
+  """Correct-prediction count (summed over devices) under a PGD attack with random start on the
+  cross-entropy of the model in inference mode (Madry et al., ICLR 2018)."""
+  variables = {"params": state.params, "batch_stats": state.batch_stats}
+  logits_fn = lambda x: model.apply(variables, x, train=False)
+  loss_fn = lambda x: optax.softmax_cross_entropy_with_integer_labels(logits_fn(x), batch["label"])
+  key = jax.random.fold_in(jax.random.key(0), lax.axis_index(AXIS))
+  adv = pgd(key, loss_fn, batch["image"], epsilon=epsilon, step_size=step_size, steps=steps,
+            norm=norm, data_range=data_range)
+  hit = batch["mask"] & (jnp.argmax(logits_fn(adv), -1) == batch["label"])
+  return lax.psum({"robust_correct": jnp.sum(hit)}, AXIS)
 
 
 def embed_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module) -> jax.Array:

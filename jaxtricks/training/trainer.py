@@ -37,7 +37,7 @@ from jaxtricks.models.open_set import ReciprocalPoints
 from jaxtricks.training import optim, plots
 from jaxtricks.training.steps import (PARALLEL, TASKS, Distillation, Recipe, TrainState,
                                       create_train_state, embed_step, eval_step, open_set_step,
-                                      parallelize,
+                                      parallelize, robust_eval_step,
                                       place_state, train_step)
 from jaxtricks.training.transfer import load_variables, transfer_optimizer, transfer_variables
 
@@ -131,6 +131,12 @@ def evaluate_open_set(p_logits, state: TrainState, dataset: ArrayDataset, batch_
           "eval/auroc": open_set_auroc(scores[known], scores[~known]),
           **{f"eval/{k}": v for k, v in open_set_aupr(scores[known], scores[~known]).items()},
           "eval/oscr": oscr(probs[known], probs[~known], dataset.labels[known])}
+
+
+def _robust_accuracy(p_robust, state, dataset, batch_size, num_devices) -> dict[str, float]:
+  correct = sum(int(p_robust(state, batch)["robust_correct"])
+                for batch in eval_batches(dataset, batch_size, num_devices=num_devices))
+  return {"eval/robust_accuracy": correct / len(dataset)}
 
 
 def _output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
@@ -339,6 +345,14 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes,
                                            recipe=recipe), config.parallel)
     run_eval = lambda state: evaluate(p_eval, state, test, config.eval_batch_size, num_devices)
+    if config.eval_pgd.epsilon > 0:  # Robust accuracy under PGD, next to the clean metrics.
+      p_robust = parallelize(functools.partial(
+          robust_eval_step, model=model, epsilon=config.eval_pgd.epsilon,
+          step_size=config.eval_pgd.step_size, steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
+          data_range=(float(test.images.min()), float(test.images.max()))), config.parallel)
+      clean_eval = run_eval
+      run_eval = lambda state: {**clean_eval(state), **_robust_accuracy(
+          p_robust, state, test, config.eval_batch_size, num_devices)}
 
   checkpoints = ocp.CheckpointManager(
       (workdir / "checkpoints").absolute(),
