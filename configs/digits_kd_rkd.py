@@ -1,5 +1,6 @@
 """KD + RKD-DA on digits: ``digits_kd`` (0.9·KD at T = 4 + 0.1·CE) plus 25·RKD-D + 50·RKD-A on the
 penultimate embeddings — the combination the RKD paper reports best on CIFAR-100.
+Takes ``:smoke,seed=N`` like ``digits_kd``.
 
   python -m jaxtricks.training --config=configs/digits_kd_rkd.py --workdir=runs/kd_rkd
 """

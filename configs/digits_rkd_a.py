@@ -1,6 +1,5 @@
-"""Relational KD on digits, RKD-A (angle): cross-entropy + 0·RKD-D + 50·RKD-A on the pooled penultimate
-embeddings of the digits_student CNN (32-d) and the ResNet-56 digits_teacher (64-d) (Park et al.,
-CVPR 2019; weights 25/50 as in the CIFAR ports, e.g. RepDistiller).
+"""Relational KD on digits, RKD-A (angle) alone: ``digits_rkd_da`` without the distance term
+(cross-entropy + 50·RKD-A on the penultimate embeddings). Takes ``:smoke,seed=N`` like ``digits_kd``.
 
   python -m jaxtricks.training --config=configs/digits_rkd_a.py --workdir=runs/rkd_a
 """
@@ -9,10 +8,6 @@ from jaxtricks.training.config import sibling_config
 
 
 def get_config(arg=None):
-  c = sibling_config(__file__, "digits_kd", arg)
-  c.distill.kd_weight = 0.0
-  c.loss.weight = 1.0
-  c.distill.features = "embedding"
+  c = sibling_config(__file__, "digits_rkd_da", arg)
   c.distill.rkd_distance_weight = 0.0
-  c.distill.rkd_angle_weight = 50.0
   return c

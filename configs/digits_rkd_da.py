@@ -1,6 +1,8 @@
-"""Relational KD on digits, RKD-DA (distance + angle): cross-entropy + 25·RKD-D + 50·RKD-A on the pooled penultimate
-embeddings of the digits_student CNN (32-d) and the ResNet-56 digits_teacher (64-d) (Park et al.,
-CVPR 2019; weights 25/50 as in the CIFAR ports, e.g. RepDistiller).
+"""Relational KD on digits, RKD-DA (distance + angle): cross-entropy + 25·RKD-D + 50·RKD-A on the
+pooled penultimate embeddings of the ``digits_student`` CNN (32-d) and the ResNet-56
+``digits_teacher`` (64-d) (Park et al., CVPR 2019; weights 25/50 as in the CIFAR ports, e.g.
+RepDistiller).
+Takes ``:smoke,seed=N`` like ``digits_kd``.
 
   python -m jaxtricks.training --config=configs/digits_rkd_da.py --workdir=runs/rkd_da
 """
