@@ -70,10 +70,11 @@ def problem(pool, dim, classes, labelled_count, seed=0):
   rng = np.random.default_rng(seed)
   centres = rng.normal(size=(classes, dim)).astype(np.float32)
   labels = rng.integers(0, classes, pool)
-  x = (centres[labels] + 2.0 * rng.normal(size=(pool, dim))).astype(np.float32)
+  x = (centres[labels] + 8.0 * rng.normal(size=(pool, dim))).astype(np.float32)
   labelled = np.zeros(pool, bool)
   labelled[rng.choice(pool, labelled_count, replace=False)] = True
-  kernel = (0.05 * centres.T / np.sqrt(dim)).astype(np.float32)  # A weak head: no saturation.
+  # A linear head on overlapping classes (about 87 % accurate), far from softmax saturation.
+  kernel = (0.1 * centres.T / np.sqrt(dim)).astype(np.float32)
   bias = np.zeros(classes, np.float32)
   return x, labels, labelled, kernel, bias
 
