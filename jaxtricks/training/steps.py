@@ -138,6 +138,30 @@ def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
   return mix_rng, aug_rng, dropout_rng
 
 
+def _task_loss(recipe: Recipe, params, outputs, labels, targets, joint_labels, step) -> jax.Array:
+  """The batch-mean loss of ``recipe.task`` on this shard's model outputs."""
+  if recipe.task == "sla":
+    return sla_task_loss(outputs, labels, joint_labels, mode=recipe.sla_mode,
+                         num_classes=recipe.num_classes,
+                         num_transforms=outputs.shape[0] // labels.shape[0],
+                         temperature=recipe.sla_temperature)
+  if recipe.task == "open_set" and recipe.open_set_loss != "softmax":
+    kwargs = dict(temperature=recipe.open_set_temperature, weight=recipe.open_set_weight)
+    if recipe.open_set_loss == "rpl":
+      return rpl_loss(outputs, labels, params["points"], params["radius"],
+                      num_centers=recipe.num_centers, official_indexing=recipe.official_indexing,
+                      **kwargs).mean()
+    return arpl_loss(outputs, labels, params["points"], params["radius"], **kwargs).mean()
+  if recipe.task == "metric_learning":
+    per_example = batch_hard_triplet_loss(outputs, labels, margin=recipe.margin)
+    return jnp.sum(per_example) / jnp.maximum(jnp.sum(valid_triplet_anchors(labels)), 1)
+  per_example = soft_target_loss(outputs, targets, loss_type=recipe.loss_type, gamma=recipe.gamma)
+  if recipe.class_weights is not None:
+    weights = targets @ jnp.asarray(recipe.class_weights, targets.dtype)  # w[y], one-hot targets.
+    per_example *= jnp.where(step >= recipe.reweight_from_step, weights, 1.0)
+  return per_example.mean()
+
+
 def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
                tx: optax.GradientTransformation, recipe: Recipe,
                schedule: Callable[[jax.Array], jax.Array],
@@ -148,8 +172,9 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   Loss: ``recipe.loss_type`` (softmax cross-entropy by default) against
   ``optax.smooth_labels(one_hot(y), ε)``, mixed by mixup (one ``λ ~ Beta(α, α)`` shared by all devices,
   partner = reversed shard) when ``mixup_alpha > 0``; with ``class_weights`` each example is weighted
-  by ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on. ``recipe.task="metric_learning"``
-  replaces all this by the batch-hard triplet loss on the (embedding) outputs of this shard.
+  by ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on. Other ``recipe.task`` values replace
+  this loss (:func:`_task_loss`): the batch-hard triplet loss on embeddings (``metric_learning``), SLA
+  on the M transformed copies of the batch (``sla``), RPL/ARPL (``open_set``).
   The task loss is weighted by ``recipe.task_weight``; ``distill``, if given, adds its losses against
   the frozen teacher in ``state.teacher``, which sees the same augmented (and mixed) images.
   ``m2m``, if given, replaces slots of the
@@ -166,6 +191,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
                             lambda: m2m(jax.random.fold_in(aug_rng, 1), images, labels, f_apply),
                             lambda: (images, jnp.zeros(labels.shape, bool)))
     metrics["m2m_accepted"] = jnp.mean(kept)
+  joint_labels = None
   if recipe.task == "sla":  # M transformed copies of every image, sample-major.
     images, joint_labels = label_augment(images, labels, recipe.sla_transform)
   targets = optax.smooth_labels(jax.nn.one_hot(labels, recipe.num_classes), recipe.label_smoothing)
@@ -184,30 +210,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
     logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
                                   train=not recipe.frozen_backbone, rngs={"dropout": dropout_rng},
                                   mutable=mutable)
-    if recipe.task == "sla":
-      task_loss = sla_task_loss(logits, labels, joint_labels, mode=recipe.sla_mode,
-                                num_classes=recipe.num_classes,
-                                num_transforms=logits.shape[0] // labels.shape[0],
-                                temperature=recipe.sla_temperature)
-    elif recipe.task == "open_set" and recipe.open_set_loss != "softmax":
-      kwargs = dict(temperature=recipe.open_set_temperature, weight=recipe.open_set_weight)
-      if recipe.open_set_loss == "rpl":
-        per_example = rpl_loss(logits, labels, params["points"], params["radius"],
-                               num_centers=recipe.num_centers,
-                               official_indexing=recipe.official_indexing, **kwargs)
-      else:
-        per_example = arpl_loss(logits, labels, params["points"], params["radius"], **kwargs)
-      task_loss = per_example.mean()
-    elif recipe.task == "metric_learning":
-      valid = valid_triplet_anchors(labels)
-      per_example = batch_hard_triplet_loss(logits, labels, margin=recipe.margin)
-      task_loss = jnp.sum(per_example) / jnp.maximum(jnp.sum(valid), 1)
-    else:
-      per_example = soft_target_loss(logits, targets, loss_type=recipe.loss_type, gamma=recipe.gamma)
-      if recipe.class_weights is not None:
-        weights = targets @ jnp.asarray(recipe.class_weights, targets.dtype)  # w[y], one-hot targets.
-        per_example *= jnp.where(state.step >= recipe.reweight_from_step, weights, 1.0)
-      task_loss = per_example.mean()
+    task_loss = _task_loss(recipe, params, logits, labels, targets, joint_labels, state.step)
     parts = {"task_loss": task_loss}
     loss = recipe.task_weight * task_loss
     if distill is not None:
