@@ -7,11 +7,12 @@ from typing import Any
 import flax.linen as nn
 import ml_collections
 
+from jaxtricks.models.infomax import DeepInfoMax
 from jaxtricks.models.layers import ChannelPReLU, he_normal, prior_bias_init
 from jaxtricks.models.resnet import ResNet
 from jaxtricks.models.small import MLP, SmallCNN
 
-MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP}
+MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP, "dim": DeepInfoMax}
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,

@@ -18,7 +18,7 @@ def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
-  c.task = "classification"  # classification | metric_learning (triplet, Recall@K) | sla | open_set
+  c.task = "classification"  # classification | metric_learning | sla | open_set | infomax
   c.parallel = "pmap"  # pmap: all local devices | jit: one device.
   c.distributed = False  # Call jax.distributed.initialize() (multi-host; also JAXTRICKS_DISTRIBUTED=1).
 
@@ -86,10 +86,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.open_set.weight = 0.1  # Weight of the open-space term (official default 0.1).
   c.open_set.official_indexing = False  # RPL, K > 1: reproduce the official code's point indexing.
 
+  c.infomax = ml_collections.ConfigDict()  # Deep InfoMax (task == "infomax", model.name == "dim").
+  c.infomax.estimator = "jsd"  # jsd | nce | dv
+  c.infomax.prior_weight = 0.1  # Prior matching of sigmoid(code) to U(0, 1); 0 turns it off.
+
   c.transfer = ml_collections.ConfigDict()  # Start from a trained run with a new output head.
   c.transfer.pretrain = ml_collections.ConfigDict()  # Config of the source run: trained first if set.
   c.transfer.init_from = ""  # Workdir of the pretrained run (default with pretrain: WORKDIR/pretrained).
-  c.transfer.freeze_backbone = False  # Train the head only (backbone and BN statistics frozen).
+  c.transfer.freeze_backbone = False  # Train the head only (backbone and BN statistics frozen;
+  #                                     without init_from/pretrain: a probe on a random network).
   c.transfer.backbone_lr_factor = 1.0  # Fine-tuning: backbone LR = this × the head LR.
 
   c.optim = ml_collections.ConfigDict()

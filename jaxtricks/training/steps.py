@@ -26,13 +26,17 @@ from jaxtricks.imbalance.m2m import M2mGeneration
 from jaxtricks.losses.classification import soft_target_loss
 from jaxtricks.losses.distillation import kd_loss, rkd_angle_loss, rkd_distance_loss
 from jaxtricks.losses.label_augmentation import label_augment, sla_predictions, sla_task_loss
+from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, infonce_loss,
+                                      prior_matching_losses)
 from jaxtricks.losses.open_set import arpl_loss, open_set_logits, rpl_loss
 from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_triplet_anchors
 from jaxtricks.metrics.classification import per_class_counts
 
 AXIS = "batch"
 PARALLEL = ("pmap", "jit")
-TASKS = ("classification", "metric_learning", "sla", "open_set")
+TASKS = ("classification", "metric_learning", "sla", "open_set", "infomax")
+INFOMAX_ESTIMATORS = {"jsd": functools.partial(fenchel_dual_loss, measure="JSD"),
+                      "nce": infonce_loss, "dv": donsker_varadhan_loss}
 FEATURES = ("output", "embedding")
 
 
@@ -85,6 +89,8 @@ class Recipe:
   open_set_temperature: float = 1.0
   open_set_weight: float = 0.1  # Weight of the open-space (radius) term.
   official_indexing: bool = False  # RPL with K > 1: the official code's row indexing of the points.
+  infomax_estimator: str = "jsd"  # infomax: jsd | nce | dv (local DIM)
+  prior_weight: float = 0.0  # infomax: weight of adversarial prior matching on the code.
   task_weight: float = 1.0  # Weight of the task loss (0: a distillation-only student).
   margin: float = 0.2  # Triplet margin (metric_learning).
   frozen_backbone: bool = False  # Run the model in inference mode: BN statistics stay as loaded.
@@ -138,8 +144,23 @@ def _step_rngs(state: TrainState) -> tuple[jax.Array, jax.Array, jax.Array]:
   return mix_rng, aug_rng, dropout_rng
 
 
-def _task_loss(recipe: Recipe, params, outputs, labels, targets, joint_labels, step) -> jax.Array:
+def infomax_loss(intermediates, *, estimator: str, prior_weight: float = 0.0) -> jax.Array:
+  """Local DIM: the MI estimator between the sown local and global MI-network outputs, plus
+  ``prior_weight`` × the prior-matching discriminator loss (GAN measure; the encoder side is reversed
+  by the model's gradient-reversal layer)."""
+  loss = INFOMAX_ESTIMATORS[estimator](intermediates["local_mi"][0], intermediates["global_mi"][0])
+  if prior_weight:
+    d_prior, d_code = intermediates["prior_scores"][0]
+    loss = loss + prior_weight * prior_matching_losses(d_prior, d_code)["discriminator"]
+  return loss
+
+
+def _task_loss(recipe: Recipe, params, outputs, labels, targets, joint_labels, step,
+               intermediates) -> jax.Array:
   """The batch-mean loss of ``recipe.task`` on this shard's model outputs."""
+  if recipe.task == "infomax":
+    return infomax_loss(intermediates, estimator=recipe.infomax_estimator,
+                        prior_weight=recipe.prior_weight)
   if recipe.task == "sla":
     return sla_task_loss(outputs, labels, joint_labels, mode=recipe.sla_mode,
                          num_classes=recipe.num_classes,
@@ -206,11 +227,14 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   need_embedding = distill is not None and distill.features == "embedding"
 
   def loss_fn(params):
-    mutable = ["batch_stats", "intermediates"] if need_embedding else ["batch_stats"]
+    mutable = ["batch_stats"]
+    if need_embedding or recipe.task == "infomax":
+      mutable.append("intermediates")
+    rngs = {"dropout": dropout_rng, "prior": jax.random.fold_in(dropout_rng, 1)}
     logits, updates = model.apply({"params": params, "batch_stats": state.batch_stats}, images,
-                                  train=not recipe.frozen_backbone, rngs={"dropout": dropout_rng},
-                                  mutable=mutable)
-    task_loss = _task_loss(recipe, params, logits, labels, targets, joint_labels, state.step)
+                                  train=not recipe.frozen_backbone, rngs=rngs, mutable=mutable)
+    task_loss = _task_loss(recipe, params, logits, labels, targets, joint_labels, state.step,
+                           updates.get("intermediates"))
     parts = {"task_loss": task_loss}
     loss = recipe.task_weight * task_loss
     if distill is not None:
@@ -281,6 +305,14 @@ def embed_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Modu
   """The model's outputs on this device's shard, in inference mode (embeddings of a metric model)."""
   return model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
                      train=False)
+
+
+def infomax_eval_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,
+                      recipe: Recipe) -> jax.Array:
+  """The MI estimator's loss on this shard, averaged over devices (inference mode, no prior term)."""
+  _, inter = model.apply({"params": state.params, "batch_stats": state.batch_stats}, batch["image"],
+                         train=False, mutable=["intermediates"])
+  return lax.pmean(infomax_loss(inter["intermediates"], estimator=recipe.infomax_estimator), AXIS)
 
 
 def open_set_step(state: TrainState, batch: dict[str, jax.Array], *, model: nn.Module,

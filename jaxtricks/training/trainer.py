@@ -35,9 +35,9 @@ from jaxtricks.metrics.open_set import open_set_aupr, open_set_auroc, oscr
 from jaxtricks.models import create_model
 from jaxtricks.models.open_set import ReciprocalPoints
 from jaxtricks.training import optim, plots
-from jaxtricks.training.steps import (PARALLEL, TASKS, Distillation, Recipe, TrainState,
+from jaxtricks.training.steps import (INFOMAX_ESTIMATORS, PARALLEL, TASKS, Distillation, Recipe, TrainState,
                                       create_train_state, embed_step, eval_step, open_set_step,
-                                      parallelize, robust_eval_step,
+                                      infomax_eval_step, parallelize, robust_eval_step,
                                       place_state, train_step)
 from jaxtricks.training.transfer import load_variables, transfer_optimizer, transfer_variables
 
@@ -133,6 +133,17 @@ def evaluate_open_set(p_logits, state: TrainState, dataset: ArrayDataset, batch_
           "eval/oscr": oscr(probs[known], probs[~known], dataset.labels[known])}
 
 
+def _infomax_eval(p_infomax, state, dataset, batch_size, num_devices) -> dict[str, float]:
+  """The MI estimator's loss on the full test batches (the last, padded one is left out: every
+  example is a negative for the others)."""
+  losses = [float(p_infomax(state, batch)) for batch in eval_batches(dataset, batch_size,
+                                                                     num_devices=num_devices)
+            if np.all(batch["mask"])]
+  if not losses:
+    raise ValueError(f"eval_batch_size={batch_size} exceeds the {len(dataset)} test examples")
+  return {"eval/infomax_loss": float(np.mean(losses))}
+
+
 def _robust_accuracy(p_robust, state, dataset, batch_size, num_devices) -> dict[str, float]:
   correct = sum(int(p_robust(state, batch)["robust_correct"])
                 for batch in eval_batches(dataset, batch_size, num_devices=num_devices))
@@ -142,7 +153,7 @@ def _robust_accuracy(p_robust, state, dataset, batch_size, num_devices) -> dict[
 def _output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   if config.task == "metric_learning":
     return config.model.embedding_dim
-  if config.task == "open_set" and config.open_set.loss != "softmax":
+  if config.task == "open_set" and config.open_set.loss != "softmax" or config.task == "infomax":
     return config.model.embedding_dim
   if config.task == "sla":
     return sla_output_size(config.sla.mode, num_classes, SLA_TRANSFORMS[config.sla.transform])
@@ -252,16 +263,15 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   if config.task in ("metric_learning", "sla") and (
       config.train.mixup_alpha or config.train.label_smoothing or config.m2m.enabled):
     raise ValueError(f"task={config.task!r} takes no mixup, label smoothing or m2m")
+  if config.task == "infomax" and config.infomax.estimator not in INFOMAX_ESTIMATORS:
+    raise ValueError(f"infomax.estimator must be one of {sorted(INFOMAX_ESTIMATORS)}, got "
+                     f"{config.infomax.estimator!r}")
   if config.task == "open_set" and config.open_set.loss not in OPEN_SET_LOSSES:
     raise ValueError(f"open_set.loss must be one of {OPEN_SET_LOSSES}, got {config.open_set.loss!r}")
   if config.task == "sla" and config.sla.transform not in SLA_TRANSFORMS:
     raise ValueError(f"sla.transform must be one of {sorted(SLA_TRANSFORMS)}, got {config.sla.transform!r}")
   if config.distill.generations < 1:
     raise ValueError(f"distill.generations must be >= 1, got {config.distill.generations}")
-  if (config.transfer.freeze_backbone or config.transfer.backbone_lr_factor != 1.0) and not (
-      config.transfer.init_from or config.transfer.pretrain):
-    raise ValueError("transfer.freeze_backbone / backbone_lr_factor need transfer.init_from or "
-                     "transfer.pretrain")
   if datasets is None:
     datasets = build_datasets(config.dataset)
   if config.distill.generations > 1:
@@ -323,6 +333,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                   open_set_temperature=config.open_set.temperature,
                   open_set_weight=config.open_set.weight,
                   official_indexing=config.open_set.official_indexing,
+                  infomax_estimator=config.infomax.estimator,
+                  prior_weight=config.infomax.prior_weight,
                   frozen_backbone=config.transfer.freeze_backbone)
   m2m = None
   if config.m2m.enabled:
@@ -335,6 +347,11 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                           per_device_output=True)
     run_eval = lambda state: evaluate_retrieval(p_embed, state, test, config.eval_batch_size,
                                                 num_devices)
+  elif config.task == "infomax":
+    p_infomax = parallelize(functools.partial(infomax_eval_step, model=model, recipe=recipe),
+                            config.parallel)
+    run_eval = lambda state: _infomax_eval(p_infomax, state, test, config.eval_batch_size,
+                                           num_devices)
   elif config.task == "open_set":
     p_logits = parallelize(functools.partial(open_set_step, model=model, recipe=recipe),
                            config.parallel, per_device_output=True)

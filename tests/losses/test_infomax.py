@@ -41,3 +41,20 @@ def test_prior_matching_matches_official():
     np.testing.assert_allclose(grad, g[f"{measure}_grad_encoded_nonsat"], rtol=1e-5, atol=1e-7)
   with pytest.raises(ValueError, match="measure"):
     fenchel_dual_loss(g["d_prior"][None, None, :1], g["d_prior"][None, None, :1], measure="DV")
+
+
+def test_deep_infomax_model_sows_what_the_estimators_need_and_reverses_the_prior_gradient():
+  from jaxtricks.models.infomax import DeepInfoMax, _reverse_gradient
+
+  assert jax.grad(lambda x: jnp.sum(_reverse_gradient(x) ** 2))(jnp.ones(3)).tolist() == [-2.0] * 3
+  model = DeepInfoMax(num_classes=8, width=4, mi_units=6)
+  x = jnp.ones((5, 8, 8, 1))
+  variables = model.init(jax.random.key(0), x, train=False)
+  code, state = model.apply(variables, x, train=True, mutable=["batch_stats", "intermediates"],
+                            rngs={"prior": jax.random.key(1)})
+  inter = state["intermediates"]
+  assert code.shape == (5, 8)
+  assert inter["local_mi"][0].shape == (5, 6, 16) and inter["global_mi"][0].shape == (5, 6, 1)
+  assert np.isfinite(fenchel_dual_loss(inter["local_mi"][0], inter["global_mi"][0]))
+  assert "global_mi_0" not in DeepInfoMax(num_classes=8, width=4, infomax_heads=False).init(
+      jax.random.key(0), x, train=False)["params"]

@@ -89,7 +89,3 @@ def test_frozen_backbone_and_its_batchnorm_statistics_stay_bit_identical(tmp_pat
   assert _bitwise_equal(backbone, {k: v for k, v in pretrained["params"].items() if k != "head"})
   assert _bitwise_equal(jax.device_get(state.batch_stats), pretrained["batch_stats"])
   assert params["head"]["kernel"].shape[-1] == 5
-  with pytest.raises(ValueError, match="transfer.init_from"):
-    config.transfer.pretrain = config.transfer.pretrain.__class__()
-    config.transfer.init_from = ""
-    fit(config, tmp_path / "x")

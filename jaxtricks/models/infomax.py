@@ -1,0 +1,81 @@
+"""Deep InfoMax encoder (Hjelm et al., ICLR 2019) for small images, with its local and global MI
+networks and the prior-matching discriminator."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
+
+
+@jax.custom_vjp
+def _reverse_gradient(x):
+  return x
+
+
+_reverse_gradient.defvjp(lambda x: (x, None), lambda _, g: (-g,))
+
+
+class DeepInfoMax(nn.Module):
+  """conv(w)–conv(2w)–maxpool → local map ``[N, h, w, 2w]`` → conv(4w)–global-avg-pool → code
+  ``head`` (``num_classes`` = code size), BatchNorm after every conv.
+
+  Besides the code it sows, under ``intermediates``: ``local_mi`` ``[N, units, h·w]`` and
+  ``global_mi`` ``[N, units, 1]`` (the MI networks: 1×1 convolutions on the local map and an MLP on the
+  code, both with a linear shortcut, as in the official ``LocalDIM``), and ``prior_scores``: the
+  discriminator's outputs on uniform prior samples and on ``sigmoid(code)`` behind a gradient-reversal
+  layer, so one optimiser trains the discriminator to separate them and the encoder to fool it.
+  """
+
+  num_classes: int = 64
+  width: int = 32
+  mi_units: int = 128
+  infomax_heads: bool = True  # The MI networks and the discriminator (off for a probe on the encoder).
+  activation: str = "relu"
+  bn_momentum: float = 0.9
+  prior_bias: bool = False
+  l2_normalize: bool = False
+  dtype: Any = jnp.float32
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
+    del dropout  # No dropout layer.
+    slope = negative_slope(self.activation)
+    conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False, dtype=self.dtype,
+                             kernel_init=he_normal(slope))
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
+                             dtype=self.dtype, axis_name=self.axis_name if train else None)
+    x = x.astype(self.dtype)
+    x = activate(self.activation, norm()(conv(self.width)(x)))
+    x = activate(self.activation, norm()(conv(2 * self.width)(x)))
+    local = nn.max_pool(x, (2, 2), (2, 2))
+    x = activate(self.activation, norm()(conv(4 * self.width)(local)))
+    pooled = jnp.mean(x, axis=(1, 2))
+    self.sow("intermediates", "embedding", pooled)
+    code = output_head(pooled, self.num_classes, prior_bias=self.prior_bias,
+                       l2_normalize=self.l2_normalize, dtype=self.dtype)
+    if not self.infomax_heads:
+      return code
+
+    def mi_net(h, name):
+      hidden = nn.relu(nn.Dense(self.mi_units, name=f"{name}_0")(h))
+      return nn.Dense(self.mi_units, name=f"{name}_1")(hidden) + nn.Dense(
+          self.mi_units, use_bias=False, name=f"{name}_shortcut")(h)
+
+    flat_local = local.astype(jnp.float32).reshape(local.shape[0], -1, local.shape[-1])
+    self.sow("intermediates", "local_mi", jnp.swapaxes(mi_net(flat_local, "local_mi"), 1, 2))
+    self.sow("intermediates", "global_mi", mi_net(code, "global_mi")[:, :, None])
+
+    discriminator = nn.Sequential([nn.Dense(256, name="prior_0"), nn.relu,
+                                   nn.Dense(64, name="prior_1"), nn.relu,
+                                   nn.Dense(1, name="prior_2")])
+    prior = jax.random.uniform(self.make_rng("prior"), code.shape) if train else jnp.zeros_like(code)
+    self.sow("intermediates", "prior_scores",
+             (discriminator(prior)[:, 0], discriminator(_reverse_gradient(jax.nn.sigmoid(code)))[:, 0]))
+    return code
