@@ -23,6 +23,37 @@ def open_set_auroc(known_scores, unknown_scores, *, ties: str = "half") -> float
   return float(wins / (len(known) * len(unknown)))
 
 
+def official_ood_metrics(known_scores, unknown_scores) -> dict[str, float]:
+  """The ARPL code's ``metric_ood`` numbers (×100): TNR at 95 % TPR, detection accuracy, AUROC, and
+  the trapezoidal AUPR of the known (``auin``) and unknown (``auout``) sides.
+
+  The threshold sweeps upward through the merged scores, a known example passing below an unknown one
+  on ties (so a tie counts as mis-ordered); ``tp`` / ``fp`` count the known / unknown examples still
+  above it. Prefer :func:`open_set_auroc` and :func:`open_set_aupr` (scikit-learn's conventions); this
+  one reproduces published tables.
+  """
+  known, unknown = np.asarray(known_scores, np.float64), np.asarray(unknown_scores, np.float64)
+  nk, nn = len(known), len(unknown)
+  scores = np.r_[known, unknown]
+  is_unknown = np.r_[np.zeros(nk, bool), np.ones(nn, bool)]
+  order = np.lexsort((is_unknown, scores))  # Ascending; on ties known first.
+  tp = np.r_[nk, nk - np.cumsum(~is_unknown[order])].astype(np.float64)
+  fp = np.r_[nn, nn - np.cumsum(is_unknown[order])].astype(np.float64)
+  tpr, fpr = np.r_[1.0, tp / nk, 0.0], np.r_[1.0, fp / nn, 0.0]
+  out = {"tnr_at_tpr95": 1.0 - fp[np.abs(tp / nk - 0.95).argmin()] / nn,
+         "dtacc": 0.5 * np.max(tp / nk + 1.0 - fp / nn),
+         "auroc": -np.trapezoid(1.0 - fpr, tpr)}
+  denom = tp + fp
+  keep = np.r_[True, denom > 0, True]
+  precision_in = np.r_[0.5, tp / np.where(denom > 0, denom, 1.0), 0.0]
+  out["auin"] = -np.trapezoid(precision_in[keep], tpr[keep])
+  denom = (nk - tp) + (nn - fp)
+  keep = np.r_[True, denom > 0, True]
+  precision_out = np.r_[0.0, (nn - fp) / np.where(denom > 0, denom, 1.0), 0.5]
+  out["auout"] = np.trapezoid(precision_out[keep], 1.0 - fpr[keep])
+  return {k: 100.0 * float(v) for k, v in out.items()}
+
+
 def average_precision(scores, positive) -> float:
   """``Σ_n (R_n − R_{n−1}) P_n`` over the distinct score thresholds, high score = positive
   (``sklearn.metrics.average_precision_score``, ties grouped)."""

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from jaxtricks.metrics.open_set import (known_unknown_split, open_set_aupr, open_set_auroc, oscr)
+from jaxtricks.metrics.open_set import (known_unknown_split, official_ood_metrics, open_set_aupr,
+                                        open_set_auroc, oscr)
 from tests.conftest import golden_cases, load_golden
 
 
@@ -11,6 +12,9 @@ def test_matches_the_official_evaluation():
   known, novel = g["known_scores"], g["novel_scores"]
   assert 100 * open_set_auroc(known, novel, ties="official") == pytest.approx(float(g["auroc"]), abs=1e-9)
   assert 100 * open_set_auroc(known, novel) == pytest.approx(float(g["sklearn_auroc_x100"]), abs=1e-9)
+  official = official_ood_metrics(known, novel)
+  for key in ("auroc", "tnr_at_tpr95", "dtacc", "auin", "auout"):
+    assert official[key] == pytest.approx(float(g[key]), abs=1e-9), key
   assert oscr(g["oscr_pred_known"], g["oscr_pred_unknown"], g["oscr_labels"]) == pytest.approx(
       float(g["oscr"]), abs=1e-9)
 
