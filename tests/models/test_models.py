@@ -100,7 +100,7 @@ def test_small_models_on_8x8_and_dropout_is_stochastic_in_training():
 
 
 def test_create_model_rejects_unknown_names():
-  with pytest.raises(ValueError, match=r"model.name must be one of \['cnn', 'mlp', 'resnet'\]"):
+  with pytest.raises(ValueError, match=r"model.name must be one of \['cnn', 'dim', 'mlp', 'resnet'\]"):
     create_model(ml_collections.ConfigDict({"name": "vit"}), num_classes=10, dtype=jnp.float32)
   with pytest.raises(ValueError, match="does not accept"):
     create_model(ml_collections.ConfigDict({"name": "mlp", "variant": "d"}), num_classes=10,
