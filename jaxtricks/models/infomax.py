@@ -3,14 +3,14 @@ networks and the prior-matching discriminator."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
+from jaxtricks.models.layers import output_head
+from jaxtricks.models.small import conv_trunk
 
 
 @jax.custom_vjp
@@ -22,8 +22,8 @@ _reverse_gradient.defvjp(lambda x: (x, None), lambda _, g: (-g,))
 
 
 class DeepInfoMax(nn.Module):
-  """conv(w)–conv(2w)–maxpool → local map ``[N, h, w, 2w]`` → conv(4w)–global-avg-pool → code
-  ``head`` (``num_classes`` = code size), BatchNorm after every conv.
+  """The SmallCNN trunk (:func:`~jaxtricks.models.small.conv_trunk`): the local map
+  ``[N, h, w, 2w]`` and, from the pooled features, the code ``head`` (``num_classes`` = code size).
 
   Besides the code it sows, under ``intermediates``: ``local_mi`` ``[N, units, h·w]`` and
   ``global_mi`` ``[N, units, 1]`` (the MI networks: 1×1 convolutions on the local map and an MLP on the
@@ -46,17 +46,9 @@ class DeepInfoMax(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
     del dropout  # No dropout layer.
-    slope = negative_slope(self.activation)
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False, dtype=self.dtype,
-                             kernel_init=he_normal(slope))
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
-                             dtype=self.dtype, axis_name=self.axis_name if train else None)
-    x = x.astype(self.dtype)
-    x = activate(self.activation, norm()(conv(self.width)(x)))
-    x = activate(self.activation, norm()(conv(2 * self.width)(x)))
-    local = nn.max_pool(x, (2, 2), (2, 2))
-    x = activate(self.activation, norm()(conv(4 * self.width)(local)))
-    pooled = jnp.mean(x, axis=(1, 2))
+    local, pooled = conv_trunk(x, width=self.width, activation=self.activation,
+                               bn_momentum=self.bn_momentum, dtype=self.dtype,
+                               axis_name=self.axis_name, train=train)
     self.sow("intermediates", "embedding", pooled)
     code = output_head(pooled, self.num_classes, prior_bias=self.prior_bias,
                        l2_normalize=self.l2_normalize, dtype=self.dtype)

@@ -12,6 +12,23 @@ import jax.numpy as jnp
 from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
 
 
+def conv_trunk(x: jax.Array, *, width: int, activation: str, bn_momentum: float, dtype,
+               axis_name: str | None, train: bool) -> tuple[jax.Array, jax.Array]:
+  """conv(w)–conv(2w)–maxpool → the local map; conv(4w)–global-avg-pool → the pooled features.
+  BatchNorm after every conv. Call inside a parent's ``nn.compact`` method (the layers are its own)."""
+  slope = negative_slope(activation)
+  conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False, dtype=dtype,
+                           kernel_init=he_normal(slope))
+  norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=bn_momentum,
+                           dtype=dtype, axis_name=axis_name if train else None)
+  x = x.astype(dtype)
+  x = activate(activation, norm()(conv(width)(x)))
+  x = activate(activation, norm()(conv(2 * width)(x)))
+  local = nn.max_pool(x, (2, 2), (2, 2))
+  x = activate(activation, norm()(conv(4 * width)(local)))
+  return local, jnp.mean(x, axis=(1, 2))
+
+
 class SmallCNN(nn.Module):
   """conv(w)–conv(2w)–maxpool–conv(4w)–global-avg-pool–dropout–dense, BatchNorm after every conv."""
 
@@ -28,17 +45,8 @@ class SmallCNN(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
     """``dropout`` (default: ``train``) turns dropout on alone, e.g. for MC-dropout in inference mode."""
-    slope = negative_slope(self.activation)
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), use_bias=False, dtype=self.dtype,
-                             kernel_init=he_normal(slope))
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
-                             dtype=self.dtype, axis_name=self.axis_name if train else None)
-    x = x.astype(self.dtype)
-    x = activate(self.activation, norm()(conv(self.width)(x)))
-    x = activate(self.activation, norm()(conv(2 * self.width)(x)))
-    x = nn.max_pool(x, (2, 2), (2, 2))
-    x = activate(self.activation, norm()(conv(4 * self.width)(x)))
-    x = jnp.mean(x, axis=(1, 2))
+    _, x = conv_trunk(x, width=self.width, activation=self.activation, bn_momentum=self.bn_momentum,
+                      dtype=self.dtype, axis_name=self.axis_name, train=train)
     x = nn.Dropout(self.dropout_rate, deterministic=not (train if dropout is None else dropout))(x)
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
