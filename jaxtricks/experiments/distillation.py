@@ -18,6 +18,7 @@ from absl import app, flags, logging
 from matplotlib.figure import Figure
 
 from jaxtricks.training.config import load_config
+from jaxtricks.training.plots import plot_seed_bars
 from jaxtricks.training.trainer import fit
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -69,15 +70,8 @@ def write_report(rows: list[dict], out: Path) -> str:
   fig = Figure(figsize=(4 * len(groups) + 2, 3.5))
   axes = np.atleast_1d(fig.subplots(1, len(groups)))
   for ax, group, title in zip(axes, groups, ("test accuracy", "Recall@1 (digits 5–9)")):
-    means = [100 * np.mean(values[m]) for m in group]
-    ax.bar(range(len(group)), means, yerr=[100 * np.std(values[m]) for m in group], capsize=3,
-           color=["C7" if "teacher" in m else "C0" for m in group])
-    for i, m in enumerate(group):
-      ax.plot(np.full(len(values[m]), i), 100 * np.asarray(values[m]), "k.", ms=4)
-    ax.set_xticks(range(len(group)))
-    ax.set_xticklabels([m.removeprefix("metric_") for m in group], rotation=30, fontsize=8)
-    low = min(100 * min(values[m]) for m in group)
-    ax.set_ylim(max(0.0, low - 3), 100)
+    plot_seed_bars({m.removeprefix("metric_"): 100 * np.asarray(values[m]) for m in group}, ax,
+                   colors=["C7" if "teacher" in m else "C0" for m in group])
     ax.set_ylabel(f"{title} (%)")
   fig.suptitle("distillation on digits (ResNet teacher → small-CNN student)")
   fig.tight_layout()

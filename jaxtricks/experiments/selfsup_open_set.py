@@ -18,6 +18,7 @@ from absl import app, flags, logging
 from matplotlib.figure import Figure
 
 from jaxtricks.training.config import load_config
+from jaxtricks.training.plots import plot_seed_bars
 from jaxtricks.training.trainer import fit
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -98,13 +99,7 @@ def write_report(rows: list[dict], out: Path) -> str:
     present = [m for m in methods if pick(group, m, key)]
     if not present:
       continue
-    values = [100 * np.asarray(pick(group, m, key)) for m in present]
-    ax.bar(range(len(present)), [v.mean() for v in values], yerr=[v.std() for v in values], capsize=3)
-    for i, v in enumerate(values):
-      ax.plot(np.full(len(v), i), v, "k.", ms=4)
-    ax.set_xticks(range(len(present)))
-    ax.set_xticklabels(present)
-    ax.set_ylim(max(0, min(v.min() for v in values) - 5), 100)
+    plot_seed_bars({m: 100 * np.asarray(pick(group, m, key)) for m in present}, ax, margin=5.0)
     ax.set_title(title)
   fig.tight_layout()
   fig.savefig(out / "results.png", dpi=100)

@@ -53,6 +53,21 @@ def plot_per_class_recall(recall, counts=None, ax=None):
   return ax
 
 
+def plot_seed_bars(values: dict[str, np.ndarray], ax, *, colors=None, margin: float = 3.0):
+  """One bar per entry of ``values`` (name → per-seed results): the mean with a ±std error bar and
+  the seeds as dots; the y axis runs from just below the lowest seed to 100."""
+  names = list(values)
+  arrays = [np.asarray(values[n], float) for n in names]
+  ax.bar(range(len(names)), [a.mean() for a in arrays], yerr=[a.std() for a in arrays], capsize=3,
+         color=colors)
+  for i, a in enumerate(arrays):
+    ax.plot(np.full(len(a), i), a, "k.", ms=4)
+  ax.set_xticks(range(len(names)))
+  ax.set_xticklabels(names, rotation=30, fontsize=8)
+  ax.set_ylim(max(0.0, min(a.min() for a in arrays) - margin), 100)
+  return ax
+
+
 def save_run_plots(workdir: str | Path, train_counts=None) -> list[Path]:
   """Writes ``curves.png`` and ``per_class_recall.png`` into ``workdir``; returns their paths."""
   workdir = Path(workdir)

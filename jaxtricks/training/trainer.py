@@ -213,23 +213,19 @@ def _check_finite(pending: list[tuple[int, dict]], checkpoints: ocp.CheckpointMa
   return [m for _, m in fetched]
 
 
-def _m2m_generation(config, workdir: Path, model, state: TrainState, datasets,
-                    steps_per_epoch: int) -> M2mGeneration:
+def _m2m_generation(config, workdir: Path, model, datasets, steps_per_epoch: int) -> M2mGeneration:
   """The generator g of M2m: restored from ``m2m.generator_workdir``, or first trained (plain ERM on
   the same data and model) into ``workdir/generator``."""
   if config.m2m.generator_workdir:
-    manager = ocp.CheckpointManager(Path(config.m2m.generator_workdir).absolute() / "checkpoints")
-    if manager.latest_step() is None:
-      raise ValueError(f"m2m.generator_workdir={config.m2m.generator_workdir!r} holds no checkpoint")
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
-    g_state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(abstract))
+    g_variables = load_variables(config.m2m.generator_workdir)
   else:
     g_config = ml_collections.ConfigDict(config.to_dict())
     g_config.m2m.enabled = False
     g_config.dataset.resample = "none"
     g_config.loss.update(type="softmax", class_balanced_beta=0.0)
     _, g_state = fit(g_config, workdir / "generator", datasets=datasets)
-  g_variables = jax.device_get({"params": g_state.params, "batch_stats": g_state.batch_stats})
+    g_variables = {"params": g_state.params, "batch_stats": g_state.batch_stats}
+  g_variables = jax.device_get(g_variables)
   train = datasets[0]
   return M2mGeneration(
       g_apply=lambda x: model.apply(g_variables, x, train=False),
@@ -338,7 +334,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                   frozen_backbone=config.transfer.freeze_backbone)
   m2m = None
   if config.m2m.enabled:
-    m2m = _m2m_generation(config, workdir, model, state, (train, test), steps_per_epoch)
+    m2m = _m2m_generation(config, workdir, model, (train, test), steps_per_epoch)
   p_train = parallelize(functools.partial(train_step, model=model, tx=tx, recipe=recipe,
                                           schedule=schedule, distill=distill, m2m=m2m),
                         config.parallel)
