@@ -1,18 +1,26 @@
 """Images/s of one ResNet-32 training step (global batch 128, 32×32×3): jaxtricks vs PyTorch eager.
 
   pip install torch   # benchmark-only dependency
-  python benchmarks/train_step.py --rounds=7 --steps=10
+  python benchmarks/train_step.py --rounds=7 --steps=10 --parallel=pmap
+  python benchmarks/train_step.py --rounds=7 --steps=10 --parallel=jit      # donates the state
+  python benchmarks/train_step.py --profile --steps=10                      # where the time goes
 
 Both sides train the same network (CIFAR ResNet-32 v1: 3×5 basic blocks of width 16/32/64, projection
 shortcuts, BatchNorm, ReLU) with SGD momentum 0.9, weight decay 2e-4 and softmax cross-entropy, on the
-same random batch. They run interleaved in one process, round by round; the script prints the median
-images/s of each, their ratio, the jaxtricks step's FLOPs from XLA's cost analysis (GFLOP/s achieved)
-and its compile time.
+same random batch; jaxtricks runs the classification task's step. They run interleaved in one
+process, round by round; the script prints the median images/s of each, their ratio, the jaxtricks
+step's FLOPs from XLA's cost analysis (GFLOP/s achieved) and its compile time. ``--profile`` traces
+the jaxtricks step with the JAX profiler and sums the time of XLA's operations by kind.
 """
 
 import argparse
-import functools
+import collections
+import glob
+import gzip
+import json
+import re
 import statistics
+import tempfile
 import time
 
 import jax
@@ -20,10 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from jaxtricks.data import ArrayDataset, TrainBatches
 from jaxtricks.models import ResNet
-from jaxtricks.training import (Recipe, base_config, create_optimizer, create_train_state,
-                                learning_rate_schedule, parallelize, train_step)
-from jaxtricks.training.steps import place_state
+from jaxtricks.optim import create_optimizer, learning_rate_schedule
+from jaxtricks.parallel import device_count, parallelize, place_state
+from jaxtricks.tasks import Classification, Targets
+from jaxtricks.training import base_config
 
 
 # ----------------------------------------------------------------------------- PyTorch peer
@@ -77,25 +87,24 @@ def torch_step_fn(batch_size, images, labels):
 
 
 # ----------------------------------------------------------------------------- jaxtricks
-def jax_step_fn(batch_size, images, labels):
+def jax_step_fn(batch_size, images, labels, parallel):
   c = base_config()
-  c.model.depth = 32
   c.optim.update(lr=0.1, reference_batch=128, momentum=0.9, weight_decay=2e-4, schedule="constant")
   model = ResNet(depth=32, num_classes=10, axis_name="batch")
   schedule = learning_rate_schedule(c.optim, steps_per_epoch=1, num_epochs=1, global_batch=batch_size)
-  tx = create_optimizer(c.optim, schedule)
-  state = place_state(create_train_state(model, tx, images[:1], seed=0), "pmap")
-  n_dev = jax.local_device_count()
-  batch = {"image": images.reshape(n_dev, -1, *images.shape[1:]), "label": labels.reshape(n_dev, -1)}
-  batch = jax.device_put(batch)
-  p_step = parallelize(functools.partial(train_step, model=model, tx=tx, schedule=schedule,
-                                         recipe=Recipe(num_classes=10)), "pmap")
+  n_dev = device_count(parallel)
+  batches = TrainBatches(ArrayDataset(images, labels, 10), batch_size, seed=0, num_devices=n_dev)
+  task = Classification(model=model, tx=create_optimizer(c.optim, schedule), schedule=schedule,
+                        batches=batches, targets=Targets(num_classes=10))
+  state = place_state(task.init(0), parallel)
+  batch = jax.device_put(batches.batch(0))
+  p_step = parallelize(task.train_step, parallel, donate_state=True)
   t0 = time.perf_counter()
   compiled = p_step.lower(state, batch).compile()
   compile_s = time.perf_counter() - t0
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float(cost.get("flops", float("nan"))) * n_dev  # Per-device program × devices.
+  flops = float(cost.get("flops", float("nan"))) * (n_dev if parallel == "pmap" else 1)
   holder = {"state": state}
 
   def step():
@@ -103,6 +112,35 @@ def jax_step_fn(batch_size, images, labels):
     return metrics
   jax.block_until_ready(step())  # Warm the dispatch cache.
   return step, compile_s, flops
+
+
+KINDS = (("convolution", r"^(convolution|conv_general)"), ("YNNPACK fusion (dots/convs)", r"^ynn_"),
+         ("transpose / copy", r"(transpose|copy)"), ("reduce", r"reduce"), ("other fusion", r"fusion"))
+
+
+def profile(step, steps: int) -> None:
+  """Traces ``steps`` calls of ``step`` and prints the time of XLA's operations by kind."""
+  with tempfile.TemporaryDirectory() as logdir:
+    with jax.profiler.trace(logdir, create_perfetto_trace=True):
+      for _ in range(steps):
+        jax.block_until_ready(step())
+    path, = glob.glob(f"{logdir}/**/*.trace.json.gz", recursive=True)
+    events = json.load(gzip.open(path))["traceEvents"]
+  ops = collections.Counter()
+  for e in events:  # XLA's operations are named like HLO instructions: "kind.N" or "kind".
+    name = e.get("name", "")
+    if e.get("ph") == "X" and re.fullmatch(r"[a-z_\-]+(\.\d+)?", name):
+      ops[name.split(".")[0]] += e["dur"] / 1e3 / steps
+  by_kind = collections.Counter()
+  for name, ms in ops.items():
+    kind = next((k for k, pattern in KINDS if re.search(pattern, name)), "other")
+    by_kind[kind] += ms
+  total = sum(by_kind.values())
+  print(f"| XLA operations by kind | ms per step | share |\n|---|---|---|")
+  for kind, ms in by_kind.most_common():
+    print(f"| {kind} | {ms:.1f} | {100 * ms / total:.0f} % |")
+  print(f"| total | {total:.1f} | |")
+  print("largest operations:", ", ".join(f"{n} {ms:.1f} ms" for n, ms in ops.most_common(8)))
 
 
 def timed(step, n, block):
@@ -118,12 +156,16 @@ def main():
   parser.add_argument("--batch", type=int, default=128)
   parser.add_argument("--rounds", type=int, default=7)
   parser.add_argument("--steps", type=int, default=10)
+  parser.add_argument("--parallel", choices=("pmap", "jit"), default="pmap")
+  parser.add_argument("--profile", action="store_true", help="Trace the jaxtricks step only.")
   args = parser.parse_args()
 
   rng = np.random.default_rng(0)
   images = rng.standard_normal((args.batch, 32, 32, 3)).astype(np.float32)
   labels = rng.integers(0, 10, args.batch).astype(np.int32)
-  jax_step, compile_s, flops = jax_step_fn(args.batch, images, labels)
+  jax_step, compile_s, flops = jax_step_fn(args.batch, images, labels, args.parallel)
+  if args.profile:
+    return profile(jax_step, args.steps)
   torch_step = torch_step_fn(args.batch, images, labels)
   torch_step()  # Warm-up.
 
@@ -137,7 +179,7 @@ def main():
         f"torch {torch.__version__}, {torch.get_num_threads()} torch threads)")
   print(f"| implementation | images/s (median of {args.rounds}×{args.steps} steps) |")
   print("|---|---|")
-  print(f"| jaxtricks (pmap train_step) | {j:.0f} |")
+  print(f"| jaxtricks ({args.parallel} train_step) | {j:.0f} |")
   print(f"| PyTorch eager | {t:.0f} |")
   print(f"ratio jaxtricks / PyTorch: {j / t:.2f}")
   print(f"XLA cost analysis: {flops / 1e9:.2f} GFLOP per step → {flops / step_s / 1e9:.1f} GFLOP/s achieved")

@@ -12,10 +12,8 @@ closed-form α with cap step 0.2 (the paper's setting).
 
 import ml_collections
 
+from jaxtricks.active.loop import STRATEGIES
 from jaxtricks.training.config import base_config, parse_arg
-
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "bald", "coreset", "badge",
-              "alfamix")
 
 
 def get_config(arg=None):

@@ -7,17 +7,16 @@ epochs; the test metric is the estimator's loss on held-out batches. Evaluate th
   python -m jaxtricks.training --config=configs/digits_dim.py:estimator=nce --workdir=runs/dim_nce
 """
 
-from jaxtricks.training.config import base_config, parse_arg, sibling_config
-
-ESTIMATORS = ("jsd", "nce", "dv")
+from jaxtricks.tasks.infomax import ESTIMATORS
+from jaxtricks.training.config import base_config, parse_arg, set_task, sibling_config
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0, estimator="jsd")
   if arg.estimator not in ESTIMATORS:
-    raise ValueError(f"estimator must be one of {ESTIMATORS}, got {arg.estimator!r}")
+    raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {arg.estimator!r}")
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
-  c.task = "infomax"
+  set_task(c, "infomax")
   c.model = base_config().model
   c.model.update(name="dim", width=4 if arg.smoke else 32, mi_units=16 if arg.smoke else 128,
                  embedding_dim=64)

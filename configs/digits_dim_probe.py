@@ -6,7 +6,7 @@ probes the same encoder at its random initialisation (the baseline).
   python -m jaxtricks.training --config=configs/digits_dim_probe.py:estimator=jsd
 """
 
-from jaxtricks.training.config import parse_arg, sibling_config
+from jaxtricks.training.config import parse_arg, set_task, sibling_config
 
 
 def get_config(arg=None):
@@ -17,7 +17,7 @@ def get_config(arg=None):
   if pretrained:
     c.transfer.pretrain = sibling_config(__file__, "digits_dim", f"smoke={arg.smoke},seed={arg.seed},"
                                          f"estimator={arg.estimator}")
-  c.task = "classification"
+  set_task(c, "classification")
   c.model.infomax_heads = False
   c.transfer.freeze_backbone = True
   c.optim.update(name="sgd", lr=0.1, weight_decay=0.0)

@@ -5,14 +5,14 @@ triplet loss (margin 0.2), trained on digits 0–4 and evaluated by Recall@K on 
   python -m jaxtricks.training --config=configs/digits_metric_teacher.py --workdir=runs/metric_teacher
 """
 
-from jaxtricks.training.config import base_config, parse_arg
+from jaxtricks.training.config import base_config, parse_arg, set_task
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0)
   c = base_config()
   c.seed = arg.seed
-  c.task = "metric_learning"
+  set_task(c, "metric_learning")
   c.dataset.source = "digits"
   c.dataset.train_classes = (0, 1, 2, 3, 4)
   c.dataset.test_classes = (5, 6, 7, 8, 9)

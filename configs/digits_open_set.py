@@ -10,19 +10,18 @@ defaults: temperature 1, open-space weight 0.1, one point per class.
   python -m jaxtricks.training --config=configs/digits_open_set.py:loss=arpl,split=2
 """
 
+from jaxtricks.losses.open_set import OPEN_SET_LOSSES
 from jaxtricks.metrics.open_set import known_unknown_split
-from jaxtricks.training.config import parse_arg, sibling_config
-
-LOSSES = ("softmax", "rpl", "arpl")
+from jaxtricks.training.config import parse_arg, set_task, sibling_config
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0, loss="rpl", split=0)
-  if arg.loss not in LOSSES:
-    raise ValueError(f"loss must be one of {LOSSES}, got {arg.loss!r}")
+  if arg.loss not in OPEN_SET_LOSSES:
+    raise ValueError(f"loss must be one of {OPEN_SET_LOSSES}, got {arg.loss!r}")
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
   known, unknown = known_unknown_split(10, 6, seed=arg.split)
-  c.task = "open_set"
+  set_task(c, "open_set")
   c.dataset.train_classes = tuple(int(k) for k in known)
   c.dataset.test_classes = tuple(int(k) for k in known) + tuple(int(u) for u in unknown)
   c.model.width = 4 if arg.smoke else 16

@@ -9,7 +9,7 @@ SmallCNN (width 16) on 8×8 digits, the 4 rotations; ``:mode=`` picks
   python -m jaxtricks.training --config=configs/digits_sla.py:mode=sla_sd,seed=1
 """
 
-from jaxtricks.training.config import parse_arg, sibling_config
+from jaxtricks.training.config import parse_arg, set_task, sibling_config
 
 MODES = ("sla", "sla_sd", "da", "mt", "baseline")
 
@@ -21,7 +21,7 @@ def get_config(arg=None):
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
   c.model.width = 4 if arg.smoke else 16
   if arg.mode != "baseline":
-    c.task = "sla"
+    set_task(c, "sla")
     c.sla.mode = arg.mode
     c.sla.transform = arg.transform
   return c

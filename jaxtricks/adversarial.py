@@ -12,6 +12,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxtricks.parallel import example_keys
+
 NORMS = ("linf", "l2")
 
 
@@ -41,27 +43,29 @@ def project(delta: jax.Array, *, epsilon: float, norm: str) -> jax.Array:
 
 def pgd(rng: jax.Array | None, loss_fn: Callable[[jax.Array], jax.Array], x: jax.Array, *,
         epsilon: float, step_size: float, steps: int, norm: str = "linf",
-        data_range: tuple[float, float] = (0.0, 1.0)) -> jax.Array:
+        data_range: tuple[float, float] = (0.0, 1.0), axis_name: str | None = None) -> jax.Array:
   """Projected gradient ascent on ``loss_fn`` within the ε-ball around ``x``.
 
   Start: ``x`` plus a uniform point of the ball (L∞: each coordinate in ``[−ε, ε]``; L2: a uniform
-  direction with radius ``ε·U^{1/d}``) if ``rng`` is given, else ``x``. Step: ``step_size·sign(g)``
-  (L∞) or ``step_size·g/|g|`` (L2), then projection onto the ball and clamping to ``data_range``.
+  direction with radius ``ε·U^{1/d}``) if ``rng`` is given, else ``x``; example ``i`` draws from
+  ``fold_in(rng, global position of i)`` (``axis_name``: the parallel step's axis, if any). Step:
+  ``step_size·sign(g)`` (L∞) or ``step_size·g/|g|`` (L2), then projection onto the ball and clamping
+  to ``data_range``.
   """
   if norm not in NORMS:
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
   delta = jnp.zeros_like(x)
   if rng is not None:
+    keys = example_keys(rng, x.shape[0], axis_name)
     if norm == "linf":
-      delta = jax.random.uniform(rng, x.shape, x.dtype, -epsilon, epsilon)
+      delta = jax.vmap(lambda k: jax.random.uniform(k, x.shape[1:], x.dtype, -epsilon, epsilon))(keys)
     else:
-      k_dir, k_rad = jax.random.split(rng)
-      direction = jax.random.normal(k_dir, x.shape, x.dtype)
-      direction /= jnp.maximum(_per_example_norm(direction), 1e-12)
-      dim = x[0].size
-      radius = epsilon * jax.random.uniform(k_rad, (x.shape[0],) + (1,) * (x.ndim - 1),
-                                            x.dtype) ** (1.0 / dim)
-      delta = direction * radius
+      def one(key):
+        k_dir, k_rad = jax.random.split(key)
+        direction = jax.random.normal(k_dir, x.shape[1:], x.dtype)
+        direction /= jnp.maximum(jnp.sqrt(jnp.sum(direction ** 2)), 1e-12)
+        return direction * epsilon * jax.random.uniform(k_rad, (), x.dtype) ** (1.0 / direction.size)
+      delta = jax.vmap(one)(keys)
   x_adv = jnp.clip(x + delta, *data_range)
 
   def step(_, x_adv):

@@ -39,7 +39,7 @@ def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_d
     assert (tmp_path / "learning_curves.png").exists()
     return
   assert smoke.train.num_epochs < full.train.num_epochs
-  if smoke.distill.teacher:
+  if "distill" in smoke and smoke.distill.teacher:
     smoke.distill.teacher.progress = False
     smoke.distill.teacher_workdir = shared_run_dir(smoke.distill.teacher)
   if smoke.transfer.pretrain:

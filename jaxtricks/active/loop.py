@@ -12,6 +12,7 @@ strategies and seeds. At the end: ``learning_curves.png`` (mean ± std over seed
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -30,11 +31,13 @@ from jaxtricks.active.alfamix import alfamix_candidates, alfamix_select, class_a
 from jaxtricks.active.badge import badge
 from jaxtricks.active.coreset import kcenter_greedy
 from jaxtricks.active.evaluation import penalty_matrix
-from jaxtricks.data import TrainBatches, build_datasets, eval_batches
-from jaxtricks.models import create_model
-from jaxtricks.training import optim
-from jaxtricks.training.steps import (PARALLEL, Recipe, create_train_state, eval_step, parallelize,
-                                      place_state, train_step)
+from jaxtricks.data import TrainBatches, build_datasets
+from jaxtricks.parallel import check_parallel, device_count, parallelize, place_state
+from jaxtricks.tasks import classification
+from jaxtricks.tasks.base import Data
+from jaxtricks.training.plots import read_metrics
+from jaxtricks.training.runs import Runs
+from jaxtricks.training.trainer import fit
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "bald", "coreset", "badge",
               "alfamix")
@@ -102,58 +105,63 @@ def query(strategy: str, key, outputs: dict[str, Any], labelled: np.ndarray, lab
   raise ValueError(f"active.strategies: unknown {strategy!r}; allowed: {STRATEGIES}")
 
 
-def _read_records(path: Path) -> list[dict]:
-  if not path.exists():
-    return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+@dataclasses.dataclass(frozen=True)
+class RoundBatches:
+  """A round's training stream over the labelled examples; its ``steps_per_epoch`` (the round's
+  steps) are the task's one epoch, for the LR schedule and mixup's off-step."""
+  batches: TrainBatches
+  steps_per_epoch: int
+
+  @property
+  def dataset(self):
+    return self.batches.dataset
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    return self.batches.batch(step)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
-  """Runs every strategy × seed of ``config.active`` in ``workdir``; returns the round records."""
+  """Runs every strategy × seed of ``config.active`` in ``workdir``; returns the round records.
+
+  Seeds are ``config.seed + s`` for ``s < active.seeds``. The model is trained by the classification
+  task of ``config`` (its dtype, loss, label smoothing, mixup and augmentation act as in ``fit``)."""
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   active = config.active
   unknown = set(active.strategies) - set(STRATEGIES)
   if unknown:
     raise ValueError(f"active.strategies: unknown {sorted(unknown)}; allowed: {STRATEGIES}")
-  if config.parallel not in PARALLEL:
-    raise ValueError(f"parallel must be one of {PARALLEL}, got {config.parallel!r}")
+  check_parallel(config.parallel)
   (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
   train, test = build_datasets(config.dataset)
   needed = active.initial + active.rounds * active.budget
   if needed > len(train):
     raise ValueError(f"active.initial + rounds·budget = {needed} exceeds the pool of {len(train)}")
 
-  num_devices = jax.local_device_count() if config.parallel == "pmap" else 1
-  model = create_model(config.model, num_classes=train.num_classes, dtype=jnp.float32)
-  schedule = optim.learning_rate_schedule(config.optim, steps_per_epoch=active.steps_per_round,
-                                          num_epochs=1, global_batch=config.train.batch_size)
-  tx = optim.create_optimizer(config.optim, schedule)
-  recipe = Recipe(num_classes=train.num_classes, crop_padding=config.augment.crop_padding,
-                  flip=config.augment.flip)
-  p_train = parallelize(functools.partial(train_step, model=model, tx=tx, recipe=recipe,
-                                          schedule=schedule), config.parallel)
-  p_eval = parallelize(functools.partial(eval_step, model=model, num_classes=train.num_classes),
-                       config.parallel)
+  num_devices = device_count(config.parallel)
+  batch_size = min(config.train.batch_size, active.initial)
+
+  def labelled_batches(indices: np.ndarray, seed: int) -> TrainBatches:
+    return TrainBatches(train.subset(indices), batch_size, seed=seed, num_devices=num_devices)
+
+  task = classification.from_config(
+      config, Data(train, test), Runs(workdir, fit, (train, test)),
+      batches=RoundBatches(labelled_batches(np.arange(active.initial), 0), active.steps_per_round))
+  model, tx = task.model, task.tx
+  p_train = parallelize(task.train_step, config.parallel)
+  evaluator, *_ = task.evaluators(test, batch_size=config.eval_batch_size, parallel=config.parallel)
   mc_passes = active.mc_passes if "bald" in active.strategies else 0
 
-  def accuracy(state):
-    totals = None
-    for batch in eval_batches(test, config.eval_batch_size, num_devices=num_devices):
-      sums = jax.device_get(p_eval(state, batch))
-      totals = sums if totals is None else jax.tree.map(np.add, totals, sums)
-    return float(totals["correct"].sum() / totals["total"].sum())
-
   records_path = workdir / "metrics.jsonl"
-  records = _read_records(records_path)
+  records = read_metrics(workdir) if records_path.exists() else []
   done = {(r["strategy"], r["seed"], r["round"]): r for r in records}
-  jobs = [(s, seed) for seed in range(active.seeds) for s in active.strategies]
+  jobs = [(s, config.seed + i) for i in range(active.seeds) for s in active.strategies]
   for strategy, seed in tqdm.tqdm(jobs, desc="active learning", unit="run",
                                   disable=not config.progress):
     rng = np.random.default_rng(seed)
     labelled = np.zeros(len(train), bool)
     labelled[rng.choice(len(train), active.initial, replace=False)] = True
-    init = create_train_state(model, tx, train.images[:1], seed)
+    init = task.init(seed)
     state = init
     for round_ in range(active.rounds + 1):
       if (strategy, seed, round_) in done:  # Resume: replay the recorded labelled set.
@@ -165,15 +173,15 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
       state = place_state(start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)),
                           config.parallel)
       indices = np.flatnonzero(labelled)
-      batches = TrainBatches(train.subset(indices), min(config.train.batch_size, len(indices)),
-                             seed=seed * 1000 + round_, num_devices=num_devices)
+      batches = labelled_batches(indices, seed * 1000 + round_)
       for step in range(active.steps_per_round):
         state, _ = p_train(state, batches.batch(step))
       record = {"strategy": strategy, "seed": seed, "round": round_,
-                "num_labelled": int(labelled.sum()), "test_accuracy": accuracy(state),
+                "num_labelled": int(labelled.sum()),
+                "test_accuracy": evaluator.run(state)["eval/accuracy"],
                 "labelled_indices": indices.tolist(), "queried": []}
       if round_ < active.rounds:
-        variables = jax.device_get({"params": state.params, "batch_stats": state.batch_stats})
+        variables = jax.device_get(state.variables)
         key = jax.random.fold_in(jax.random.key(seed), round_)
         t0 = time.perf_counter()
         outputs = pool_outputs(model, variables, train.images, key,

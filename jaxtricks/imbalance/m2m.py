@@ -17,12 +17,21 @@ import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike
 
+from jaxtricks.parallel import example_keys, gather_batch
+
 NOISE_MODES = ("per_sample", "official")
 
 
 def random_start_noise(rng: jax.Array, shape: tuple[int, ...], *, radius: float = 0.5,
                        mode: str = "per_sample", channel_axis: int = -1) -> jax.Array:
-  """``U[−½, ½)`` noise whose L2 norm is capped at ``radius``.
+  """``U[−½, ½)`` noise whose L2 norm is capped at ``radius`` (see :func:`cap_noise`)."""
+  noise = jax.random.uniform(rng, shape) - 0.5
+  return cap_noise(noise, radius=radius, mode=mode, channel_axis=channel_axis)
+
+
+def cap_noise(noise: jax.Array, *, radius: float = 0.5, mode: str = "per_sample",
+              channel_axis: int = -1) -> jax.Array:
+  """``noise [B, ...]`` with its L2 norm capped at ``radius``.
 
   ``per_sample`` caps each example's noise (the paper's intent). ``official`` reproduces the official
   code's ``renorm(p=2, dim=1)``, which caps each *channel across the whole batch*, so every example gets
@@ -30,8 +39,7 @@ def random_start_noise(rng: jax.Array, shape: tuple[int, ...], *, radius: float 
   """
   if mode not in NOISE_MODES:
     raise ValueError(f"mode must be one of {NOISE_MODES}, got {mode!r}")
-  noise = jax.random.uniform(rng, shape) - 0.5
-  ndim = len(shape)
+  ndim = noise.ndim
   if mode == "per_sample":
     axes = tuple(range(1, ndim))
   else:
@@ -97,33 +105,43 @@ def m2m_batch(rng: jax.Array, images: jax.Array, labels: jax.Array, *,
               g_apply: Callable[[jax.Array], jax.Array], f_apply: Callable[[jax.Array], jax.Array],
               samples_per_class: ArrayLike, beta: float = 0.999, threshold: float = 0.9,
               lam: float = 0.5, step_size: float = 0.1, steps: int = 10, noise: str = "per_sample",
-              data_range: tuple[float, float] = (0.0, 1.0)) -> tuple[jax.Array, jax.Array]:
+              data_range: tuple[float, float] = (0.0, 1.0),
+              axis_name: str | None = None) -> tuple[jax.Array, jax.Array]:
   """One M2m batch (official ``train_gen_epoch``): returns ``(images, accepted[B])``.
 
   Slot ``i`` (target ``k = y_i``) is a generation slot with probability :func:`generation_probability`;
   its seed ``j`` is drawn from the batch ``∝`` :func:`acceptance_table` row ``k``; the translated seed
   replaces the slot's image if :func:`accept` keeps it. Labels are unchanged (the target is the label).
+  Each slot's draws come from ``fold_in(rng, its global position)``; inside a parallel step
+  (``axis_name``) seeds are drawn from the global batch, so the result does not depend on the number
+  of devices (``noise="official"`` caps over this device's slots, as the official code caps per batch).
   """
-  k_gen, k_seed, k_noise, k_accept = jax.random.split(rng, 4)
-  table = acceptance_table(samples_per_class, labels, beta=beta)[labels]  # [slot, candidate seed]
-  generate = jax.random.uniform(k_gen, labels.shape) < generation_probability(samples_per_class, labels)
+  pool_images, pool_labels = images, labels
+  if axis_name is not None:
+    pool_images, pool_labels = gather_batch(images, axis_name), gather_batch(labels, axis_name)
+  keys = jax.vmap(lambda k: jax.random.split(k, 4))(example_keys(rng, labels.shape[0], axis_name))
+  k_gen, k_seed, k_noise, k_accept = (keys[:, i] for i in range(4))
+  table = acceptance_table(samples_per_class, pool_labels, beta=beta)[labels]  # [slot, candidate seed]
+  draw = jax.vmap(jax.random.uniform)
+  generate = draw(k_gen) < generation_probability(samples_per_class, labels)
   has_seed = table.sum(axis=1) > 0
-  seeds = jax.random.categorical(k_seed, jnp.log(jnp.where(has_seed[:, None], table, 1.0)))
-  start_noise = random_start_noise(k_noise, images.shape, mode=noise)
-  x_star = translate(g_apply, f_apply, images[seeds], labels[seeds], labels, steps=steps,
+  seeds = jax.vmap(jax.random.categorical)(k_seed, jnp.log(jnp.where(has_seed[:, None], table, 1.0)))
+  uniform = jax.vmap(lambda k: jax.random.uniform(k, images.shape[1:]))(k_noise) - 0.5
+  start_noise = cap_noise(uniform, mode=noise)
+  x_star = translate(g_apply, f_apply, pool_images[seeds], pool_labels[seeds], labels, steps=steps,
                      step_size=step_size, lam=lam, init_noise=start_noise, data_range=data_range)
-  bernoulli = jax.random.uniform(k_accept, labels.shape) < table[jnp.arange(labels.shape[0]), seeds]
+  bernoulli = draw(k_accept) < table[jnp.arange(labels.shape[0]), seeds]
   kept = accept(g_apply, x_star, labels, bernoulli, threshold=threshold) & generate & has_seed
   mask = kept.reshape((-1,) + (1,) * (images.ndim - 1))
   return jnp.where(mask, x_star.astype(images.dtype), images), kept
 
 
 @dataclasses.dataclass(frozen=True)
-class M2mGeneration:
-  """M2m as a batch transform of a training step: a frozen generator ``g`` and the settings of
-  :func:`m2m_batch`, applied from ``from_step`` on (deferred generation, as the official schedule)."""
+class M2mTranslation:
+  """The settings of :func:`m2m_batch` as a batch transform of a training step, applied from
+  ``from_step`` on (deferred generation, as the official schedule). The generator ``g`` is given at
+  call time (its variables travel in the train state, never in a closure)."""
 
-  g_apply: Callable[[jax.Array], jax.Array]
   samples_per_class: tuple[int, ...]
   from_step: int = 0
   data_range: tuple[float, float] = (0.0, 1.0)
@@ -134,9 +152,11 @@ class M2mGeneration:
   steps: int = 10
   noise: str = "per_sample"
 
-  def __call__(self, rng: jax.Array, images: jax.Array, labels: jax.Array,
-               f_apply: Callable[[jax.Array], jax.Array]) -> tuple[jax.Array, jax.Array]:
-    return m2m_batch(rng, images, labels, g_apply=self.g_apply, f_apply=f_apply,
+  def __call__(self, rng: jax.Array, images: jax.Array, labels: jax.Array, *,
+               g_apply: Callable[[jax.Array], jax.Array], f_apply: Callable[[jax.Array], jax.Array],
+               axis_name: str | None = None) -> tuple[jax.Array, jax.Array]:
+    return m2m_batch(rng, images, labels, g_apply=g_apply, f_apply=f_apply,
                      samples_per_class=self.samples_per_class, beta=self.beta,
                      threshold=self.threshold, lam=self.lam, step_size=self.step_size,
-                     steps=self.steps, noise=self.noise, data_range=self.data_range)
+                     steps=self.steps, noise=self.noise, data_range=self.data_range,
+                     axis_name=axis_name)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from jaxtricks.models.layers import output_head
 from jaxtricks.models.small import conv_trunk
+from jaxtricks.parallel import example_keys
 
 
 @jax.custom_vjp
@@ -67,7 +68,10 @@ class DeepInfoMax(nn.Module):
     discriminator = nn.Sequential([nn.Dense(256, name="prior_0"), nn.relu,
                                    nn.Dense(64, name="prior_1"), nn.relu,
                                    nn.Dense(1, name="prior_2")])
-    prior = jax.random.uniform(self.make_rng("prior"), code.shape) if train else jnp.zeros_like(code)
+    prior = jnp.zeros_like(code)
+    if train:  # One prior sample per example, keyed by its global position in the batch.
+      keys = example_keys(self.make_rng("prior"), code.shape[0], self.axis_name)
+      prior = jax.vmap(lambda k: jax.random.uniform(k, code.shape[1:]))(keys)
     self.sow("intermediates", "prior_scores",
              (discriminator(prior)[:, 0], discriminator(_reverse_gradient(jax.nn.sigmoid(code)))[:, 0]))
     return code

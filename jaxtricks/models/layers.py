@@ -1,4 +1,5 @@
-"""Layers and initialisers: channel-wise PReLU with its He/Kaiming init (He et al., ICCV 2015), the classifier head."""
+"""Layers and initialisers: channel-wise PReLU with its He/Kaiming init (He et al., ICCV 2015), per-example
+dropout, the classifier head."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxtricks.parallel import example_keys
 
 PRELU_INIT = 0.25
 ACTIVATIONS = ("relu", "prelu")
@@ -55,6 +58,24 @@ def prior_bias_init(num_classes: int) -> jax.nn.initializers.Initializer:
   if num_classes < 2:
     raise ValueError(f"num_classes must be >= 2, got {num_classes}")
   return jax.nn.initializers.constant(-np.log(num_classes - 1.0))
+
+
+class ExampleDropout(nn.Module):
+  """Dropout (Srivastava et al., JMLR 2014) whose mask for each example is drawn from
+  ``fold_in(make_rng("dropout"), global position)``: the same masks however the batch is split over
+  devices (``axis_name``: the parallel step's axis; None outside one)."""
+
+  rate: float
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, deterministic: bool) -> jax.Array:
+    if deterministic or self.rate == 0.0:
+      return x
+    keep = 1.0 - self.rate
+    keys = example_keys(self.make_rng("dropout"), x.shape[0], self.axis_name)
+    mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, x.shape[1:]))(keys)
+    return jnp.where(mask, x / keep, 0.0).astype(x.dtype)
 
 
 HEAD = "head"  # Name of every model's output layer (transfer learning replaces it).

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
+from jaxtricks.models.layers import ExampleDropout, activate, he_normal, negative_slope, output_head
 
 
 def conv_trunk(x: jax.Array, *, width: int, activation: str, bn_momentum: float, dtype,
@@ -47,7 +47,8 @@ class SmallCNN(nn.Module):
     """``dropout`` (default: ``train``) turns dropout on alone, e.g. for MC-dropout in inference mode."""
     _, x = conv_trunk(x, width=self.width, activation=self.activation, bn_momentum=self.bn_momentum,
                       dtype=self.dtype, axis_name=self.axis_name, train=train)
-    x = nn.Dropout(self.dropout_rate, deterministic=not (train if dropout is None else dropout))(x)
+    x = ExampleDropout(self.dropout_rate, axis_name=self.axis_name if train else None)(
+        x, deterministic=not (train if dropout is None else dropout))
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
                        dtype=self.dtype)
@@ -64,7 +65,7 @@ class MLP(nn.Module):
   prior_bias: bool = False
   l2_normalize: bool = False  # Unit-length outputs: an embedding network (metric learning).
   dtype: Any = jnp.float32
-  axis_name: str | None = None  # Unused (no BatchNorm); accepted so every model is built the same way.
+  axis_name: str | None = None  # Per-example dropout masks keyed by the global position.
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
@@ -73,7 +74,8 @@ class MLP(nn.Module):
     x = x.reshape(x.shape[0], -1).astype(self.dtype)
     for _ in range(self.depth):
       x = activate(self.activation, nn.Dense(self.width, dtype=self.dtype, kernel_init=he_normal(slope))(x))
-      x = nn.Dropout(self.dropout_rate, deterministic=not (train if dropout is None else dropout))(x)
+      x = ExampleDropout(self.dropout_rate, axis_name=self.axis_name if train else None)(
+        x, deterministic=not (train if dropout is None else dropout))
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
                        dtype=self.dtype)

@@ -1,8 +1,4 @@
-"""Training: train state, pure data-parallel steps, optimizers and schedules, the fit loop, the CLI."""
+"""Training: the fit loop, configs, prerequisite runs and generations, plots, the CLI."""
 
-from jaxtricks.training.config import base_config, parse_arg
-from jaxtricks.training.optim import (create_optimizer, learning_rate_schedule, warmup_cosine_schedule,
-                                      warmup_step_schedule)
-from jaxtricks.training.steps import (Recipe, TrainState, create_train_state, eval_step, parallelize,
-                                      train_step)
-from jaxtricks.training.trainer import evaluate, fit
+from jaxtricks.training.config import base_config, parse_arg, set_task
+from jaxtricks.training.trainer import fit

@@ -1,7 +1,9 @@
-"""The full set of training options with their defaults; every file in ``configs/`` starts from it.
+"""The training options with their defaults; every file in ``configs/`` starts from :func:`base_config`.
 
-Keeping all keys in one place lets a locked config reject a typo (``--config.optim.lrr``) with the
-closest valid key, and makes every recipe a short list of differences.
+The shared blocks are here, each task's own blocks in its ``jaxtricks.tasks`` module (:func:`set_task`).
+A locked config rejects a typo (``--config.optim.lrr``) with the closest valid key, and a key of
+another task (``--config.sla.mode`` on a classification run); every recipe is a short list of
+differences.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from pathlib import Path
 import ml_collections
 from absl import flags as absl_flags
 
+from jaxtricks.tasks import TASKS, task_family
+
 
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
-  c.task = "classification"  # classification | metric_learning | sla | open_set | infomax
+  c.task = "classification"  # A key of jaxtricks.tasks.TASKS; change it with set_task(c, name).
   c.parallel = "pmap"  # pmap: all local devices | jit: one device.
   c.distributed = False  # Call jax.distributed.initialize() (multi-host; also JAXTRICKS_DISTRIBUTED=1).
 
@@ -54,41 +58,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.activation = "relu"  # relu | prelu
   c.model.prior_bias = False  # Head bias −log(C−1) (sigmoid/focal losses start at p = 1/C).
   c.model.l2_normalize = False  # Unit-length outputs (metric learning embeddings).
-  c.model.embedding_dim = 64  # Output size when task == "metric_learning".
-
-  c.loss = ml_collections.ConfigDict()
-  c.loss.type = "softmax"  # softmax | sigmoid | focal | softmax_focal
-  c.loss.gamma = 0.0  # Focusing parameter of focal / softmax_focal.
-  c.loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
-  c.loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
-  c.loss.weight = 1.0  # Weight of the task loss; 0 trains on distillation losses alone.
-  c.loss.margin = 0.2  # Triplet margin (metric_learning).
-
-  c.distill = ml_collections.ConfigDict()  # Distillation from a frozen teacher.
-  c.distill.teacher = ml_collections.ConfigDict()  # The teacher's full config: trained first if needed.
-  c.distill.teacher_workdir = ""  # The teacher's run directory; empty: WORKDIR/teacher.
-  c.distill.kd_weight = 0.0  # Hinton KD, T²·KL on the outputs (GluonCV: loss.weight=h, kd_weight=1−h).
-  c.distill.temperature = 4.0
-  c.distill.rkd_distance_weight = 0.0  # Relational KD, distance term (official examples: 1).
-  c.distill.rkd_angle_weight = 0.0  # Relational KD, angle term (official examples: 2).
-  c.distill.features = "output"  # What RKD compares: output | embedding (pooled penultimate).
-  c.distill.generations = 1  # Self-distillation: generation g > 1 learns from generation g − 1.
-
-  c.sla = ml_collections.ConfigDict()  # Self-supervised label augmentation (task == "sla").
-  c.sla.transform = "rotation"  # rotation (M = 4) | color_perm (M = 6)
-  c.sla.mode = "sla"  # sla (joint labels; eval SLA+AG) | sla_sd (+ self-distilled head) | da | mt
-  c.sla.temperature = 1.0  # SLA+SD distillation temperature.
-
-  c.open_set = ml_collections.ConfigDict()  # Open-set recognition (task == "open_set").
-  c.open_set.loss = "softmax"  # softmax | rpl | arpl (reciprocal points; features = model.embedding_dim)
-  c.open_set.num_centers = 1  # Reciprocal points per class (RPL).
-  c.open_set.temperature = 1.0
-  c.open_set.weight = 0.1  # Weight of the open-space term (official default 0.1).
-  c.open_set.official_indexing = False  # RPL, K > 1: reproduce the official code's point indexing.
-
-  c.infomax = ml_collections.ConfigDict()  # Deep InfoMax (task == "infomax", model.name == "dim").
-  c.infomax.estimator = "jsd"  # jsd | nce | dv
-  c.infomax.prior_weight = 0.1  # Prior matching of sigmoid(code) to U(0, 1); 0 turns it off.
+  c.model.embedding_dim = 64  # Embedding / feature / code size (metric learning, RPL/ARPL, DIM).
 
   c.transfer = ml_collections.ConfigDict()  # Start from a trained run with a new output head.
   c.transfer.pretrain = ml_collections.ConfigDict()  # Config of the source run: trained first if set.
@@ -112,17 +82,6 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.decay_epochs = (30, 60)  # step schedule: epochs at which the LR is multiplied by decay_factor.
   c.optim.decay_factor = 0.1
 
-  c.m2m = ml_collections.ConfigDict()  # Major-to-minor translation (Kim et al., CVPR 2020).
-  c.m2m.enabled = False
-  c.m2m.from_epoch = 0  # Generation (on a class-balanced over-sampled stream) from this epoch on.
-  c.m2m.generator_workdir = ""  # Workdir of a trained g (same model); empty: train g first (ERM).
-  c.m2m.beta = 0.999  # Seed rejection: accept with 1 − β^{(N_k0 − N_k)^+}.
-  c.m2m.threshold = 0.9  # γ: keep x* if softmax(g(x*))[k] ≥ γ.
-  c.m2m.lam = 0.5  # λ of the seed-class logit of f.
-  c.m2m.step_size = 0.1
-  c.m2m.steps = 10
-  c.m2m.noise = "per_sample"  # per_sample | official (the official per-channel-across-batch cap).
-
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 128  # Global batch over all devices and hosts.
   c.train.num_epochs = 30
@@ -131,16 +90,27 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.mixup_off_epochs = 0  # Train the last this-many epochs without mixup.
 
   c.eval_batch_size = 256
-  c.eval_pgd = ml_collections.ConfigDict()  # Robust accuracy under PGD (classification), if epsilon > 0.
-  c.eval_pgd.epsilon = 0.0  # In the units of the (standardised) inputs.
-  c.eval_pgd.step_size = 0.0
-  c.eval_pgd.steps = 10
-  c.eval_pgd.norm = "linf"  # linf | l2
   c.eval_every_epochs = 5
   c.log_every_steps = 10
   c.checkpoint_every_steps = 200
   c.keep_checkpoints = 2
   c.progress = True  # tqdm progress bar.
+  return set_task(c, "classification")
+
+
+def set_task(c: ml_collections.ConfigDict, task: str) -> ml_collections.ConfigDict:
+  """Sets ``c.task`` and gives ``c`` exactly the config blocks of that task (``loss``, ``distill``,
+  ``m2m``, ``eval_pgd``, ``sla``, ``open_set``, ``infomax``: see each ``jaxtricks.tasks`` module's
+  ``config_blocks``), so a locked config rejects another task's keys. Blocks the task already has
+  keep their values; the others start from their defaults."""
+  blocks = task_family(task).config_blocks()
+  for name in {n for family in TASKS.values() for n in family.config_blocks()} - set(blocks):
+    if name in c:
+      del c[name]
+  for name, block in blocks.items():
+    if name not in c or set(c[name].keys()) != set(block.keys()):
+      c[name] = block
+  c.task = task
   return c
 
 

@@ -11,12 +11,11 @@ import pytest
 from jaxtricks.data import TrainBatches, load_digits
 from jaxtricks.losses import kd_loss
 from jaxtricks.models import SmallCNN
-from jaxtricks.training import fit, parallelize
+from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.tasks import Classification, Distillation, Targets, create_train_state
+from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
-from jaxtricks.training.steps import (Distillation, Recipe, create_train_state, place_state,
-                                      train_step)
-from jaxtricks.training.transfer import (backbone_labels, load_variables, transfer_optimizer,
-                                         transfer_variables)
+from jaxtricks.transfer import backbone_labels, load_variables, transfer_optimizer, transfer_variables
 from tests.conftest import REPO
 
 
@@ -28,18 +27,19 @@ def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouc
   train, _ = load_digits()
   student, teacher = SmallCNN(width=4), SmallCNN(width=8, axis_name="batch")
   tx = optax.sgd(0.1)
-  state = create_train_state(student, tx, train.images[:1], seed=0)
   t_state = create_train_state(teacher, tx, train.images[:1], seed=1)
-  t_vars = {"params": t_state.params, "batch_stats": t_state.batch_stats}
-  state = state.replace(teacher=t_vars)
+  t_vars = t_state.variables
   distill = Distillation(teacher, kd_weight=0.7, temperature=3.0, rkd_distance_weight=1.0,
                          rkd_angle_weight=2.0, features="embedding")
-  step = parallelize(functools.partial(train_step, model=student, tx=tx, schedule=lambda s: 0.1,
-                                       recipe=Recipe(num_classes=10, task_weight=0.3),
-                                       distill=distill), "pmap")
-  batch = TrainBatches(train, 64, seed=0, num_devices=jax.local_device_count()).batch(0)
+  batches = TrainBatches(train, 64, seed=0, num_devices=jax.local_device_count())
+  task = Classification(model=student, tx=tx, schedule=lambda s: 0.1, batches=batches,
+                        targets=Targets(num_classes=10), task_weight=0.3, distill=distill,
+                        frozen={"teacher": t_vars})
+  state = task.init(0)
+  step = parallelize(task.train_step, "pmap")
+  batch = batches.batch(0)
   new_state, metrics = step(place_state(state, "pmap"), batch)
-  assert _bitwise_equal(jax.device_get(new_state.teacher), t_vars)
+  assert _bitwise_equal(jax.device_get(new_state.frozen["teacher"]), t_vars)
   assert not _bitwise_equal(new_state.params, state.params)
   expected = 0.3 * metrics["task_loss"] + metrics["kd"] + metrics["rkd_distance"] + metrics["rkd_angle"]
   np.testing.assert_allclose(metrics["loss"], expected, rtol=1e-5)

@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtricks.training import base_config, create_optimizer, learning_rate_schedule
-from jaxtricks.training.optim import decay_mask, warmup_step_schedule
+from jaxtricks.optim import create_optimizer, decay_mask, learning_rate_schedule, warmup_step_schedule
+from jaxtricks.training import base_config
 from tests.conftest import golden_cases, load_golden
 
 

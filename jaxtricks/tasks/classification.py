@@ -1,0 +1,227 @@
+"""Classification with the Bag-of-Tricks targets (label smoothing, mixup; He et al., CVPR 2019), the
+class-balanced / focal losses with deferred re-weighting (Cui et al., CVPR 2019), M2m (Kim et al.,
+CVPR 2020), distillation, transfer learning, and robust accuracy under PGD."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax import lax
+
+from jaxtricks.adversarial import NORMS, pgd
+from jaxtricks.data import mixup
+from jaxtricks.imbalance import M2mTranslation
+from jaxtricks.losses import effective_number_weights
+from jaxtricks.losses.classification import SOFT_TARGET_LOSSES, soft_target_loss
+from jaxtricks.parallel import AXIS
+from jaxtricks.tasks import distillation
+from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState,
+                                  single_net_parts, train_batches)
+from jaxtricks.tasks.distillation import Distillation
+from jaxtricks.tasks.evaluation import (BatchEvaluator, EvalOut, classification_metrics,
+                                        classification_sums)
+
+
+def config_blocks() -> dict[str, ml_collections.ConfigDict]:
+  loss = ml_collections.ConfigDict()
+  loss.type = "softmax"  # softmax | sigmoid | focal | softmax_focal
+  loss.gamma = 0.0  # Focusing parameter of focal / softmax_focal.
+  loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
+  loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
+  loss.weight = 1.0  # Weight of the task loss; 0 trains on distillation losses alone.
+
+  m2m = ml_collections.ConfigDict()  # Major-to-minor translation (Kim et al., CVPR 2020).
+  m2m.enabled = False
+  m2m.from_epoch = 0  # Generation (on a class-balanced over-sampled stream) from this epoch on.
+  m2m.generator_workdir = ""  # Workdir of a trained g (same model); empty: train g first (ERM).
+  m2m.beta = 0.999  # Seed rejection: accept with 1 − β^{(N_k0 − N_k)^+}.
+  m2m.threshold = 0.9  # γ: keep x* if softmax(g(x*))[k] ≥ γ.
+  m2m.lam = 0.5  # λ of the seed-class logit of f.
+  m2m.step_size = 0.1
+  m2m.steps = 10
+  m2m.noise = "per_sample"  # per_sample | official (the official per-channel-across-batch cap).
+
+  eval_pgd = ml_collections.ConfigDict()  # Robust accuracy under PGD, if epsilon > 0.
+  eval_pgd.epsilon = 0.0  # In the units of the (standardised) inputs.
+  eval_pgd.step_size = 0.0
+  eval_pgd.steps = 10
+  eval_pgd.norm = "linf"  # linf | l2
+  return {"loss": loss, "distill": distillation.config_block(), "m2m": m2m, "eval_pgd": eval_pgd}
+
+
+@dataclasses.dataclass(frozen=True)
+class Targets:
+  """Dense targets and their loss: ``smooth_labels(one_hot(y), ε)`` mixed by mixup (one
+  ``λ ~ Beta(α, α)`` per step, partner = the mirror of the global batch) before ``mixup_off_step``;
+  ``loss_type`` (see :func:`jaxtricks.losses.soft_target_loss`), each example weighted by
+  ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on when ``class_weights`` are given."""
+
+  num_classes: int
+  label_smoothing: float = 0.0
+  mixup_alpha: float = 0.0
+  mixup_off_step: int | None = None  # From this step on, no mixup (GluonCV --mixup-off-epoch).
+  loss_type: str = "softmax"
+  gamma: float = 0.0
+  class_weights: tuple[float, ...] | None = None
+  reweight_from_step: int = 0
+
+  def __call__(self, key, step, images, labels) -> tuple[jax.Array, jax.Array]:
+    targets = optax.smooth_labels(jax.nn.one_hot(labels, self.num_classes), self.label_smoothing)
+    if self.mixup_alpha <= 0:
+      return images, targets
+    mixed_images, mixed_targets, _ = mixup(key, images, targets, alpha=self.mixup_alpha, axis_name=AXIS)
+    if self.mixup_off_step is None:
+      return mixed_images, mixed_targets
+    on = step < self.mixup_off_step
+    return jnp.where(on, mixed_images, images), jnp.where(on, mixed_targets, targets)
+
+  def loss(self, logits, targets, step) -> jax.Array:
+    per_example = soft_target_loss(logits, targets, loss_type=self.loss_type, gamma=self.gamma)
+    if self.class_weights is not None:
+      weights = targets @ jnp.asarray(self.class_weights, targets.dtype)
+      per_example *= jnp.where(step >= self.reweight_from_step, weights, 1.0)
+    return per_example.mean()
+
+
+@dataclasses.dataclass(frozen=True)
+class RobustAccuracy:
+  """Accuracy under an L∞/L2 PGD attack with random start on the cross-entropy of the model in
+  inference mode (Madry et al., ICLR 2018)."""
+  epsilon: float
+  step_size: float
+  steps: int = 10
+  norm: str = "linf"
+  data_range: tuple[float, float] = (0.0, 1.0)
+
+  def eval_step(self, logits_fn, state, batch) -> EvalOut:
+    logits = functools.partial(logits_fn, state)
+    loss = lambda x: optax.softmax_cross_entropy_with_integer_labels(logits(x), batch["label"])
+    adv = pgd(jax.random.key(0), loss, batch["image"], epsilon=self.epsilon, step_size=self.step_size,
+              steps=self.steps, norm=self.norm, data_range=self.data_range, axis_name=AXIS)
+    hit = batch["mask"] & (jnp.argmax(logits(adv), -1) == batch["label"])
+    return EvalOut({"robust_correct": jnp.sum(hit), "count": jnp.sum(batch["mask"])}, {})
+
+  @staticmethod
+  def finalize(sums, rows) -> dict[str, float]:
+    return {"eval/robust_accuracy": float(sums["robust_correct"] / sums["count"])}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class Classification(SingleNet):
+  """Softmax (or sigmoid / focal) classification: ``task_weight · targets.loss`` plus the
+  ``distill`` losses against ``state.frozen["teacher"]``; ``m2m`` replaces slots of the augmented
+  batch by translated minority samples of the generator ``state.frozen["generator"]``."""
+
+  targets: Targets
+  m2m: M2mTranslation | None = None
+  distill: Distillation | None = None
+  task_weight: float = 1.0
+  robust: RobustAccuracy | None = None
+
+  def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
+    images, labels = self.augment(keys.augment, batch["image"]), batch["label"]
+    metrics = {}
+    if self.m2m is not None:
+      g_apply = lambda x: self.model.apply(state.frozen["generator"], x, train=False)
+      f_apply = functools.partial(self.logits, state)
+      images, kept = lax.cond(
+          state.step >= self.m2m.from_step,
+          lambda: self.m2m(jax.random.fold_in(keys.augment, 1), images, labels, g_apply=g_apply,
+                           f_apply=f_apply, axis_name=AXIS),
+          lambda: (images, jnp.zeros(labels.shape, bool)))
+      metrics["m2m_accepted"] = jnp.mean(kept)
+    images, targets = self.targets(keys.mix, state.step, images, labels)
+    return {**batch, "image": images, "targets": targets}, metrics
+
+  def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
+    logits, stats, intermediates = self.apply(params, state, batch["image"], keys)
+    task_loss = self.targets.loss(logits, batch["targets"], state.step)
+    terms = {}
+    if self.distill is not None:
+      terms = self.distill.losses(state.frozen["teacher"], batch["image"], logits, intermediates)
+    metrics = {"task_loss": task_loss, **terms,
+               "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"])}
+    return self.task_weight * task_loss + sum(terms.values()), (stats, metrics)
+
+  def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
+    logits = self.logits(state, batch["image"])
+    return EvalOut(classification_sums(logits, batch["label"], batch["mask"], self.targets.num_classes), {})
+
+  def evaluators(self, test, *, batch_size: int, parallel: str):
+    out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
+                          parallel=parallel)]
+    if self.robust is not None:
+      step = functools.partial(self.robust.eval_step, self.logits)
+      out.append(BatchEvaluator(step, test, self.robust.finalize, batch_size=batch_size,
+                                parallel=parallel))
+    return out
+
+
+def check_loss(config: ml_collections.ConfigDict) -> None:
+  if config.loss.type not in SOFT_TARGET_LOSSES:
+    raise ValueError(f"loss.type must be one of {SOFT_TARGET_LOSSES}, got {config.loss.type!r}")
+
+
+def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
+  return num_classes
+
+
+def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=None) -> Classification:
+  """``batches`` replaces the training stream of ``config`` (its ``steps_per_epoch`` sets the
+  schedule's epochs), e.g. an active-learning round's labelled set."""
+  check_loss(config)
+  train = data.train
+  m2m = config.m2m.enabled
+  if batches is None:  # M2m generates on a class-balanced over-sampled stream.
+    batches = (train_batches(config, train, resample="oversample",
+                             resample_from_epoch=config.m2m.from_epoch)
+               if m2m else train_batches(config, train))
+  parts = single_net_parts(config, data, runs, batches, output_size=output_size(config, train.num_classes))
+  steps = batches.steps_per_epoch
+  off = config.train.mixup_off_epochs
+  beta = config.loss.class_balanced_beta
+  targets = Targets(
+      num_classes=train.num_classes, label_smoothing=config.train.label_smoothing,
+      mixup_alpha=config.train.mixup_alpha,
+      mixup_off_step=(config.train.num_epochs - off) * steps if off else None,
+      loss_type=config.loss.type, gamma=config.loss.gamma,
+      class_weights=(tuple(effective_number_weights(train.class_counts(), beta).tolist())
+                     if beta > 0 else None),
+      reweight_from_step=config.loss.reweight_from_epoch * steps)
+  distill, frozen = distillation.from_config(config, runs, train.num_classes, parts["model"].dtype)
+  translation = None
+  if m2m:
+    translation, frozen["generator"] = _m2m(config, runs, train, steps)
+  robust = None
+  if config.eval_pgd.epsilon > 0:
+    if config.eval_pgd.norm not in NORMS:
+      raise ValueError(f"eval_pgd.norm must be one of {NORMS}, got {config.eval_pgd.norm!r}")
+    robust = RobustAccuracy(epsilon=config.eval_pgd.epsilon, step_size=config.eval_pgd.step_size,
+                            steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
+                            data_range=(float(data.test.images.min()), float(data.test.images.max())))
+  return Classification(**parts, frozen=frozen, targets=targets, m2m=translation, distill=distill,
+                        task_weight=config.loss.weight, robust=robust)
+
+
+def _m2m(config, runs, train, steps_per_epoch: int) -> tuple[M2mTranslation, dict]:
+  """M2m's settings and its generator g: the run at ``m2m.generator_workdir``, or plain ERM on the same
+  data and model, trained first into ``WORKDIR/generator``."""
+  g_config = None
+  if not config.m2m.generator_workdir:
+    g_config = ml_collections.ConfigDict(config.to_dict())
+    g_config.m2m.enabled = False
+    g_config.dataset.resample = "none"
+    g_config.loss.update(type="softmax", class_balanced_beta=0.0)
+  generator = runs.load("generator", g_config, config.m2m.generator_workdir).variables
+  m = config.m2m
+  return M2mTranslation(
+      samples_per_class=tuple(int(n) for n in train.class_counts()),
+      from_step=m.from_epoch * steps_per_epoch,
+      data_range=(float(train.images.min()), float(train.images.max())),
+      beta=m.beta, threshold=m.threshold, lam=m.lam, step_size=m.step_size, steps=m.steps,
+      noise=m.noise), generator

@@ -1,0 +1,100 @@
+"""The one evaluation loop: a per-device ``eval_step`` returns summed values and per-example rows.
+
+``sums`` merge by addition (counts, loss sums, per-class hits: psum'd over devices inside the step,
+added over batches); ``rows`` (embeddings, logits, scores: whatever a metric needs whole, e.g. AUROC or
+Recall@K) are gathered over devices and hosts, the padding of the last batch dropped, and concatenated
+in data set order. ``finalize(sums, rows)`` turns both into the ``eval/`` metrics on the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+from jax.experimental import multihost_utils
+
+from jaxtricks.data import ArrayDataset, eval_batches
+from jaxtricks.metrics import balanced_accuracy, per_class_recall
+from jaxtricks.metrics.classification import per_class_counts
+from jaxtricks.parallel import AXIS, device_count, parallelize
+
+
+class EvalOut(NamedTuple):
+  sums: dict[str, jax.Array]  # Masked by batch["mask"] in the step; psum'd by the evaluator.
+  rows: dict[str, jax.Array]  # [b, ...] per example of this device's shard.
+
+
+class BatchEvaluator:
+  """Runs ``eval_step(state, batch) -> EvalOut`` over every example of ``dataset`` once.
+
+  ``full_batches_only`` leaves out the last, partial batch (a batch-level statistic such as Deep
+  InfoMax's, where every example is a negative for the others, is not defined on padding).
+  """
+
+  def __init__(self, eval_step: Callable[[Any, dict], EvalOut], dataset: ArrayDataset,
+               finalize: Callable[[dict, dict], dict[str, Any]], *, batch_size: int, parallel: str,
+               full_batches_only: bool = False):
+    def summed(state, batch):
+      out = eval_step(state, batch)
+      return EvalOut(lax.psum(out.sums, AXIS), out.rows)
+
+    self.step = parallelize(summed, parallel, out_axes=EvalOut(None, 0))
+    self.dataset, self.finalize, self.batch_size = dataset, finalize, batch_size
+    self.num_devices = device_count(parallel)
+    self.num_batches = -(-len(dataset) // batch_size)
+    if full_batches_only:
+      self.num_batches = len(dataset) // batch_size
+      if not self.num_batches:
+        raise ValueError(f"eval_batch_size={batch_size} exceeds the {len(dataset)} test examples")
+
+  def run(self, state) -> dict[str, Any]:
+    sums, rows, masks = None, [], []
+    batches = eval_batches(self.dataset, self.batch_size, num_devices=self.num_devices,
+                           process_index=jax.process_index(), process_count=jax.process_count())
+    for _, batch in zip(range(self.num_batches), batches):
+      out = self.step(state, batch)
+      sums = out.sums if sums is None else jax.tree.map(lambda a, b: a + b, sums, out.sums)
+      rows.append(out.rows)
+      masks.append(batch["mask"])
+    return self.finalize(jax.device_get(sums), _concatenate_rows(rows, masks))
+
+
+def _concatenate_rows(rows: list[dict], masks: list[np.ndarray]) -> dict[str, np.ndarray]:
+  """Per-batch ``[devices, b, ...]`` rows of every host, in data set order, padding dropped."""
+  if not rows or not rows[0]:
+    return {}
+  rows = jax.device_get(rows)
+  if jax.process_count() > 1:  # Each leaf gains a leading host axis: order (host, device, example).
+    rows, masks = multihost_utils.process_allgather((rows, masks))
+  lead = np.ndim(masks[0])
+  keep = np.concatenate([np.reshape(m, -1) for m in masks])
+  return {k: np.concatenate([np.reshape(r[k], (-1,) + np.shape(r[k])[lead:]) for r in rows])[keep]
+          for k in rows[0]}
+
+
+def classification_sums(logits: jax.Array, labels: jax.Array, mask: jax.Array, num_classes: int,
+                        **extra_logits: jax.Array) -> dict[str, jax.Array]:
+  """Masked loss sum, example count, per-class hit/total counts, and ``correct_<name>`` for every
+  further prediction in ``extra_logits``."""
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  correct, total = per_class_counts(logits, labels, num_classes, where=mask)
+  extra = {f"correct_{name}": jnp.sum(mask & (jnp.argmax(p, -1) == labels))
+           for name, p in extra_logits.items()}
+  return {"loss_sum": jnp.sum(jnp.where(mask, loss, 0.0)), "count": jnp.sum(mask),
+          "correct": correct, "total": total, **extra}
+
+
+def classification_metrics(sums: dict, rows: dict | None = None) -> dict[str, Any]:
+  """``eval/`` loss, accuracy (and ``accuracy_<name>``), balanced accuracy and per-class recall."""
+  del rows
+  correct, total = sums["correct"], sums["total"]
+  extra = {f"eval/accuracy_{k.removeprefix('correct_')}": float(v / sums["count"])
+           for k, v in sums.items() if k.startswith("correct_")}
+  return {"eval/loss": float(sums["loss_sum"] / sums["count"]),
+          "eval/accuracy": float(correct.sum() / total.sum()), **extra,
+          "eval/balanced_accuracy": balanced_accuracy(correct, total),
+          "eval/per_class_recall": [round(float(r), 6) for r in per_class_recall(correct, total)]}

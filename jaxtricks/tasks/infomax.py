@@ -1,0 +1,85 @@
+"""Deep InfoMax (Hjelm et al., ICLR 2019): local DIM between the encoder's local feature map and its
+global code, with the JSD, InfoNCE or DV estimator, plus adversarial prior matching of the code. No
+labels are used; the test metric is the estimator's loss on held-out batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import ml_collections
+from jax import lax
+
+from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, infonce_loss,
+                                      prior_matching_losses)
+from jaxtricks.parallel import AXIS, gather_batch
+from jaxtricks.tasks.base import (Batch, Data, SingleNet, StepKeys, TrainState, reject_options,
+                                  single_net_parts, train_batches)
+from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+
+ESTIMATORS = {"jsd": functools.partial(fenchel_dual_loss, measure="JSD"), "nce": infonce_loss,
+              "dv": donsker_varadhan_loss}
+
+
+def config_blocks() -> dict[str, ml_collections.ConfigDict]:
+  c = ml_collections.ConfigDict()  # model.name must be "dim".
+  c.estimator = "jsd"  # jsd | nce | dv
+  c.prior_weight = 0.1  # Prior matching of sigmoid(code) to U(0, 1); 0 turns it off.
+  return {"infomax": c}
+
+
+def infomax_loss(intermediates, *, estimator: str, prior_weight: float = 0.0) -> jax.Array:
+  """Local DIM over the global batch: the MI estimator between the local and global MI-network
+  outputs of :class:`~jaxtricks.models.DeepInfoMax` (every other example of the batch, gathered over
+  devices, is a negative), plus ``prior_weight`` × the prior-matching discriminator loss (GAN
+  measure; the encoder side is reversed by the model's gradient-reversal layer)."""
+  local, global_ = (gather_batch(intermediates[k][0], AXIS) for k in ("local_mi", "global_mi"))
+  loss = ESTIMATORS[estimator](local, global_)
+  if prior_weight:
+    d_prior, d_code = (gather_batch(d, AXIS) for d in intermediates["prior_scores"][0])
+    loss = loss + prior_weight * prior_matching_losses(d_prior, d_code)["discriminator"]
+  return loss
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class InfoMax(SingleNet):
+  estimator: str = "jsd"
+  prior_weight: float = 0.0
+
+  def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
+    _, stats, intermediates = self.apply(params, state, batch["image"], keys)
+    loss = infomax_loss(intermediates, estimator=self.estimator, prior_weight=self.prior_weight)
+    return loss, (stats, {"task_loss": loss})
+
+  def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
+    """The estimator's loss on the global test batch (inference mode, no prior term); every device
+    holds it, so each contributes ``1/devices`` of it to the sums."""
+    _, out = self.model.apply(state.variables, batch["image"], train=False, mutable=["intermediates"])
+    share = 1.0 / lax.axis_size(AXIS)
+    loss = infomax_loss(out["intermediates"], estimator=self.estimator)
+    return EvalOut({"loss_sum": share * loss, "batches": share}, {})
+
+  @staticmethod
+  def finalize(sums, rows) -> dict[str, float]:
+    return {"eval/infomax_loss": float(sums["loss_sum"] / sums["batches"])}
+
+  def evaluators(self, test, *, batch_size: int, parallel: str):
+    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
+                           parallel=parallel, full_batches_only=True)]
+
+
+def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
+  return config.model.embedding_dim  # The global code.
+
+
+def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoMax:
+  c = config.infomax
+  if c.estimator not in ESTIMATORS:
+    raise ValueError(f"infomax.estimator must be one of {sorted(ESTIMATORS)}, got {c.estimator!r}")
+  if config.model.name != "dim":
+    raise ValueError(f"task='infomax' needs model.name='dim', got {config.model.name!r}")
+  reject_options(config, "infomax", ("train.label_smoothing", "train.mixup_alpha"))
+  parts = single_net_parts(config, data, runs, train_batches(config, data.train),
+                           output_size=output_size(config, data.train.num_classes))
+  return InfoMax(**parts, estimator=c.estimator, prior_weight=c.prior_weight)

@@ -1,0 +1,83 @@
+"""Runs that a run builds on (a distillation teacher, a transfer source, an M2m generator), and
+generations of self-distillation (Born-Again Networks, Furlanello et al., ICML 2018).
+
+A prerequisite run lives in a directory of its own: the one given, or ``WORKDIR/<name>``. When its
+config is given it is trained there first (or resumed and finished); otherwise the directory must hold
+a finished jaxtricks run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import ml_collections
+import numpy as np
+
+from jaxtricks.models import create_model
+from jaxtricks.tasks import TASKS
+from jaxtricks.transfer import load_variables
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A finished run: its config (from ``config.json``) and last checkpoint's variables."""
+  directory: Path
+  config: ml_collections.ConfigDict
+  variables: dict[str, Any]
+
+  def model(self, num_classes: int, dtype) -> Any:
+    """The run's network, with the output size its task gives ``num_classes`` classes."""
+    size = TASKS[self.config.task].output_size(self.config, num_classes)
+    return create_model(self.config.model, num_classes=size, dtype=dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Runs:
+  """The prerequisite runs of the run in ``workdir``; ``fit`` trains one, on ``datasets`` when it
+  uses the same data (``same_data``), else on the data of its own config."""
+  workdir: Path
+  fit: Callable
+  datasets: tuple | None = None
+
+  def load(self, name: str, config: ml_collections.ConfigDict | None = None, workdir: str = "",
+           *, same_data: bool = True) -> Run:
+    directory = Path(workdir or self.workdir / name)
+    if config:
+      self.fit(config, directory, datasets=self.datasets if same_data else None)
+    if not (directory / "config.json").exists():
+      raise ValueError(f"{str(directory)!r} holds no jaxtricks run, and no config to train one there "
+                       f"was given ({name})")
+    run_config = ml_collections.ConfigDict(json.loads((directory / "config.json").read_text()))
+    return Run(directory, run_config, load_variables(directory))
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
+  return {k: v for k, v in metrics.items() if k.startswith("eval/") and np.ndim(v) == 0}
+
+
+def fit_generations(fit: Callable, config: ml_collections.ConfigDict, workdir: Path,
+                    datasets) -> tuple[dict[str, Any], Any]:
+  """Self-distillation: generation 1 learns from the teacher, generation g from generation g − 1, each
+  in ``workdir/generation_g``. ``final_metrics.json`` lists every generation's and the teacher's
+  scalar test metrics."""
+  summary = []
+  first_teacher = Path(config.distill.teacher_workdir or workdir / "teacher")
+  teacher_dir = first_teacher
+  for generation in range(1, config.distill.generations + 1):
+    g_config = ml_collections.ConfigDict(config.to_dict())
+    g_config.distill.generations = 1
+    g_config.distill.teacher_workdir = str(teacher_dir)
+    g_config.distill.teacher = config.distill.teacher if generation == 1 else ml_collections.ConfigDict()
+    final, state = fit(g_config, workdir / f"generation_{generation}", datasets=datasets)
+    summary.append(_scalars(final))
+    teacher_dir = workdir / f"generation_{generation}"
+  teacher_file = first_teacher / "final_metrics.json"
+  teacher_eval = json.loads(teacher_file.read_text()) if teacher_file.exists() else {}
+  final = {**final, "generations": summary, "workdir": str(workdir), "teacher": _scalars(teacher_eval)}
+  if jax.process_index() == 0:
+    (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
+  return final, state

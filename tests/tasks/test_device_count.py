@@ -1,0 +1,91 @@
+"""A step's result does not depend on how many devices run it: 8 devices (pmap), 2 devices (pmap) and
+one device (jit) give the same parameters, BatchNorm statistics and loss."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.tasks import TASKS
+from jaxtricks.tasks.base import Data
+from jaxtricks.training.config import load_config
+from tests.conftest import REPO
+
+
+def _config(name: str):
+  config = load_config(REPO / "configs" / f"{name}.py", "smoke")
+  if name == "digits_student":  # Every per-example draw of the classification step.
+    config.model.dropout_rate = 0.3
+    config.augment.update(crop_padding=2, flip=True)
+    config.train.update(label_smoothing=0.1, mixup_alpha=0.4)
+  if name == "digits_metric_teacher":  # Triplets mined over the global batch.
+    config.model = {"name": "cnn", "width": 4, "l2_normalize": True, "embedding_dim": 16}
+  return config
+
+
+@pytest.fixture(scope="module")
+def digits():
+  assert jax.local_device_count() == 8, "tests/conftest.py must give JAX 8 CPU devices"
+  return load_digits()
+
+
+def _run(task, train, parallel: str, num_devices: int, steps: int = 2):
+  batches = TrainBatches(train, 64, seed=0, num_devices=num_devices)
+  step = parallelize(task.train_step, parallel)
+  state = place_state(task.init(0), parallel, num_devices)
+  for s in range(steps):
+    state, metrics = step(state, batches.batch(s))
+  return jax.device_get(state), jax.device_get(metrics)
+
+
+@pytest.mark.parametrize("name", ["digits_student", "digits_metric_teacher", "digits_dim"])
+def test_step_is_the_same_on_8_2_and_1_devices(digits, name):
+  config = _config(name)
+  train, test = digits
+  if name == "digits_metric_teacher":
+    train, test = train.select_classes(range(5)), test.select_classes(range(5, 10))
+  task = TASKS[config.task].from_config(config, Data(train, test), runs=None)
+  reference, ref_metrics = _run(task, train, "jit", 1)
+  for num_devices in (8, 2):
+    state, metrics = _run(task, train, "pmap", num_devices)
+    assert int(state.step) == 2
+    for part in ("params", "batch_stats"):
+      for a, b in zip(jax.tree.leaves(getattr(state, part)), jax.tree.leaves(getattr(reference, part))):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5, err_msg=f"{part}, {num_devices} devices")
+    np.testing.assert_allclose(metrics["loss"], ref_metrics["loss"], rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def classification(digits):
+  config = _config("digits_student")
+  config.train.mixup_alpha = 0.0
+  config.model.dropout_rate = 0.0
+  return config, TASKS["classification"].from_config(config, Data(*digits), runs=None)
+
+
+def _first_loss(task, train):
+  return _run(task, train, "jit", 1, steps=1)[1]["loss"]
+
+
+def test_mixup_switches_off_at_mixup_off_step(classification, digits):
+  _, task = classification
+  targets = task.targets
+  no_mixup = _first_loss(task, digits[0])
+  off_now = dataclasses.replace(task, targets=dataclasses.replace(targets, mixup_alpha=0.2, mixup_off_step=0))
+  off_later = dataclasses.replace(task, targets=dataclasses.replace(targets, mixup_alpha=0.2, mixup_off_step=1))
+  np.testing.assert_allclose(_first_loss(off_now, digits[0]), no_mixup, rtol=1e-6)
+  assert not np.allclose(_first_loss(off_later, digits[0]), no_mixup)
+
+
+def test_deferred_reweighting_switches_class_weights_on_at_its_step(classification, digits):
+  _, task = classification
+  weights = tuple(np.linspace(0.2, 1.8, 10))
+  plain = _first_loss(task, digits[0])
+  later = dataclasses.replace(task.targets, class_weights=weights, reweight_from_step=1)
+  now = dataclasses.replace(task.targets, class_weights=weights)
+  np.testing.assert_allclose(_first_loss(dataclasses.replace(task, targets=later), digits[0]), plain,
+                             rtol=1e-6)
+  assert not np.allclose(_first_loss(dataclasses.replace(task, targets=now), digits[0]), plain)
