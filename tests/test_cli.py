@@ -33,3 +33,9 @@ def test_config_key_typo_names_the_closest_key(tmp_path):
 def test_unknown_config_argument_is_rejected(tmp_path):
   result = _cli("--config=configs/default.py:smok", f"--workdir={tmp_path}")
   assert result.returncode != 0 and "'smok' is not one of" in result.stderr
+
+
+def test_a_key_of_another_task_is_rejected(tmp_path):
+  result = _cli("--config=configs/default.py:smoke", "--config.sla.mode=da", f"--workdir={tmp_path}")
+  assert result.returncode != 0
+  assert "no such key 'sla'" in result.stderr and "Traceback" not in result.stderr

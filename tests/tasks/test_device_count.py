@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.imbalance import M2mTranslation
 from jaxtricks.parallel import parallelize, place_state
 from jaxtricks.tasks import TASKS
 from jaxtricks.tasks.base import Data
@@ -89,3 +90,22 @@ def test_deferred_reweighting_switches_class_weights_on_at_its_step(classificati
   np.testing.assert_allclose(_first_loss(dataclasses.replace(task, targets=later), digits[0]), plain,
                              rtol=1e-6)
   assert not np.allclose(_first_loss(dataclasses.replace(task, targets=now), digits[0]), plain)
+
+
+def test_m2m_step_is_the_same_on_8_and_1_devices(digits):
+  """M2m draws its seeds from the global batch and keys every slot by its global position."""
+  config = _config("digits_student")
+  train, test = digits
+  keep = np.concatenate([np.flatnonzero(train.labels == c)[:max(8, 120 - 12 * c)] for c in range(10)])
+  train = train.subset(np.sort(keep))
+  task = TASKS["classification"].from_config(config, Data(train, test), runs=None)
+  generator = task.init(1).variables
+  task = dataclasses.replace(task, frozen={"generator": generator}, m2m=M2mTranslation(
+      samples_per_class=tuple(int(n) for n in train.class_counts()), steps=2, threshold=0.0,
+      beta=0.9, data_range=(0.0, 1.0)))
+  reference, ref_metrics = _run(task, train, "jit", 1)
+  state, metrics = _run(task, train, "pmap", 8)
+  assert ref_metrics["m2m_accepted"] > 0.1
+  np.testing.assert_allclose(metrics["m2m_accepted"], ref_metrics["m2m_accepted"])
+  for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(reference.params)):
+    np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
