@@ -171,7 +171,7 @@ class SingleNet:
     return state.replace(step=state.step + 1, params=params, batch_stats=stats,
                          opt_state=opt_state), metrics
 
-  def logits(self, state: TrainState, images: jax.Array) -> jax.Array:
+  def infer(self, state: TrainState, images: jax.Array) -> jax.Array:
     """The network's outputs in inference mode."""
     return self.model.apply(state.variables, images, train=False)
 
@@ -185,13 +185,12 @@ def train_batches(config: ml_collections.ConfigDict, train: ArrayDataset, **over
                       process_count=jax.process_count(), **{**kwargs, **overrides})
 
 
-def single_net_parts(config: ml_collections.ConfigDict, data: Data, runs: Runs, batches: TrainBatches,
-                     *, output_size: int, wrap=None) -> dict[str, Any]:
+def single_net_parts(config: ml_collections.ConfigDict, runs: Runs, batches: TrainBatches, *,
+                     output_size: int, wrap=None) -> dict[str, Any]:
   """The :class:`SingleNet` fields that the shared config blocks define: the model (``config.dtype``
   compute; ``wrap`` it, e.g. with reciprocal points), the LR schedule and optimizer with the
   ``transfer`` options, augmentation, and the pretrained variables of ``transfer.init_from`` (or of
   ``transfer.pretrain``, trained first into ``WORKDIR/pretrained``)."""
-  del data  # Every part comes from the config and the training stream.
   if config.dtype not in DTYPES:
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
   model = create_model(config.model, num_classes=output_size, dtype=DTYPES[config.dtype])

@@ -128,7 +128,7 @@ class Classification(SingleNet):
     metrics = {}
     if self.m2m is not None:
       g_apply = lambda x: self.model.apply(state.frozen["generator"], x, train=False)
-      f_apply = functools.partial(self.logits, state)
+      f_apply = functools.partial(self.infer, state)
       images, kept = lax.cond(
           state.step >= self.m2m.from_step,
           lambda: self.m2m(jax.random.fold_in(keys.augment, 1), images, labels, g_apply=g_apply,
@@ -149,14 +149,14 @@ class Classification(SingleNet):
     return self.task_weight * task_loss + sum(terms.values()), (stats, metrics)
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    logits = self.logits(state, batch["image"])
+    logits = self.infer(state, batch["image"])
     return EvalOut(classification_sums(logits, batch["label"], batch["mask"], self.targets.num_classes), {})
 
   def evaluators(self, test, *, batch_size: int, parallel: str):
     out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
                           parallel=parallel)]
     if self.robust is not None:
-      step = functools.partial(self.robust.eval_step, self.logits)
+      step = functools.partial(self.robust.eval_step, self.infer)
       out.append(BatchEvaluator(step, test, self.robust.finalize, batch_size=batch_size,
                                 parallel=parallel))
     return out
@@ -181,7 +181,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
     batches = (train_batches(config, train, resample="oversample",
                              resample_from_epoch=config.m2m.from_epoch)
                if m2m else train_batches(config, train))
-  parts = single_net_parts(config, data, runs, batches, output_size=output_size(config, train.num_classes))
+  parts = single_net_parts(config, runs, batches, output_size=output_size(config, train.num_classes))
   steps = batches.steps_per_epoch
   off = config.train.mixup_off_epochs
   beta = config.loss.class_balanced_beta

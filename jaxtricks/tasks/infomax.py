@@ -80,6 +80,6 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoMax:
   if config.model.name != "dim":
     raise ValueError(f"task='infomax' needs model.name='dim', got {config.model.name!r}")
   reject_options(config, "infomax", ("train.label_smoothing", "train.mixup_alpha"))
-  parts = single_net_parts(config, data, runs, train_batches(config, data.train),
+  parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, data.train.num_classes))
   return InfoMax(**parts, estimator=c.estimator, prior_weight=c.prior_weight)

@@ -48,7 +48,7 @@ class MetricLearning(SingleNet):
     return self.task_weight * task_loss + sum(terms.values()), (stats, {"task_loss": task_loss, **terms})
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    return EvalOut({}, {"embedding": self.logits(state, batch["image"]), "label": batch["label"]})
+    return EvalOut({}, {"embedding": self.infer(state, batch["image"]), "label": batch["label"]})
 
   @staticmethod
   def finalize(sums, rows) -> dict[str, float]:
@@ -66,7 +66,7 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MetricLearning:
   reject_options(config, "metric_learning", ("train.label_smoothing", "train.mixup_alpha"))
-  parts = single_net_parts(config, data, runs, train_batches(config, data.train),
+  parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, data.train.num_classes))
   distill, frozen = distillation.from_config(config, runs, data.train.num_classes,
                                              parts["model"].dtype)

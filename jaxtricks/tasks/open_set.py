@@ -59,7 +59,7 @@ class OpenSet(SingleNet):
     return per_example.mean(), (stats, {})
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    logits = open_set_logits(self.logits(state, batch["image"]), state.params, loss=self.method,
+    logits = open_set_logits(self.infer(state, batch["image"]), state.params, loss=self.method,
                              num_centers=self.num_centers)
     return EvalOut({}, {"logits": logits, "label": batch["label"]})
 
@@ -94,7 +94,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> OpenSet:
   wrap = None
   if o.loss != "softmax":
     wrap = functools.partial(ReciprocalPoints, num_classes=n, num_centers=o.num_centers)
-  parts = single_net_parts(config, data, runs, train_batches(config, data.train), wrap=wrap,
+  parts = single_net_parts(config, runs, train_batches(config, data.train), wrap=wrap,
                            output_size=output_size(config, n))
   return OpenSet(**parts, num_known=n, method=o.loss, num_centers=o.num_centers,
                  temperature=o.temperature, weight=o.weight, official_indexing=o.official_indexing)

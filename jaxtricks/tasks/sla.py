@@ -48,7 +48,7 @@ class SelfSupervisedLabelAugmentation(SingleNet):
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
     copies, _ = label_augment(batch["image"], batch["label"], self.transform)
-    predictions = sla_predictions(self.logits(state, copies), mode=self.mode,
+    predictions = sla_predictions(self.infer(state, copies), mode=self.mode,
                                   num_classes=self.num_classes,
                                   num_transforms=NUM_TRANSFORMS[self.transform])
     (_, main), *others = predictions.items()
@@ -72,7 +72,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> SelfSupe
     raise ValueError(f"sla.mode must be one of {SLA_MODES}, got {s.mode!r}")
   reject_options(config, "sla", ("train.label_smoothing", "train.mixup_alpha"))
   n = data.train.num_classes
-  parts = single_net_parts(config, data, runs, train_batches(config, data.train),
+  parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, n))
   return SelfSupervisedLabelAugmentation(**parts, num_classes=n, transform=s.transform, mode=s.mode,
                                          temperature=s.temperature)
