@@ -70,7 +70,7 @@ class TrainState:
   batch_stats: Any
   opt_state: Any
   rng: jax.Array  # Raw uint32 key data, so checkpoints stay plain arrays.
-  frozen: dict = dataclasses.field(default_factory=dict)  # Frozen networks' variables (KD teacher, M2m g).
+  frozen: dict = dataclasses.field(default_factory=dict)  # Frozen networks (KD teacher, M2m g).
 
   @property
   def variables(self) -> dict[str, Any]:
@@ -101,7 +101,8 @@ class StepKeys(NamedTuple):
 
 
 def step_keys(state: TrainState) -> StepKeys:
-  return StepKeys(*jax.random.split(jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step), 3))
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+  return StepKeys(*jax.random.split(key, 3))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +209,9 @@ def single_net_parts(config: ml_collections.ConfigDict, runs: Runs, batches: Tra
   return dict(model=model, tx=tx, schedule=schedule, batches=batches,
               augment=Augment(config.augment.crop_padding, config.augment.flip),
               frozen_backbone=t.freeze_backbone, pretrained=pretrained)
+
+
+CLASSIFICATION_TARGETS = ("train.label_smoothing", "train.mixup_alpha", "train.mixup_off_epochs")
 
 
 def reject_options(config: ml_collections.ConfigDict, task: str, keys: Sequence[str]) -> None:

@@ -150,7 +150,8 @@ class Classification(SingleNet):
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
     logits = self.infer(state, batch["image"])
-    return EvalOut(classification_sums(logits, batch["label"], batch["mask"], self.targets.num_classes), {})
+    sums = classification_sums(logits, batch["label"], batch["mask"], self.targets.num_classes)
+    return EvalOut(sums, {})
 
   def evaluators(self, test, *, batch_size: int, parallel: str):
     out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,

@@ -14,8 +14,8 @@ from jax import lax
 from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, infonce_loss,
                                       prior_matching_losses)
 from jaxtricks.parallel import AXIS, gather_batch
-from jaxtricks.tasks.base import (Batch, Data, SingleNet, StepKeys, TrainState, reject_options,
-                                  single_net_parts, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
+                                  TrainState, reject_options, single_net_parts, train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
 ESTIMATORS = {"jsd": functools.partial(fenchel_dual_loss, measure="JSD"), "nce": infonce_loss,
@@ -79,7 +79,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoMax:
     raise ValueError(f"infomax.estimator must be one of {sorted(ESTIMATORS)}, got {c.estimator!r}")
   if config.model.name != "dim":
     raise ValueError(f"task='infomax' needs model.name='dim', got {config.model.name!r}")
-  reject_options(config, "infomax", ("train.label_smoothing", "train.mixup_alpha"))
+  reject_options(config, "infomax", CLASSIFICATION_TARGETS)
   parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, data.train.num_classes))
   return InfoMax(**parts, estimator=c.estimator, prior_weight=c.prior_weight)

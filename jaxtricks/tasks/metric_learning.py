@@ -13,8 +13,8 @@ from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_trip
 from jaxtricks.metrics import recall_at_k
 from jaxtricks.parallel import AXIS, gather_batch
 from jaxtricks.tasks import distillation
-from jaxtricks.tasks.base import (Batch, Data, SingleNet, StepKeys, TrainState, reject_options,
-                                  single_net_parts, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
+                                  TrainState, reject_options, single_net_parts, train_batches)
 from jaxtricks.tasks.distillation import Distillation
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
@@ -65,7 +65,7 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MetricLearning:
-  reject_options(config, "metric_learning", ("train.label_smoothing", "train.mixup_alpha"))
+  reject_options(config, "metric_learning", CLASSIFICATION_TARGETS)
   parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, data.train.num_classes))
   distill, frozen = distillation.from_config(config, runs, data.train.num_classes,

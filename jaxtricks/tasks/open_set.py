@@ -16,8 +16,8 @@ from jaxtricks.losses.open_set import (OPEN_SET_LOSSES, arpl_loss, open_set_logi
                                        rpl_loss)
 from jaxtricks.metrics.open_set import open_set_aupr, open_set_auroc, oscr
 from jaxtricks.models.open_set import ReciprocalPoints
-from jaxtricks.tasks.base import (Batch, Data, SingleNet, StepKeys, TrainState, reject_options,
-                                  single_net_parts, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
+                                  TrainState, reject_options, single_net_parts, train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
 
@@ -56,7 +56,8 @@ class OpenSet(SingleNet):
                              **kwargs)
     else:
       per_example = arpl_loss(outputs, labels, params["points"], params["radius"], **kwargs)
-    return per_example.mean(), (stats, {})
+    loss = per_example.mean()
+    return loss, (stats, {"task_loss": loss})
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
     logits = open_set_logits(self.infer(state, batch["image"]), state.params, loss=self.method,
@@ -89,7 +90,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> OpenSet:
   o = config.open_set
   if o.loss not in OPEN_SET_LOSSES:
     raise ValueError(f"open_set.loss must be one of {OPEN_SET_LOSSES}, got {o.loss!r}")
-  reject_options(config, "open_set", ("train.label_smoothing", "train.mixup_alpha"))
+  reject_options(config, "open_set", CLASSIFICATION_TARGETS)
   n = data.train.num_classes
   wrap = None
   if o.loss != "softmax":

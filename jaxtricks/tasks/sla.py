@@ -10,8 +10,9 @@ import ml_collections
 
 from jaxtricks.losses.label_augmentation import (NUM_TRANSFORMS, SLA_MODES, label_augment,
                                                  sla_output_size, sla_predictions, sla_task_loss)
-from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState, reject_options,
-                                  single_net_parts, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet,
+                                  StepKeys, TrainState, reject_options, single_net_parts,
+                                  train_batches)
 from jaxtricks.tasks.evaluation import (BatchEvaluator, EvalOut, classification_metrics,
                                         classification_sums)
 
@@ -70,7 +71,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> SelfSupe
     raise ValueError(f"sla.transform must be one of {sorted(NUM_TRANSFORMS)}, got {s.transform!r}")
   if s.mode not in SLA_MODES:
     raise ValueError(f"sla.mode must be one of {SLA_MODES}, got {s.mode!r}")
-  reject_options(config, "sla", ("train.label_smoothing", "train.mixup_alpha"))
+  reject_options(config, "sla", CLASSIFICATION_TARGETS)
   n = data.train.num_classes
   parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, n))

@@ -48,7 +48,8 @@ def test_infomax_needs_the_dim_model():
 
 
 @pytest.mark.parametrize("key, value, match", [
-    ("sla.mode", "rot", "sla.mode must be one of"), ("sla.transform", "flip", "sla.transform must be one of"),
+    ("sla.mode", "rot", "sla.mode must be one of"),
+    ("sla.transform", "flip", "sla.transform must be one of"),
 ])
 def test_bad_sla_values_name_the_key(tmp_path, key, value, match):
   c = load_config(REPO / "configs" / "digits_sla.py", "smoke")

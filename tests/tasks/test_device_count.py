@@ -75,8 +75,9 @@ def test_mixup_switches_off_at_mixup_off_step(classification, digits):
   _, task = classification
   targets = task.targets
   no_mixup = _first_loss(task, digits[0])
-  off_now = dataclasses.replace(task, targets=dataclasses.replace(targets, mixup_alpha=0.2, mixup_off_step=0))
-  off_later = dataclasses.replace(task, targets=dataclasses.replace(targets, mixup_alpha=0.2, mixup_off_step=1))
+  mixup_off_at = lambda step: dataclasses.replace(
+      task, targets=dataclasses.replace(targets, mixup_alpha=0.2, mixup_off_step=step))
+  off_now, off_later = mixup_off_at(0), mixup_off_at(1)
   np.testing.assert_allclose(_first_loss(off_now, digits[0]), no_mixup, rtol=1e-6)
   assert not np.allclose(_first_loss(off_later, digits[0]), no_mixup)
 
