@@ -16,13 +16,17 @@ from jaxtricks.models.layers import HEAD
 
 
 def load_variables(workdir: str | os.PathLike) -> dict[str, Any]:
-  """``{"params", "batch_stats"}`` of the last checkpoint in ``workdir/checkpoints``."""
+  """``{"params", "batch_stats"}`` of the last checkpoint in ``workdir/checkpoints``, on this
+  process's first device, whatever the devices and processes of the run that saved it."""
   directory = Path(workdir).absolute() / "checkpoints"
-  manager = ocp.CheckpointManager(directory)
+  manager = ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler())
   step = manager.latest_step()
   if step is None:
     raise ValueError(f"{workdir!s} holds no checkpoint (looked in {directory})")
-  restored = manager.restore(step, args=ocp.args.StandardRestore())
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  abstract = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+                          manager.item_metadata(step))
+  restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   manager.close()
   return {"params": restored["params"], "batch_stats": restored.get("batch_stats") or {}}
 

@@ -24,7 +24,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
   c.task = "classification"  # A key of jaxtricks.tasks.TASKS; change it with set_task(c, name).
   c.parallel = "pmap"  # pmap: all local devices | jit: one device.
-  c.distributed = False  # Call jax.distributed.initialize() (multi-host; also JAXTRICKS_DISTRIBUTED=1).
+  c.distributed = ml_collections.ConfigDict()  # Multi-process runs (also JAXTRICKS_DISTRIBUTED=1).
+  c.distributed.enabled = False  # Call jax.distributed.initialize() before anything else.
+  c.distributed.coordinator_address = ""  # host:port of process 0; empty: detected (TPU pod, Slurm).
+  c.distributed.num_processes = 1  # With coordinator_address: how many processes take part,
+  c.distributed.process_id = 0  # and which one this is.
 
   c.dataset = ml_collections.ConfigDict()
   c.dataset.source = "digits"  # digits (embedded) | tfds

@@ -19,7 +19,6 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 import tensorboardX
 import tqdm
 
@@ -28,18 +27,30 @@ from jaxtricks.parallel import check_parallel, device_count, parallelize, place_
 from jaxtricks.tasks import task_family
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import plots
+from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.runs import Runs, fit_generations
 
 
 def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
-  """``jax.distributed.initialize()`` for multi-host runs (config.distributed or JAXTRICKS_DISTRIBUTED=1).
+  """``jax.distributed.initialize`` for multi-process runs (``distributed.enabled`` or
+  ``JAXTRICKS_DISTRIBUTED=1``); it must run before any JAX computation.
 
-  On TPU pods, Slurm and Open MPI it needs no arguments; it must run before any JAX computation.
+  With ``distributed.coordinator_address`` empty JAX detects the cluster (TPU pods, Slurm, Open MPI);
+  otherwise every process is started with the same address and ``num_processes`` and its own
+  ``process_id``. CPU processes exchange collectives over gloo.
   """
-  if (config.distributed or os.environ.get("JAXTRICKS_DISTRIBUTED") == "1") and not getattr(
-      maybe_initialize_distributed, "done", False):
-    jax.distributed.initialize()
-    maybe_initialize_distributed.done = True
+  d = config.distributed
+  if not (d.enabled or os.environ.get("JAXTRICKS_DISTRIBUTED") == "1") or jax.distributed.is_initialized():
+    return
+  kwargs = {}
+  if d.coordinator_address:
+    if not 0 <= d.process_id < d.num_processes:
+      raise ValueError(f"distributed.process_id must be in [0, distributed.num_processes="
+                       f"{d.num_processes}), got {d.process_id}")
+    kwargs = dict(coordinator_address=d.coordinator_address, num_processes=d.num_processes,
+                  process_id=d.process_id)
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(**kwargs)
 
 
 class _MetricWriter:
@@ -71,7 +82,7 @@ class _MetricWriter:
       self.tb.close()
 
 
-def _check_finite(pending: list[tuple[int, dict]], checkpoints: ocp.CheckpointManager) -> list[dict]:
+def _check_finite(pending: list[tuple[int, dict]], checkpoints: Checkpoints) -> list[dict]:
   """Fetches the pending step metrics; raises on the first non-finite ``*loss``, naming the step."""
   fetched = jax.device_get(pending)
   for step, metrics in fetched:
@@ -83,7 +94,7 @@ def _check_finite(pending: list[tuple[int, dict]], checkpoints: ocp.CheckpointMa
   return [m for _, m in fetched]
 
 
-def _train(config, batches, state, p_train, run_eval, checkpoints: ocp.CheckpointManager,
+def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
            writer: _MetricWriter) -> tuple[Any, dict[str, Any]]:
   """Steps from ``state.step`` to the end: logs every ``log_every_steps``, evaluates every
   ``eval_every_epochs`` and checkpoints every ``checkpoint_every_steps`` (and at the last step)."""
@@ -120,10 +131,9 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: ocp.Checkpoin
         writer.write({"step": done, "epoch": done / steps_per_epoch, **summary})
       if done % config.checkpoint_every_steps == 0 or is_last:
         _check_finite(pending, checkpoints)
-        checkpoints.save(done, args=ocp.args.StandardSave(state))
+        checkpoints.save(done, state)
   finally:
     progress.close()
-    checkpoints.wait_until_finished()
     checkpoints.close()
     writer.close()
   return state, summary
@@ -142,6 +152,9 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   workdir.mkdir(parents=True, exist_ok=True)
   lead = jax.process_index() == 0
   check_parallel(config.parallel)
+  if config.parallel == "jit" and jax.process_count() > 1:
+    raise ValueError("parallel='jit' trains on one device of one process; a multi-process run needs "
+                     "parallel='pmap'")
   family = task_family(config.task)
   if datasets is None:
     datasets = build_datasets(config.dataset)
@@ -154,12 +167,9 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   evaluators = task.evaluators(data.test, batch_size=config.eval_batch_size, parallel=config.parallel)
   run_eval = lambda state: {k: v for e in evaluators for k, v in e.run(state).items()}
 
-  checkpoints = ocp.CheckpointManager(
-      (workdir / "checkpoints").absolute(),
-      options=ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True))
+  checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
   if checkpoints.latest_step() is not None:
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
-    state = checkpoints.restore(checkpoints.latest_step(), args=ocp.args.StandardRestore(abstract))
+    state = checkpoints.restore(state)
   state = place_state(state, config.parallel)
   if lead:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
