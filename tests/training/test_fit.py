@@ -1,6 +1,8 @@
 """End-to-end behaviour of the fit loop: artifacts, resume after a crash, NaN stop, bad input."""
 
 import json
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 from jaxtricks.data import ArrayDataset, TrainBatches, load_digits
 from jaxtricks.training import base_config, fit
+from tests.conftest import REPO
 
 
 def _small_config():
@@ -25,10 +28,14 @@ def _small_config():
   return c
 
 
-@pytest.fixture(scope="module")
-def digits():
+def small_digits():
   train, test = load_digits()
   return ArrayDataset(train.images[:512], train.labels[:512], 10), test
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return small_digits()
 
 
 def test_fit_writes_every_artifact(tmp_path, digits):
@@ -67,6 +74,23 @@ def test_crash_and_rerun_reaches_the_uninterrupted_result(tmp_path, digits, monk
   steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
            if "train/loss" in l]
   assert steps == [4, 8, 12, 16]  # Logged once each: records past the checkpoint were replaced.
+
+
+def test_a_run_killed_during_an_asynchronous_save_resumes_from_the_last_complete_checkpoint(
+    tmp_path, digits):
+  _, reference = fit(_small_config(), tmp_path / "uninterrupted", datasets=digits)
+  killed = subprocess.run([sys.executable, "-m", "tests.training.killed_save_worker", str(tmp_path / "run")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert killed.returncode == -9, killed.stderr[-3000:]
+  checkpoints = tmp_path / "run" / "checkpoints"
+  assert any("tmp" in p.name for p in checkpoints.iterdir())  # The step-10 save was under way.
+  assert ocp.CheckpointManager(checkpoints).latest_step() == 5
+
+  _, resumed = fit(_small_config(), tmp_path / "run", datasets=digits)
+  assert int(resumed.step) == 16
+  assert not any("tmp" in p.name for p in checkpoints.iterdir())
+  for a, b in zip(jax.tree.leaves(jax.device_get(reference)), jax.tree.leaves(jax.device_get(resumed))):
+    np.testing.assert_array_equal(a, b)
 
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, digits,
