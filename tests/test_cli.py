@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -12,30 +14,39 @@ def _cli(*args, cwd=REPO):
                         capture_output=True, text=True, timeout=600)
 
 
-def test_cli_trains_the_default_recipe_smoke_and_prints_final_metrics(tmp_path):
-  result = _cli("--config=configs/default.py:smoke", f"--workdir={tmp_path}",
-                "--config.train.num_epochs=1", "--config.progress=False")
+def test_cli_trains_a_recipe_by_name_from_any_directory_and_prints_final_metrics(tmp_path):
+  result = _cli("--config=default:smoke", f"--workdir={tmp_path / 'run'}", "--config.train.num_epochs=1",
+                "--config.progress=False", cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert "final metrics:" in result.stdout and f"workdir: {tmp_path}" in result.stdout
-  final = json.loads((tmp_path / "final_metrics.json").read_text())
+  assert "final metrics:" in result.stdout and f"workdir: {tmp_path / 'run'}" in result.stdout
+  final = json.loads((tmp_path / "run" / "final_metrics.json").read_text())
   assert final["step"] > 0 and 0.0 <= final["eval/balanced_accuracy"] <= 1.0
-  saved = json.loads((tmp_path / "config.json").read_text())
+  saved = json.loads((tmp_path / "run" / "config.json").read_text())
   assert saved["train"]["num_epochs"] == 1 and saved["model"]["depth"] == 8
 
 
-def test_config_key_typo_names_the_closest_key(tmp_path):
-  result = _cli("--config=configs/default.py:smoke", "--config.optim.lrr=0.1", f"--workdir={tmp_path}")
-  assert result.returncode != 0
-  assert "lrr" in result.stderr and 'Did you mean "lr"' in result.stderr
+def test_list_prints_every_recipe_with_its_summary(tmp_path):
+  result = _cli("--list", cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = result.stdout.splitlines()
+  assert len(lines) == len(list((REPO / "configs").glob("[!_]*.py")))
+  assert any(l.startswith("digits_lt_cb_focal ") and "focal" in l for l in lines)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config=default:smoke", "--config.optim.lrr=0.1"], 'no such key in --config: \'lrr\' Did you mean "lr"'),
+    (["--config=default:smoke", "--config.sla.mode=da"], "no such key in --config: 'sla'"),
+    (["--config=nope"], "config 'nope' is neither a file nor the name of a recipe; recipes: active_digits,"),
+    (["--config=default:smok"], "ValueError: config argument 'smok' is not one of ['seed', 'smoke']"),
+    (["--config=default:smoke", "--workdr=x"], "Unknown command line flag 'workdr'. Did you mean: workdir ?"),
+    (["--config.train.num_epochs=0", "--config=default:smoke"], "train.num_epochs must be >= 1, got 0"),
+    (["--config=default:smoke", "--config.optim.lr=-1"], "optim.lr must be > 0, got -1.0"),
+    (["--config=default:smoke", "--config.train.batch_size=abc"], "invalid literal for int()"),
+    (["--config=default:smoke", "--config.model.name=vit"], "model.name must be one of"),
+])
+def test_bad_input_is_a_one_line_error_with_exit_status_2(tmp_path, args, message):
+  result = _cli(*args, f"--workdir={tmp_path / 'run'}", cwd=tmp_path)
+  assert result.returncode == 2, result.stderr[-3000:]
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+  assert len(errors) == 1 and message in errors[0], result.stderr[-3000:]
   assert "Traceback" not in result.stderr
-
-
-def test_unknown_config_argument_is_rejected(tmp_path):
-  result = _cli("--config=configs/default.py:smok", f"--workdir={tmp_path}")
-  assert result.returncode != 0 and "'smok' is not one of" in result.stderr
-
-
-def test_a_key_of_another_task_is_rejected(tmp_path):
-  result = _cli("--config=configs/default.py:smoke", "--config.sla.mode=da", f"--workdir={tmp_path}")
-  assert result.returncode != 0
-  assert "no such key 'sla'" in result.stderr and "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""Command line: ``python -m jaxtricks.active --config=configs/active_digits.py[:smoke] --workdir=DIR``.
+"""Command line: ``python -m jaxtricks.active --config=active_digits[:smoke] --workdir=DIR``.
 
 Runs every strategy × seed of ``config.active``; re-running with the same ``--workdir`` resumes after
 the last finished round. Writes ``metrics.jsonl``, ``results.md``, ``learning_curves.png`` and
@@ -11,11 +11,11 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxtricks.training.config import parse_flags
+from jaxtricks.training.cli import parse_flags, usage_error
+from jaxtricks.training.config import recipe_path
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "active_digits.py"
-
-_CONFIG = config_flags.DEFINE_config_file("config", str(DEFAULT_CONFIG), "Active-learning config.",
+_CONFIG = config_flags.DEFINE_config_file("config", str(recipe_path("active_digits")),
+                                          "Active-learning recipe name or config file, with :ARG.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it has records).")
 
@@ -29,7 +29,10 @@ def main(argv):
 
   workdir = Path(_WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-active-"))
   print(f"workdir: {workdir}")
-  records = run(_CONFIG.value, workdir)
+  try:
+    records = run(_CONFIG.value, workdir)
+  except (ValueError, TypeError) as e:
+    usage_error(str(e))
   print(report(records, workdir))
   print(f"artifacts: {', '.join(sorted(p.name for p in workdir.iterdir()))}")
 

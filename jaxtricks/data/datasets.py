@@ -21,6 +21,9 @@ class ArrayDataset:
     if self.labels.shape != (self.images.shape[0],):
       raise ValueError(
           f"labels must have shape ({self.images.shape[0]},), got {self.labels.shape}")
+    if not np.isfinite(self.images).all():
+      bad = int(np.flatnonzero(~np.isfinite(self.images).reshape(len(self.images), -1).all(1))[0])
+      raise ValueError(f"images must be finite: image {bad} holds NaN or Inf")
     if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= self.num_classes):
       raise ValueError(
           f"labels must lie in [0, num_classes={self.num_classes}), got values in "

@@ -16,8 +16,7 @@ from absl import app, flags, logging
 from jaxtricks.training.config import load_config
 from jaxtricks.training.trainer import fit
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-METHODS = {"baseline": "digits_baseline.py", "bag of tricks": "default.py"}
+METHODS = {"baseline": "digits_baseline", "bag of tricks": "default"}
 
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
 _OUT = flags.DEFINE_string("out", "results/bag_of_tricks", "Output directory.")
@@ -28,9 +27,9 @@ def run(seeds: int, out: Path, arg: str = "") -> dict[str, list[float]]:
   scores: dict[str, list[float]] = {}
   for method, file in METHODS.items():
     for seed in range(seeds):
-      config = load_config(CONFIGS / file, ",".join(filter(None, [arg, f"seed={seed}"])))
+      config = load_config(file, ",".join(filter(None, [arg, f"seed={seed}"])))
       config.progress = False
-      final, _ = fit(config, out / f"{file.removesuffix('.py')}_seed{seed}")
+      final, _ = fit(config, out / f"{file}_seed{seed}")
       scores.setdefault(method, []).append(final["eval/balanced_accuracy"])
       print(f"{method:>14} seed {seed}: balanced accuracy {final['eval/balanced_accuracy']:.4f}")
   return scores

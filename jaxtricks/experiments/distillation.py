@@ -21,7 +21,6 @@ from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
 from jaxtricks.training.trainer import fit
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 CLASSIFICATION = ("teacher", "student", "kd", "rkd_d", "rkd_a", "rkd_da", "kd_rkd")
 METRIC = ("metric_teacher", "metric_student", "metric_rkd")
 
@@ -36,7 +35,7 @@ def run(methods, seeds: int, out: Path, smoke: bool) -> list[dict]:
   rows = []
   jobs = [(m, s) for s in range(seeds) for m in methods]
   for method, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
-    config = load_config(CONFIGS / f"digits_{method}.py", ",".join(
+    config = load_config(f"digits_{method}", ",".join(
         filter(None, ["smoke" if smoke else "", f"seed={seed}"])))
     config.progress = False
     teacher = "metric_teacher" if method.startswith("metric") else "teacher"

@@ -19,7 +19,6 @@ from matplotlib.figure import Figure
 from jaxtricks.training.config import load_config
 from jaxtricks.training.trainer import fit
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m")
 
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
@@ -43,7 +42,7 @@ def run(methods, imbalances, seeds, out: Path, smoke: bool) -> list[dict]:
   for method, imbalance, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
     workdir = out / f"if{imbalance:g}" / f"{method}_seed{seed}"
     arg = ",".join(filter(None, ["smoke" if smoke else "", f"seed={seed}", f"imbalance={imbalance}"]))
-    config = load_config(CONFIGS / f"digits_lt_{method}.py", arg)
+    config = load_config(f"digits_lt_{method}", arg)
     config.progress = False
     if method == "m2m" and "erm" in methods:
       config.m2m.generator_workdir = str(out / f"if{imbalance:g}" / f"erm_seed{seed}")

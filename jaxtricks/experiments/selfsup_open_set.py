@@ -21,7 +21,6 @@ from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
 from jaxtricks.training.trainer import fit
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SLA_MODES = ("baseline", "da", "mt", "sla", "sla_sd")
 OPEN_SET_LOSSES = ("softmax", "rpl", "arpl")
 DIM_ESTIMATORS = ("random", "jsd", "nce", "dv")
@@ -39,11 +38,11 @@ def run(seeds: int, out: Path, smoke: bool) -> list[dict]:
   for family, method, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
     smoke_arg = "smoke," if smoke else ""
     if family == "sla":
-      config = load_config(CONFIGS / "digits_sla.py", f"{smoke_arg}mode={method},seed={seed}")
+      config = load_config("digits_sla", f"{smoke_arg}mode={method},seed={seed}")
     elif family == "open_set":
-      config = load_config(CONFIGS / "digits_open_set.py", f"{smoke_arg}loss={method},split={seed}")
+      config = load_config("digits_open_set", f"{smoke_arg}loss={method},split={seed}")
     else:
-      config = load_config(CONFIGS / "digits_dim_probe.py", f"{smoke_arg}estimator={method},seed={seed}")
+      config = load_config("digits_dim_probe", f"{smoke_arg}estimator={method},seed={seed}")
       if config.transfer.pretrain:
         config.transfer.pretrain.progress = False
     config.progress = False

@@ -16,6 +16,7 @@ from jax import lax
 from jaxtricks.adversarial import NORMS, pgd
 from jaxtricks.data import mixup
 from jaxtricks.imbalance import M2mTranslation
+from jaxtricks.imbalance.m2m import NOISE_MODES
 from jaxtricks.losses import effective_number_weights
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES, soft_target_loss
 from jaxtricks.parallel import AXIS
@@ -163,9 +164,15 @@ class Classification(SingleNet):
     return out
 
 
-def check_loss(config: ml_collections.ConfigDict) -> None:
+def check(config: ml_collections.ConfigDict) -> None:
+  """The values of the classification blocks, before any prerequisite run is trained."""
   if config.loss.type not in SOFT_TARGET_LOSSES:
     raise ValueError(f"loss.type must be one of {SOFT_TARGET_LOSSES}, got {config.loss.type!r}")
+  if config.eval_pgd.norm not in NORMS:
+    raise ValueError(f"eval_pgd.norm must be one of {NORMS}, got {config.eval_pgd.norm!r}")
+  if config.m2m.noise not in NOISE_MODES:
+    raise ValueError(f"m2m.noise must be one of {NOISE_MODES}, got {config.m2m.noise!r}")
+  distillation.check(config)
 
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
@@ -175,7 +182,7 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
 def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=None) -> Classification:
   """``batches`` replaces the training stream of ``config`` (its ``steps_per_epoch`` sets the
   schedule's epochs), e.g. an active-learning round's labelled set."""
-  check_loss(config)
+  check(config)
   train = data.train
   m2m = config.m2m.enabled
   if batches is None:  # M2m generates on a class-balanced over-sampled stream.
@@ -200,8 +207,6 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
     translation, frozen["generator"] = _m2m(config, runs, train, steps)
   robust = None
   if config.eval_pgd.epsilon > 0:
-    if config.eval_pgd.norm not in NORMS:
-      raise ValueError(f"eval_pgd.norm must be one of {NORMS}, got {config.eval_pgd.norm!r}")
     robust = RobustAccuracy(epsilon=config.eval_pgd.epsilon, step_size=config.eval_pgd.step_size,
                             steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
                             data_range=(float(data.test.images.min()), float(data.test.images.max())))

@@ -77,14 +77,21 @@ def enabled(config: ml_collections.ConfigDict) -> bool:
   return bool(d.kd_weight or d.rkd_distance_weight or d.rkd_angle_weight)
 
 
+def check(config: ml_collections.ConfigDict) -> None:
+  d = config.distill
+  if d.generations < 1:
+    raise ValueError(f"distill.generations must be >= 1, got {d.generations}")
+  if d.features not in FEATURES:
+    raise ValueError(f"distill.features must be one of {FEATURES}, got {d.features!r}")
+
+
 def from_config(config: ml_collections.ConfigDict, runs, num_classes: int,
                 dtype) -> tuple[Distillation | None, dict]:
   """The distillation part of a task and its frozen variables: the teacher from
   ``distill.teacher_workdir`` (default ``WORKDIR/teacher``), trained there first when
   ``distill.teacher`` is given; ``(None, {})`` when no distillation weight is set."""
+  check(config)
   d = config.distill
-  if d.generations < 1:
-    raise ValueError(f"distill.generations must be >= 1, got {d.generations}")
   if not enabled(config):
     return None, {}
   run = runs.load("teacher", d.teacher or None, d.teacher_workdir)

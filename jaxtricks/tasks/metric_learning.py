@@ -66,6 +66,7 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MetricLearning:
   reject_options(config, "metric_learning", CLASSIFICATION_TARGETS)
+  distillation.check(config)
   parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=output_size(config, data.train.num_classes))
   distill, frozen = distillation.from_config(config, runs, data.train.num_classes,

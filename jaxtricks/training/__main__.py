@@ -1,36 +1,45 @@
-"""Command line: ``python -m jaxtricks.training --config=configs/NAME.py[:ARG] --workdir=DIR``.
+"""Command line: ``python -m jaxtricks.training --config=NAME[:ARG] --workdir=DIR``.
 
-Override any value with ``--config.KEY=VALUE`` (a misspelt key is an error naming the closest one).
-Without ``--config`` the default recipe (``configs/default.py``) runs; without ``--workdir`` a fresh
-directory is made. Re-running with the same ``--workdir`` resumes from its last checkpoint.
+``NAME`` is an installed recipe (``--list`` prints them) or a config file's path. Override any value
+with ``--config.KEY=VALUE`` (a misspelt key is an error naming the closest one). Without ``--config``
+the default recipe runs; without ``--workdir`` a fresh directory is made. Re-running with the same
+``--workdir`` resumes from its last checkpoint. Bad input ends the command with exit status 2 and a
+one-line message; ``--verbosity=1`` or ``JAXTRICKS_TRACEBACK=1`` shows the traceback too.
 """
 
 import json
 import tempfile
-from pathlib import Path
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxtricks.training.config import parse_flags
+from jaxtricks.training.cli import parse_flags, usage_error
+from jaxtricks.training.config import recipe_path, recipes
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.py"
-
-_CONFIG = config_flags.DEFINE_config_file("config", str(DEFAULT_CONFIG), "Training config file.",
+_CONFIG = config_flags.DEFINE_config_file("config", str(recipe_path("default")),
+                                          "Recipe name or config file, with an optional :ARG.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it has a checkpoint).")
+_LIST = flags.DEFINE_bool("list", False, "Print every installed recipe with its summary, then exit.")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _LIST.value:
+    for name, summary in recipes().items():
+      print(f"{name:28s} {summary}")
+    return
   if not flags.FLAGS["verbosity"].present:  # Library INFO logs (orbax, ...) only on request.
     logging.set_verbosity(logging.WARNING)
-  from jaxtricks.training.trainer import fit  # After flag parsing: --help stays fast.
+  from jaxtricks.training.trainer import fit
 
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-")
   print(f"workdir: {workdir}")
-  final, _ = fit(_CONFIG.value, workdir)
+  try:
+    final, _ = fit(_CONFIG.value, workdir)
+  except (ValueError, TypeError) as e:
+    usage_error(str(e))
   print("final metrics:")
   for key, value in final.items():
     if key not in ("artifacts", "workdir"):

@@ -8,14 +8,19 @@ differences.
 
 from __future__ import annotations
 
+import ast
+import importlib.resources
 import importlib.util
-import sys
+import os
 from pathlib import Path
 
 import ml_collections
-from absl import flags as absl_flags
 
+import jax
+
+from jaxtricks.parallel import check_parallel, device_count
 from jaxtricks.tasks import TASKS, task_family
+from jaxtricks.tasks.base import DTYPES
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -118,6 +123,29 @@ def set_task(c: ml_collections.ConfigDict, task: str) -> ml_collections.ConfigDi
   return c
 
 
+def check_config(c: ml_collections.ConfigDict) -> None:
+  """A ``ValueError`` naming the first shared option whose value is not allowed (each task checks its
+  own blocks before it trains anything)."""
+  task_family(c.task)
+  check_parallel(c.parallel)
+  if c.dtype not in DTYPES:
+    raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {c.dtype!r}")
+  at_least_one = ("train.num_epochs", "train.batch_size", "eval_batch_size", "log_every_steps",
+                  "checkpoint_every_steps", "keep_checkpoints")
+  for key in at_least_one:
+    section, _, name = key.rpartition(".")
+    value = (c[section] if section else c)[name]
+    if value < 1:
+      raise ValueError(f"{key} must be >= 1, got {value}")
+  for key, value in (("optim.lr", c.optim.lr), ("eval_every_epochs", c.eval_every_epochs)):
+    if not value > 0:
+      raise ValueError(f"{key} must be > 0, got {value}")
+  devices = device_count(c.parallel) * jax.process_count()
+  if c.eval_batch_size % devices:
+    raise ValueError(f"eval_batch_size={c.eval_batch_size} must be a multiple of the number of "
+                     f"devices ({devices})")
+
+
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   """Parses the ``:arg`` of ``--config=file.py:arg`` as ``name[,key=value,...]`` (big_vision style).
 
@@ -137,12 +165,36 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   return out
 
 
-def load_config(path: str | Path, arg: str | None = None) -> ml_collections.ConfigDict:
-  """``get_config(arg)`` of the config file at ``path`` (what ``--config=path:arg`` gives the CLI)."""
-  path = Path(path)
-  spec = importlib.util.spec_from_file_location(f"jaxtricks_config_{path.stem}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+def recipes() -> dict[str, str]:
+  """Every installed recipe: ``name -> the first line of its docstring``."""
+  files = sorted(p for p in recipes_dir().glob("*.py") if not p.name.startswith("_"))
+  return {p.stem: (ast.get_docstring(ast.parse(p.read_text())) or "").split("\n")[0] for p in files}
+
+
+def recipes_dir() -> Path:
+  """The recipes' directory: ``configs/`` of the repository, installed as ``jaxtricks.configs``."""
+  return Path(str(importlib.resources.files("jaxtricks.configs")))
+
+
+def recipe_path(spec: str | os.PathLike) -> Path:
+  """The config file ``spec`` names: a file, or the installed recipe ``NAME`` (``.py`` optional)."""
+  path = Path(spec)
+  if path.is_file():
+    return path
+  recipe = recipes_dir() / f"{path.name.removesuffix('.py')}.py"
+  if path.parent == Path(".") and recipe.is_file():
+    return recipe
+  raise ValueError(f"config {str(spec)!r} is neither a file nor the name of a recipe; recipes: "
+                   f"{', '.join(recipes())}")
+
+
+def load_config(spec: str | os.PathLike, arg: str | None = None) -> ml_collections.ConfigDict:
+  """``get_config(arg)`` of a config file or installed recipe (what ``--config=SPEC:ARG`` gives the
+  command line): ``load_config("digits_lt_cb_focal", "imbalance=50")``."""
+  path = recipe_path(spec)
+  module_spec = importlib.util.spec_from_file_location(f"jaxtricks_config_{path.stem}", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
   return module.get_config(arg)
 
 
@@ -155,14 +207,3 @@ def sibling_config(file: str, name: str, arg: str | None = None) -> ml_collectio
       c = sibling_config(__file__, "cifar10_resnet32", "imbalance=100")
   """
   return load_config(Path(file).with_name(f"{name}.py"), arg)
-
-
-def parse_flags(argv):
-  """absl flag parsing, with a locked config's "no such key" turned into a one-line error."""
-  try:
-    return absl_flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:
-    while e.args and isinstance(e.args[0], BaseException):  # ml_collections nests KeyError in AttributeError.
-      e = e.args[0]
-    detail = " ".join(str(e.args[0] if e.args else e).split("\n"))
-    sys.exit(f"error in a --config override: no such key {detail}")

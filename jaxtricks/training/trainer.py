@@ -23,11 +23,12 @@ import tensorboardX
 import tqdm
 
 from jaxtricks.data import ArrayDataset, build_datasets
-from jaxtricks.parallel import check_parallel, device_count, parallelize, place_state
+from jaxtricks.parallel import device_count, parallelize, place_state
 from jaxtricks.tasks import task_family
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
+from jaxtricks.training.config import check_config
 from jaxtricks.training.runs import Runs, fit_generations
 
 
@@ -148,16 +149,19 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   ``datasets`` = ``(train, test)`` overrides ``config.dataset`` (handy from notebooks and tests).
   """
   maybe_initialize_distributed(config)
-  workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  lead = jax.process_index() == 0
-  check_parallel(config.parallel)
+  check_config(config)
   if config.parallel == "jit" and jax.process_count() > 1:
     raise ValueError("parallel='jit' trains on one device of one process; a multi-process run needs "
                      "parallel='pmap'")
   family = task_family(config.task)
   if datasets is None:
     datasets = build_datasets(config.dataset)
+  for split, dataset in zip(("training", "test"), datasets):
+    if not len(dataset):
+      raise ValueError(f"the {split} split is empty")
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  lead = jax.process_index() == 0
   if "distill" in config and config.distill.generations > 1:
     return fit_generations(fit, config, workdir, datasets)
   data = Data(*datasets)

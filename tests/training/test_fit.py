@@ -110,22 +110,55 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
 
 
 @pytest.mark.parametrize("key, value, match", [
-    ("dataset.source", "mnist", "dataset.source must be one of"),
-    ("model.name", "vit", "model.name must be one of"),
-    ("optim.name", "lamb", "optim.name must be one of"),
-    ("train.batch_size", 60, r"batch_size=60 must be a positive multiple .*\(8 local"),
-    ("dataset.imbalance_factor", 0.5, "imbalance_factor must be >= 1"),
+    ("task", "gan", "task must be one of"),
     ("parallel", "pjit", "parallel must be one of"),
     ("dtype", "float16", "dtype must be one of"),
-    ("loss.type", "hinge", "loss.type must be one of"),
+    ("train.num_epochs", 0, r"train.num_epochs must be >= 1, got 0"),
+    ("train.batch_size", 0, r"train.batch_size must be >= 1, got 0"),
+    ("train.batch_size", 60, r"batch_size=60 must be a positive multiple .*\(8 local"),
+    ("eval_batch_size", 0, r"eval_batch_size must be >= 1, got 0"),
+    ("eval_batch_size", 12, r"eval_batch_size=12 must be a multiple of the number of devices \(8\)"),
+    ("log_every_steps", 0, r"log_every_steps must be >= 1, got 0"),
+    ("checkpoint_every_steps", -1, r"checkpoint_every_steps must be >= 1, got -1"),
+    ("eval_every_epochs", 0, r"eval_every_epochs must be > 0, got 0"),
+    ("optim.lr", -1.0, r"optim.lr must be > 0, got -1.0"),
+    ("optim.lr", 0.0, r"optim.lr must be > 0, got 0.0"),
+    ("optim.name", "lamb", "optim.name must be one of"),
+    ("optim.schedule", "linear", "optim.schedule must be one of"),
+    ("dataset.source", "mnist", "dataset.source must be one of"),
+    ("dataset.imbalance_factor", 0.5, "imbalance_factor must be >= 1"),
+    ("dataset.imbalance_factor", 1e6, "imbalance_factor=1000000.0 leaves an empty class"),
     ("dataset.resample", "balanced", "dataset.resample must be one of"),
+    ("model.name", "vit", "model.name must be one of"),
+    ("loss.type", "hinge", "loss.type must be one of"),
+    ("eval_pgd.norm", "l1", "eval_pgd.norm must be one of"),
+    ("m2m.noise", "gaussian", "m2m.noise must be one of"),
+    ("distill.features", "logits", "distill.features must be one of"),
+    ("distill.generations", 0, "distill.generations must be >= 1, got 0"),
 ])
-def test_bad_config_values_give_clear_errors(tmp_path, key, value, match):
+def test_bad_config_values_give_clear_errors_and_write_nothing(tmp_path, key, value, match):
   config = _small_config()
   section, _, field = key.rpartition(".")
   (config[section] if section else config)[field] = value
+  (tmp_path / "notes.txt").write_text("an existing workdir")
   with pytest.raises(ValueError, match=match):
     fit(config, tmp_path)
+  assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("images, labels, match", [
+    (np.full((4, 8, 8, 1), np.nan, np.float32), np.zeros(4, int), "images must be finite: image 0"),
+    (np.zeros((4, 8, 8, 1), np.float32), np.array([0, 1, 2, 10]), r"labels must lie in \[0, num_classes=10\)"),
+])
+def test_bad_data_is_rejected_naming_what_is_wrong(images, labels, match):
+  with pytest.raises(ValueError, match=match):
+    ArrayDataset(images, labels, 10)
+
+
+def test_an_empty_split_is_rejected(tmp_path, digits):
+  train, test = digits
+  with pytest.raises(ValueError, match="the test split is empty"):
+    fit(_small_config(), tmp_path, datasets=(train, test.subset(np.arange(0))))
 
 
 def test_bfloat16_compute_trains(tmp_path, digits):

@@ -1,0 +1,46 @@
+"""Command-line helpers shared by ``python -m jaxtricks.training`` and ``python -m jaxtricks.active``:
+recipe names in ``--config``, overrides in any order, and bad input as a one-line error (exit status 2;
+``--verbosity=1`` or ``JAXTRICKS_TRACEBACK=1`` shows the traceback too)."""
+
+import os
+import re
+import sys
+
+from absl import flags
+
+from jaxtricks.training.config import recipe_path
+
+
+def usage_error(message: str) -> None:
+  """Inside an ``except`` block: ``error: message`` on stderr and exit status 2 (or the traceback)."""
+  if os.environ.get("JAXTRICKS_TRACEBACK") == "1" or "--verbosity=1" in sys.argv:
+    raise
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _config_first(argv: list[str]) -> list[str]:
+  """``argv`` with ``--config=SPEC`` before its ``--config.KEY`` overrides, and a recipe name in SPEC
+  replaced by its file's path."""
+  config = [a for a in argv[1:] if a.startswith("--config=")]
+  rest = [a for a in argv[1:] if not a.startswith("--config=")]
+  resolved = []
+  for arg in config:
+    spec, colon, extra = arg.removeprefix("--config=").partition(":")
+    resolved.append(f"--config={recipe_path(spec)}{colon}{extra}")
+  return argv[:1] + resolved + rest
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing; a bad flag, recipe, key or value is a one-line error (exit status 2)."""
+  try:
+    argv = sys.argv[:] = _config_first(argv)  # ml_collections checks the order in sys.argv.
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:  # A locked config's "no such key", nested by ml_collections.
+    while e.args and isinstance(e.args[0], BaseException):
+      e = e.args[0]
+    usage_error("no such key in --config: " + " ".join(str(e.args[0] if e.args else e).split()))
+  except (flags.Error, ValueError) as e:
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    cause = next((l for l in reversed(lines) if re.match(r"^\w+(Error|Exception):", l)), lines[-1])
+    usage_error(f"{lines[0].removesuffix(':')}: {cause}" if cause != lines[0] else cause)
