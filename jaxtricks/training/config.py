@@ -140,10 +140,11 @@ def check_config(c: ml_collections.ConfigDict) -> None:
   for key, value in (("optim.lr", c.optim.lr), ("eval_every_epochs", c.eval_every_epochs)):
     if not value > 0:
       raise ValueError(f"{key} must be > 0, got {value}")
-  devices = device_count(c.parallel) * jax.process_count()
-  if c.eval_batch_size % devices:
-    raise ValueError(f"eval_batch_size={c.eval_batch_size} must be a multiple of the number of "
-                     f"devices ({devices})")
+  local, processes = device_count(c.parallel), jax.process_count()
+  for key, value in (("train.batch_size", c.train.batch_size), ("eval_batch_size", c.eval_batch_size)):
+    if value % (local * processes):
+      raise ValueError(f"{key}={value} must be a multiple of the number of devices ({local} local × "
+                       f"{processes} processes = {local * processes})")
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
