@@ -44,7 +44,6 @@ def get_config(arg=None):
   c.active.alfamix_cap_step = 0.2
   c.active.alfamix_mode = "closed_form"  # closed_form | learned | random
   if arg.smoke:
-    c.train.num_epochs = 0
     c.active.seeds = 2
     c.active.rounds = 2
     c.active.budget = 16

@@ -11,6 +11,7 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from jaxtricks.active.loop import report, run
 from jaxtricks.training.cli import parse_flags, usage_error
 from jaxtricks.training.config import recipe_path
 
@@ -25,7 +26,6 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
-  from jaxtricks.active.loop import report, run  # After flag parsing: --help stays fast.
 
   workdir = Path(_WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-active-"))
   print(f"workdir: {workdir}")

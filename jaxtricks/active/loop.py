@@ -32,9 +32,10 @@ from jaxtricks.active.badge import badge
 from jaxtricks.active.coreset import kcenter_greedy
 from jaxtricks.active.evaluation import penalty_matrix
 from jaxtricks.data import TrainBatches, build_datasets
-from jaxtricks.parallel import check_parallel, device_count, parallelize, place_state
+from jaxtricks.parallel import device_count, parallelize, place_state
 from jaxtricks.tasks import classification
 from jaxtricks.tasks.base import Data
+from jaxtricks.training.config import check_config
 from jaxtricks.training.plots import read_metrics
 from jaxtricks.training.runs import Runs
 from jaxtricks.training.trainer import fit
@@ -125,18 +126,18 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
 
   Seeds are ``config.seed + s`` for ``s < active.seeds``. The model is trained by the classification
   task of ``config`` (its dtype, loss, label smoothing, mixup and augmentation act as in ``fit``)."""
-  workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
   active = config.active
   unknown = set(active.strategies) - set(STRATEGIES)
   if unknown:
     raise ValueError(f"active.strategies: unknown {sorted(unknown)}; allowed: {STRATEGIES}")
-  check_parallel(config.parallel)
-  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  check_config(config)
   train, test = build_datasets(config.dataset)
   needed = active.initial + active.rounds * active.budget
   if needed > len(train):
     raise ValueError(f"active.initial + rounds·budget = {needed} exceeds the pool of {len(train)}")
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   num_devices = device_count(config.parallel)
   batch_size = min(config.train.batch_size, active.initial)

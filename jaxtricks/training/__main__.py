@@ -15,6 +15,7 @@ from ml_collections import config_flags
 
 from jaxtricks.training.cli import parse_flags, usage_error
 from jaxtricks.training.config import recipe_path, recipes
+from jaxtricks.training.trainer import fit
 
 _CONFIG = config_flags.DEFINE_config_file("config", str(recipe_path("default")),
                                           "Recipe name or config file, with an optional :ARG.",
@@ -32,7 +33,6 @@ def main(argv):
     return
   if not flags.FLAGS["verbosity"].present:  # Library INFO logs (orbax, ...) only on request.
     logging.set_verbosity(logging.WARNING)
-  from jaxtricks.training.trainer import fit
 
   workdir = _WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-")
   print(f"workdir: {workdir}")
