@@ -131,6 +131,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
   if unknown:
     raise ValueError(f"active.strategies: unknown {sorted(unknown)}; allowed: {STRATEGIES}")
   check_config(config)
+  classification.check(config)
   train, test = build_datasets(config.dataset)
   needed = active.initial + active.rounds * active.budget
   if needed > len(train):

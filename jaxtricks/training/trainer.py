@@ -25,7 +25,7 @@ import tqdm
 from jaxtricks.data import ArrayDataset, build_datasets
 from jaxtricks.parallel import device_count, parallelize, place_state
 from jaxtricks.tasks import task_family
-from jaxtricks.tasks.base import Data
+from jaxtricks.tasks.base import Data, Task
 from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
@@ -165,7 +165,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   if "distill" in config and config.distill.generations > 1:
     return fit_generations(fit, config, workdir, datasets)
   data = Data(*datasets)
-  task = family.from_config(config, data, Runs(workdir, fit, datasets))
+  task: Task = family.from_config(config, data, Runs(workdir, fit, datasets))
   state = task.init(config.seed)
   p_train = parallelize(task.train_step, config.parallel, donate_state=True)
   evaluators = task.evaluators(data.test, batch_size=config.eval_batch_size, parallel=config.parallel)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from jaxtricks.active.loop import run
 from jaxtricks.training.config import load_config
@@ -31,3 +32,15 @@ def test_loop_records_growing_labelled_sets_and_resumes(tmp_path):
   by_key = lambda rs: {(r["strategy"], r["seed"], r["round"]): r["labelled_indices"] for r in rs}
   assert by_key(final) == by_key(records)
   assert np.isfinite([r["test_accuracy"] for r in final]).all()
+
+
+def test_loop_takes_its_seeds_from_config_seed_and_rejects_bad_options(tmp_path):
+  config = load_config(REPO / "configs" / "active_digits.py", "smoke")
+  config.update(progress=False, seed=5)
+  config.active.update(strategies=("random",), seeds=1, rounds=1)
+  records = run(config, tmp_path / "run")
+  assert {r["seed"] for r in records} == {5}
+  config.loss.type = "hinge"
+  with pytest.raises(ValueError, match="loss.type must be one of"):
+    run(config, tmp_path / "bad")
+  assert not (tmp_path / "bad").exists()
