@@ -1,0 +1,47 @@
+"""Every task learns in seconds on the embedded digits: its test metric ends well above chance and well
+above the same network untrained, and its training loss falls. A step that never updates the
+parameters, or trains on wrong targets, fails here."""
+
+import json
+
+import pytest
+
+from jaxtricks.data import build_datasets
+from jaxtricks.parallel import place_state
+from jaxtricks.tasks import TASKS
+from jaxtricks.tasks.base import Data
+from jaxtricks.training import fit
+from jaxtricks.training.config import load_config
+
+# recipe, argument, epochs, metric, floor, how much better than the untrained network (signed:
+# a loss must fall).
+CASES = {
+    "classification": ("digits_student", "smoke", 5, "eval/accuracy", 0.85, 0.5),
+    "metric_learning": ("digits_metric_student", "smoke", 8, "eval/recall@1", 0.95, 0.04),
+    "sla": ("digits_sla", "smoke", 5, "eval/accuracy", 0.6, 0.4),
+    "open_set": ("digits_open_set", "smoke,loss=arpl", 5, "eval/auroc", 0.8, 0.2),
+    "infomax": ("digits_dim", "smoke", 5, "eval/infomax_loss", None, -1.0),
+}
+
+
+@pytest.mark.parametrize("task", sorted(CASES))
+def test_each_task_learns_in_seconds(tmp_path, task):
+  recipe, arg, epochs, metric, floor, gain = CASES[task]
+  config = load_config(recipe, arg)
+  config.update(progress=False, eval_every_epochs=epochs)
+  config.train.num_epochs = epochs
+  config.model.width = 16
+  if task == "metric_learning":  # Recall@K on the training classes: unseen ones are a transfer test.
+    config.dataset.test_classes = config.dataset.train_classes
+  data = Data(*build_datasets(config.dataset))
+  fresh = TASKS[config.task].from_config(config, data, runs=None)
+  evaluator, *_ = fresh.evaluators(data.test, batch_size=config.eval_batch_size, parallel=config.parallel)
+  untrained = evaluator.run(place_state(fresh.init(config.seed), config.parallel))[metric]
+
+  final, _ = fit(config, tmp_path, datasets=data)
+  if floor is not None:
+    assert final[metric] >= floor, (untrained, final[metric])
+  assert (final[metric] - untrained) * (1 if gain > 0 else -1) >= abs(gain), (untrained, final[metric])
+  losses = [json.loads(l)["train/loss"] for l in (tmp_path / "metrics.jsonl").read_text().splitlines()
+            if "train/loss" in l]
+  assert losses[-1] < losses[0] - 0.25 * abs(losses[0]), losses
