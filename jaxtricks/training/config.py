@@ -35,23 +35,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.distributed.num_processes = 1  # With coordinator_address: how many processes take part,
   c.distributed.process_id = 0  # and which one this is.
 
-  c.dataset = ml_collections.ConfigDict()
-  c.dataset.source = "digits"  # digits (embedded) | tfds
-  c.dataset.tfds_name = ""  # e.g. cifar10 when source == "tfds".
-  c.dataset.data_dir = ml_collections.FieldReference(None, field_type=str)
-  c.dataset.train_split = "train"
-  c.dataset.test_split = "test"
-  c.dataset.image_size = 8  # digits only: 8 or e.g. 32 (bilinear resize).
-  c.dataset.channels = 1  # digits only: 1 or 3.
-  c.dataset.test_fraction = 0.3  # digits only: stratified held-out fraction.
-  c.dataset.split_seed = 0
-  c.dataset.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.
-  c.dataset.imbalance_profile = "exponential"  # exponential | step
-  c.dataset.resample = "none"  # none | oversample | undersample | smote (class-balanced training stream)
-  c.dataset.resample_from_epoch = 0  # Deferred re-sampling: plain stream before this epoch.
-  c.dataset.smote_k = 5  # Neighbours per point for resample == "smote".
-  c.dataset.train_classes = ()  # Keep only these classes (relabelled 0..n−1); empty: all.
-  c.dataset.test_classes = ()  # The same for the test split (metric learning: unseen classes).
+  c.dataset = _dataset_block()
 
   c.augment = ml_collections.ConfigDict()
   c.augment.crop_padding = 0  # Pad-and-random-crop by this many pixels (4 for CIFAR).
@@ -105,6 +89,27 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 2
   c.progress = True  # tqdm progress bar.
   return set_task(c, "classification")
+
+
+def _dataset_block() -> ml_collections.ConfigDict:
+  d = ml_collections.ConfigDict()
+  d.source = "digits"  # digits (embedded) | tfds
+  d.tfds_name = ""  # e.g. cifar10 when source == "tfds".
+  d.data_dir = ml_collections.FieldReference(None, field_type=str)
+  d.train_split = "train"
+  d.test_split = "test"
+  d.image_size = 8  # digits only: 8 or e.g. 32 (bilinear resize).
+  d.channels = 1  # digits only: 1 or 3.
+  d.test_fraction = 0.3  # digits only: stratified held-out fraction.
+  d.split_seed = 0
+  d.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.
+  d.imbalance_profile = "exponential"  # exponential | step
+  d.resample = "none"  # none | oversample | undersample | smote (class-balanced training stream)
+  d.resample_from_epoch = 0  # Deferred re-sampling: plain stream before this epoch.
+  d.smote_k = 5  # Neighbours per point for resample == "smote".
+  d.train_classes = ()  # Keep only these classes (relabelled 0..n−1); empty: all.
+  d.test_classes = ()  # The same for the test split (metric learning: unseen classes).
+  return d
 
 
 def set_task(c: ml_collections.ConfigDict, task: str) -> ml_collections.ConfigDict:
