@@ -22,9 +22,10 @@ def test_distillation_cross_entropy_matches_gluoncv(path):
   g = load_golden(path)
   kw = dict(temperature=float(g["temperature"]), hard_weight=float(g["hard_weight"]))
   loss = lambda s: distillation_cross_entropy(s, g["teacher_logits"], g["hard_labels_used"], **kw)
-  _close(loss(g["student_logits"]), g["loss_per_example"], rtol=2e-5, atol=5e-6)
+  _close(loss(g["student_logits"]), g["loss_per_example"], rtol=2e-5, atol=5e-6)  # README: MXNet noise.
   grad = jax.grad(lambda s: loss(s).mean())(jnp.asarray(g["student_logits"]))
-  _grad_close(grad, g["grad_logits_of_mean"], 2e-5)
+  # MXNet's float32 gradients: the largest error measured over these files is 9.7e-6·max|g|.
+  _grad_close(grad, g["grad_logits_of_mean"], 1e-5)
 
 
 @pytest.mark.parametrize("path", golden_cases("imbalance", "kd_torch_*.npz"))
@@ -42,8 +43,8 @@ def test_kd_loss_matches_repdistiller_and_documents_the_element_mean_port(path):
   grads = {"kl_batchmean_T2_repdistiller": "grad_kl_batchmean_T2_repdistiller",
            "loss_hinton_batchmean": "grad_hinton_batchmean", "loss_haitongli": "grad_haitongli"}
   for key, fn in cases.items():
-    _close(fn(s0), g[key], rtol=2e-5)
-    _grad_close(jax.grad(fn)(s0), g[grads[key]], 2e-5)
+    _close(fn(s0), g[key])
+    _grad_close(jax.grad(fn)(s0), g[grads[key]], 1e-6)
 
 
 def test_teacher_gets_no_gradient():

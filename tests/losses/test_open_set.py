@@ -11,7 +11,7 @@ _close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def _grad_close(actual, expected, scale=1e-5):
-  np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=scale * np.abs(expected).max())
+  np.testing.assert_allclose(actual, expected, rtol=0, atol=scale * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("path", golden_cases("relational", "rpl_*.npz"))
@@ -48,5 +48,7 @@ def test_arpl_matches_official(path):
     _grad_close(np.reshape(grad, g[key].shape), g[key])
   fake, fake_grad = jax.value_and_grad(arpl_confusion_loss)(f, p)
   _close(fake, g["fake_loss"])
-  _grad_close(fake_grad, g["grad_features_fake_loss"], 5e-5)  # Gradients ~1e-5: float32 noise.
+  # These gradients are ~2e-5 in size: the measured error, 2.0e-5·max|g| (4e-10 absolute), is float32
+  # rounding of the official float32 computation.
+  _grad_close(fake_grad, g["grad_features_fake_loss"], 5e-5)
   _close(arpl_open_set_score(f, p), g["open_set_score"])
