@@ -146,3 +146,21 @@ def test_ldam_loss_matches_m2m_code(path):
   if "drwbeta0p999" in path.stem:  # DRW weights are the effective-number weights.
     np.testing.assert_allclose(effective_number_weights(g["samples_per_class"], float(g["eff_beta"])),
                                g["class_weights"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_soft_target_focal_loss_against_the_direct_formula(gamma):
+  """``Σ_c t_c (1 − σ(x_c))^γ (−log σ(x_c)) + (1 − t_c) σ(x_c)^γ (−log(1 − σ(x_c)))`` in float64."""
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(6, 5)) * 3
+  targets = rng.dirichlet(np.ones(5), size=6)  # Soft targets, as after smoothing or mixup.
+  p = 1 / (1 + np.exp(-logits))
+  direct = (targets * (1 - p) ** gamma * -np.log(p) + (1 - targets) * p ** gamma * -np.log(1 - p)).sum(-1)
+  ours = soft_target_loss(logits.astype(np.float32), targets.astype(np.float32), loss_type="focal",
+                          gamma=gamma)
+  np.testing.assert_allclose(ours, direct, rtol=1e-5, atol=1e-6)
+  softmax = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+  direct = -(targets * (1 - softmax) ** gamma * np.log(softmax)).sum(-1)
+  ours = soft_target_loss(logits.astype(np.float32), targets.astype(np.float32), loss_type="softmax_focal",
+                          gamma=gamma)
+  np.testing.assert_allclose(ours, direct, rtol=1e-5, atol=1e-6)

@@ -28,9 +28,25 @@ def test_rpl_matches_official(path):
   for grad, key in zip(grads, ("grad_features", "grad_points", "grad_radius")):
     _grad_close(np.reshape(grad, g[key].shape), g[key])
   _close(rpl_open_set_score(f, p, num_centers=k), g["open_set_score"])
-  if k > 1:  # The paper's own-class points differ from the official row indexing.
-    paper = rpl_loss(f, g["labels"], p, r, num_centers=k).mean()
-    assert abs(float(paper) - float(g["loss"])) > 1e-4
+  if k > 1:  # The paper's own-class points (rows c·K … c·K+K−1) instead of the official row y.
+    paper = rpl_loss(f, g["labels"], p, r, num_centers=k, temperature=float(g["temp"]),
+                     weight=float(g["weight_pl"]))
+    _close(paper, _paper_rpl(g, k))
+    assert abs(float(paper.mean()) - float(g["loss"])) > 1e-4
+
+
+def _paper_rpl(g, k):
+  """RPL with K points per class, written out per example in float64 from the paper's definition."""
+  f, p, labels = (np.asarray(g[key], np.float64) for key in ("features", "points", "labels"))
+  labels = labels.astype(int)
+  out = []
+  for x, y in zip(f, labels):
+    d = np.array([np.mean([np.mean((x - p[c * k + j]) ** 2) for j in range(k)])
+                  for c in range(len(p) // k)]) / float(g["temp"])
+    ce = np.log(np.sum(np.exp(d - d.max()))) + d.max() - d[y]
+    own = np.mean([np.mean((x - p[y * k + j]) ** 2) for j in range(k)])
+    out.append(ce + float(g["weight_pl"]) * (own - float(np.ravel(g["radius"])[0])) ** 2)
+  return np.array(out)
 
 
 @pytest.mark.parametrize("path", golden_cases("relational", "arpl_*.npz"))
