@@ -22,15 +22,35 @@ def _reverse_gradient(x):
 _reverse_gradient.defvjp(lambda x: (x, None), lambda _, g: (-g,))
 
 
+PRIOR_OBJECTIVES = ("nonsaturating", "minimax")
+
+
+class PriorDiscriminator(nn.Module):
+  """The prior-matching discriminator: an MLP (256–64–1, ReLU) scoring codes in [0, 1]."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    x = nn.relu(nn.Dense(256)(x))
+    x = nn.relu(nn.Dense(64)(x))
+    return nn.Dense(1)(x)[:, 0]
+
+
 class DeepInfoMax(nn.Module):
   """The SmallCNN trunk (:func:`~jaxtricks.models.small.conv_trunk`): the local map
   ``[N, h, w, 2w]`` and, from the pooled features, the code ``head`` (``num_classes`` = code size).
 
   Besides the code it sows, under ``intermediates``: ``local_mi`` ``[N, units, h·w]`` and
   ``global_mi`` ``[N, units, 1]`` (the MI networks: 1×1 convolutions on the local map and an MLP on the
-  code, both with a linear shortcut, as in the official ``LocalDIM``), and ``prior_scores``: the
-  discriminator's outputs on uniform prior samples and on ``sigmoid(code)`` behind a gradient-reversal
-  layer, so one optimiser trains the discriminator to separate them and the encoder to fool it.
+  code, both with a linear shortcut, as in the official ``LocalDIM``), and ``prior_scores``, the
+  discriminator's outputs: ``prior`` on uniform prior samples and ``encoded`` on
+  ``sigmoid(code)``, so that one optimiser trains the discriminator to separate them and the encoder
+  to fool it. ``prior_objective``:
+
+  * ``nonsaturating`` (the official code): ``encoded`` sees the code detached, and ``generator`` is
+    the discriminator, its parameters under ``stop_gradient``, on the live code: the encoder's loss
+    ``softplus(−generator)`` trains the encoder only;
+  * ``minimax``: ``encoded`` sees the code behind a gradient-reversal layer, so the encoder descends
+    the negated discriminator loss (saturating where the discriminator is confident).
   """
 
   num_classes: int = 64
@@ -41,6 +61,7 @@ class DeepInfoMax(nn.Module):
   bn_momentum: float = 0.9
   prior_bias: bool = False
   l2_normalize: bool = False
+  prior_objective: str = "nonsaturating"
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
@@ -65,13 +86,21 @@ class DeepInfoMax(nn.Module):
     self.sow("intermediates", "local_mi", jnp.swapaxes(mi_net(flat_local, "local_mi"), 1, 2))
     self.sow("intermediates", "global_mi", mi_net(code, "global_mi")[:, :, None])
 
-    discriminator = nn.Sequential([nn.Dense(256, name="prior_0"), nn.relu,
-                                   nn.Dense(64, name="prior_1"), nn.relu,
-                                   nn.Dense(1, name="prior_2")])
+    if self.prior_objective not in PRIOR_OBJECTIVES:
+      raise ValueError(f"prior_objective must be one of {PRIOR_OBJECTIVES}, "
+                       f"got {self.prior_objective!r}")
+    discriminator = PriorDiscriminator(name="prior")
     prior = jnp.zeros_like(code)
     if train:  # One prior sample per example, keyed by its global position in the batch.
       keys = example_keys(self.make_rng("prior"), code.shape[0], self.axis_name)
       prior = jax.vmap(lambda k: jax.random.uniform(k, code.shape[1:]))(keys)
-    self.sow("intermediates", "prior_scores",
-             (discriminator(prior)[:, 0], discriminator(_reverse_gradient(jax.nn.sigmoid(code)))[:, 0]))
+    encoded = jax.nn.sigmoid(code)
+    scores = {"prior": discriminator(prior)}
+    if self.prior_objective == "minimax":
+      scores["encoded"] = discriminator(_reverse_gradient(encoded))
+    else:
+      scores["encoded"] = discriminator(jax.lax.stop_gradient(encoded))
+      frozen = jax.lax.stop_gradient(discriminator.variables["params"])
+      scores["generator"] = PriorDiscriminator(parent=None).apply({"params": frozen}, encoded)
+    self.sow("intermediates", "prior_scores", scores)
     return code

@@ -13,6 +13,7 @@ from jax import lax
 
 from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, infonce_loss,
                                       prior_matching_losses)
+from jaxtricks.models.infomax import PRIOR_OBJECTIVES
 from jaxtricks.parallel import AXIS, gather_batch
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
                                   TrainState, reject_options, single_net_parts, train_batches)
@@ -26,19 +27,24 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   c = ml_collections.ConfigDict()  # model.name must be "dim".
   c.estimator = "jsd"  # jsd | nce | dv
   c.prior_weight = 0.1  # Prior matching of sigmoid(code) to U(0, 1); 0 turns it off.
+  c.prior_objective = "nonsaturating"  # The encoder's side: nonsaturating (official) | minimax.
   return {"infomax": c}
 
 
 def infomax_loss(intermediates, *, estimator: str, prior_weight: float = 0.0) -> jax.Array:
   """Local DIM over the global batch: the MI estimator between the local and global MI-network
   outputs of :class:`~jaxtricks.models.DeepInfoMax` (every other example of the batch, gathered over
-  devices, is a negative), plus ``prior_weight`` × the prior-matching discriminator loss (GAN
-  measure; the encoder side is reversed by the model's gradient-reversal layer)."""
+  devices, is a negative), plus ``prior_weight`` × prior matching (GAN measure): the discriminator's
+  loss, and, with the model's ``nonsaturating`` objective, the encoder's ``mean softplus(−D(code))``
+  through the frozen discriminator (with ``minimax`` the encoder descends the reversed discriminator
+  loss instead)."""
   local, global_ = (gather_batch(intermediates[k][0], AXIS) for k in ("local_mi", "global_mi"))
   loss = ESTIMATORS[estimator](local, global_)
   if prior_weight:
-    d_prior, d_code = (gather_batch(d, AXIS) for d in intermediates["prior_scores"][0])
-    loss = loss + prior_weight * prior_matching_losses(d_prior, d_code)["discriminator"]
+    scores = {k: gather_batch(v, AXIS) for k, v in intermediates["prior_scores"][0].items()}
+    loss += prior_weight * prior_matching_losses(scores["prior"], scores["encoded"])["discriminator"]
+    if "generator" in scores:
+      loss += prior_weight * prior_matching_losses(scores["prior"], scores["generator"])["encoder"]
   return loss
 
 
@@ -80,6 +86,10 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoMax:
   if config.model.name != "dim":
     raise ValueError(f"task='infomax' needs model.name='dim', got {config.model.name!r}")
   reject_options(config, "infomax", CLASSIFICATION_TARGETS)
+  if c.prior_objective not in PRIOR_OBJECTIVES:
+    raise ValueError(f"infomax.prior_objective must be one of {PRIOR_OBJECTIVES}, got "
+                     f"{c.prior_objective!r}")
   parts = single_net_parts(config, runs, train_batches(config, data.train),
-                           output_size=output_size(config, data.train.num_classes))
+                           output_size=output_size(config, data.train.num_classes),
+                           wrap=lambda model: model.clone(prior_objective=c.prior_objective))
   return InfoMax(**parts, estimator=c.estimator, prior_weight=c.prior_weight)

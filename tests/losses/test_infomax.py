@@ -59,3 +59,38 @@ def test_deep_infomax_model_sows_what_the_estimators_need_and_reverses_the_prior
   assert np.isfinite(fenchel_dual_loss(inter["local_mi"][0], inter["global_mi"][0]))
   assert "global_mi_0" not in DeepInfoMax(num_classes=8, width=4, infomax_heads=False).init(
       jax.random.key(0), x, train=False)["params"]
+
+
+@pytest.mark.parametrize("objective", ["nonsaturating", "minimax"])
+def test_prior_matching_objectives_send_each_loss_to_the_right_network(objective):
+  """Non-saturating (the official code): the discriminator's loss trains the discriminator only and
+  the encoder's ``softplus(−D(code))`` the encoder only. Minimax: the discriminator's loss trains both,
+  the encoder through gradient reversal."""
+  from jaxtricks.models.infomax import DeepInfoMax
+
+  model = DeepInfoMax(num_classes=8, width=4, mi_units=6, prior_objective=objective)
+  x = jax.random.normal(jax.random.key(2), (6, 8, 8, 1))
+  variables = model.init(jax.random.key(0), x, train=False)
+
+  def losses(params):
+    _, state = model.apply({**variables, "params": params}, x, train=True,
+                           mutable=["batch_stats", "intermediates"], rngs={"prior": jax.random.key(1)})
+    scores = state["intermediates"]["prior_scores"][0]
+    out = {"discriminator": prior_matching_losses(scores["prior"], scores["encoded"])["discriminator"]}
+    if objective == "nonsaturating":
+      out["encoder"] = prior_matching_losses(scores["prior"], scores["generator"])["encoder"]
+    return out, scores
+
+  out, scores = losses(variables["params"])
+  if objective == "nonsaturating":
+    np.testing.assert_allclose(out["encoder"], jnp.mean(jax.nn.softplus(-scores["generator"])), rtol=1e-6)
+    np.testing.assert_allclose(scores["generator"], scores["encoded"], rtol=1e-6)
+  norm = lambda tree: float(sum(jnp.sum(jnp.abs(leaf)) for leaf in jax.tree.leaves(tree)))
+  d_grads = jax.grad(lambda p: losses(p)[0]["discriminator"])(variables["params"])
+  assert norm(d_grads["prior"]) > 0
+  if objective == "nonsaturating":
+    assert norm(d_grads["head"]) == 0
+    e_grads = jax.grad(lambda p: losses(p)[0]["encoder"])(variables["params"])
+    assert norm(e_grads["prior"]) == 0 and norm(e_grads["head"]) > 0
+  else:
+    assert norm(d_grads["head"]) > 0
