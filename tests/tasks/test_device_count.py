@@ -3,6 +3,7 @@ one device (jit) give the same parameters, BatchNorm statistics and loss."""
 
 import dataclasses
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -53,9 +54,7 @@ def test_step_is_the_same_on_8_2_and_1_devices(digits, name):
   for num_devices in (8, 2):
     state, metrics = _run(task, train, "pmap", num_devices)
     assert int(state.step) == 2
-    for part in ("params", "batch_stats"):
-      for a, b in zip(jax.tree.leaves(getattr(state, part)), jax.tree.leaves(getattr(reference, part))):
-        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5, err_msg=f"{part}, {num_devices} devices")
+    chex.assert_trees_all_close(state.variables, reference.variables, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(metrics["loss"], ref_metrics["loss"], rtol=1e-5)
 
 
@@ -108,5 +107,4 @@ def test_m2m_step_is_the_same_on_8_and_1_devices(digits):
   state, metrics = _run(task, train, "pmap", 8)
   assert ref_metrics["m2m_accepted"] > 0.1
   np.testing.assert_allclose(metrics["m2m_accepted"], ref_metrics["m2m_accepted"])
-  for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(reference.params)):
-    np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+  chex.assert_trees_all_close(state.params, reference.params, atol=1e-5, rtol=1e-5)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import chex
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -69,8 +70,7 @@ def test_crash_and_rerun_reaches_the_uninterrupted_result(tmp_path, digits, monk
 
   _, resumed = fit(config, tmp_path / "resumed", datasets=digits)
   assert int(resumed.step) == 16
-  for a, b in zip(jax.tree.leaves(jax.device_get(reference)), jax.tree.leaves(jax.device_get(resumed))):
-    np.testing.assert_array_equal(a, b)
+  chex.assert_trees_all_equal(jax.device_get(reference), jax.device_get(resumed))
   steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
            if "train/loss" in l]
   assert steps == [4, 8, 12, 16]  # Logged once each: records past the checkpoint were replaced.
@@ -89,8 +89,7 @@ def test_a_run_killed_during_an_asynchronous_save_resumes_from_the_last_complete
   _, resumed = fit(_small_config(), tmp_path / "run", datasets=digits)
   assert int(resumed.step) == 16
   assert not any("tmp" in p.name for p in checkpoints.iterdir())
-  for a, b in zip(jax.tree.leaves(jax.device_get(reference)), jax.tree.leaves(jax.device_get(resumed))):
-    np.testing.assert_array_equal(a, b)
+  chex.assert_trees_all_equal(jax.device_get(reference), jax.device_get(resumed))
 
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, digits,

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -51,8 +52,7 @@ def test_two_processes_killed_and_resumed_match_one_process(tmp_path):
   for key in ("eval/accuracy", "eval/auroc", "eval/oscr"):
     np.testing.assert_allclose(final[key], reference[key], rtol=1e-5, err_msg=key)
   ours, theirs = load_variables(tmp_path / "two"), load_variables(tmp_path / "one_process")
-  for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs)):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(ours, theirs, rtol=1e-5, atol=1e-6)
   logged = lambda records: [(r["step"], r["train/loss"]) for r in records if "train/loss" in r]
   np.testing.assert_allclose(logged(_records(tmp_path / "two")), logged(_records(tmp_path / "one_process")),
                              rtol=1e-5)
