@@ -8,6 +8,8 @@ one-line message; ``--verbosity=1`` or ``JAXTRICKS_TRACEBACK=1`` shows the trace
 """
 
 import json
+import os
+import sys
 import tempfile
 
 from absl import app, flags, logging
@@ -28,8 +30,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   if _LIST.value:
-    for name, summary in recipes().items():
-      print(f"{name:28s} {summary}")
+    try:
+      for name, summary in recipes().items():
+        print(f"{name:28s} {summary}", flush=True)
+    except BrokenPipeError:  # `--list | head`: the reader has what it wanted.
+      os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return
   if not flags.FLAGS["verbosity"].present:  # Library INFO logs (orbax, ...) only on request.
     logging.set_verbosity(logging.WARNING)
