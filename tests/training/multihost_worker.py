@@ -2,12 +2,15 @@
 
   python -m tests.training.multihost_worker PROCESS_ID PORT WORKDIR [KILL_AT_STEP]
 
-With ``KILL_AT_STEP`` the process kills itself (SIGKILL) when that step's batch is requested.
+With ``KILL_AT_STEP`` the process kills itself (SIGKILL) when that step's batch is requested, once
+the asynchronous checkpoint of step 4 is complete, so that the kill always finds one.
 """
 
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 from jaxtricks.data import TrainBatches
 from jaxtricks.training import fit
@@ -31,6 +34,9 @@ def main(process_id: int, port: int, workdir: str, kill_at: int | None):
 
     def killed_at(self, step):
       if step == kill_at:
+        deadline = time.monotonic() + 120
+        while not (Path(workdir) / "checkpoints" / "4").is_dir() and time.monotonic() < deadline:
+          time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGKILL)
       return batch(self, step)
     TrainBatches.batch = killed_at
