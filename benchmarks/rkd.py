@@ -99,8 +99,9 @@ def main():
     return float(loss), np.asarray(jax.block_until_ready(grad))
 
   (l_t, g_t), (l_j, g_j) = run_torch(), run_jax()  # Warm-up, and the two must agree.
-  print(f"loss: PyTorch {l_t:.6f}, jaxtricks {l_j:.6f}; max |grad diff| / max |grad| = "
-        f"{np.abs(g_t - g_j).max() / np.abs(g_t).max():.2e}")
+  grad_error = np.abs(g_t - g_j).max() / np.abs(g_t).max()
+  print(f"loss: PyTorch {l_t:.6f}, jaxtricks {l_j:.6f}; max |grad diff| / max |grad| = {grad_error:.2e}")
+  assert abs(l_t - l_j) <= 1e-5 * abs(l_t) and grad_error <= 1e-4, "the two sides disagree"
   times = {"PyTorch (official formulation)": [], "jaxtricks": []}
   for _ in range(args.rounds):
     for name, fn in (("PyTorch (official formulation)", run_torch), ("jaxtricks", run_jax)):
