@@ -121,9 +121,9 @@ class SingleNet:
 
   ``prepare`` runs outside the gradient (augmentation, ...) and returns ``(batch, metrics)``;
   ``loss(params, state, batch, keys)`` returns ``(scalar, (batch_stats, metrics))`` on this device's
-  shard. Gradients, BatchNorm statistics
-  and metrics are averaged over devices. ``pretrained`` variables (transfer learning) replace the
-  fresh ones at :meth:`init`, except the output head; ``frozen`` variables ride in ``state.frozen``.
+  shard. Gradients, BatchNorm statistics and metrics are averaged over devices. ``pretrained``
+  variables (transfer learning) replace the fresh ones at :meth:`init`, except the output head;
+  ``frozen`` variables ride in ``state.frozen``.
   With ``frozen_backbone`` the network runs in inference mode and its BN statistics stay as they are.
   """
 
