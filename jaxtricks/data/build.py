@@ -7,8 +7,9 @@ import numpy as np
 
 from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
 from jaxtricks.data.longtail import longtail_counts, longtail_indices
+from jaxtricks.data.synthetic import mmoe_datasets
 
-SOURCES = ("digits", "tfds")
+SOURCES = ("digits", "tfds", "mmoe_synthetic")
 
 
 def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, ArrayDataset]:
@@ -16,8 +17,16 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
 
   Loads the source, keeps ``train_classes`` / ``test_classes`` if given, makes the training split long-tailed when ``imbalance_factor > 1`` (class 0 keeps
   ``n_max`` = the smallest class count; the test split stays balanced) and standardises both splits
-  with training-set statistics.
+  with training-set statistics. ``mmoe_synthetic`` (MMoE's two regression tasks with weight cosine
+  ``rho``, generated from ``split_seed``; ``binarize``: 0/1 targets, above the training median) is
+  returned as generated.
   """
+  if config.source == "mmoe_synthetic":
+    for key in ("imbalance_factor", "train_classes", "test_classes"):
+      if config[key] not in (1.0, ()):
+        raise ValueError(f"dataset.{key} applies to labelled images; dataset.source="
+                         f"{config.source!r} does not take it (got {config[key]!r})")
+    return mmoe_datasets(config.split_seed, config.rho, binary=config.binarize)
   if config.source == "digits":
     train, test = load_digits(image_size=config.image_size, channels=config.channels,
                               test_fraction=config.test_fraction, split_seed=config.split_seed)

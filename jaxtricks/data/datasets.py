@@ -1,26 +1,35 @@
-"""In-memory image-classification data sets: scikit-learn's embedded digits and any TFDS data set."""
+"""In-memory data sets: scikit-learn's embedded digits, any TFDS image-classification data set, and the
+generated ones (``jaxtricks.data.synthetic``, ``jaxtricks.data.sort_of_clevr``)."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping
 
 import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
 class ArrayDataset:
-  """Images ``[N, H, W, C]`` float32 and integer labels ``[N]`` in ``[0, num_classes)``."""
+  """Network inputs ``images`` (``[N, H, W, C]`` images, or ``[N, D]`` feature vectors) float32, integer
+  labels ``[N]`` in ``[0, num_classes)``, and ``extras``: further per-example arrays ``[N, ...]`` that
+  every batch carries under their own names (questions, several regression targets, ...)."""
 
   images: np.ndarray
   labels: np.ndarray
   num_classes: int
+  extras: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
-    if self.images.ndim != 4:
-      raise ValueError(f"images must be [N, H, W, C], got shape {self.images.shape}")
-    if self.labels.shape != (self.images.shape[0],):
-      raise ValueError(
-          f"labels must have shape ({self.images.shape[0]},), got {self.labels.shape}")
+    if self.images.ndim not in (2, 4):
+      raise ValueError(f"images must be [N, H, W, C] or [N, D], got shape {self.images.shape}")
+    n = self.images.shape[0]
+    if self.labels.shape != (n,):
+      raise ValueError(f"labels must have shape ({n},), got {self.labels.shape}")
+    for name, value in self.extras.items():
+      if name in ("image", "label", "mask") or np.shape(value)[:1] != (n,):
+        raise ValueError(f"extras[{name!r}] must be [N={n}, ...] and not named image, label or mask; "
+                         f"got shape {np.shape(value)}")
     if not np.isfinite(self.images).all():
       bad = int(np.flatnonzero(~np.isfinite(self.images).reshape(len(self.images), -1).all(1))[0])
       raise ValueError(f"images must be finite: image {bad} holds NaN or Inf")
@@ -33,7 +42,13 @@ class ArrayDataset:
     return int(self.labels.shape[0])
 
   def subset(self, indices: np.ndarray) -> "ArrayDataset":
-    return ArrayDataset(self.images[indices], self.labels[indices], self.num_classes)
+    return ArrayDataset(self.images[indices], self.labels[indices], self.num_classes,
+                        {k: v[indices] for k, v in self.extras.items()})
+
+  def fields(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    """``image``, ``label`` and every extra of the examples ``indices``."""
+    return {"image": self.images[indices], "label": self.labels[indices],
+            **{k: v[indices] for k, v in self.extras.items()}}
 
   def select_classes(self, classes) -> "ArrayDataset":
     """The examples of ``classes`` only, relabelled ``0..len(classes)−1`` in the order given."""
@@ -42,8 +57,9 @@ class ArrayDataset:
       raise ValueError(f"classes must be distinct values in [0, {self.num_classes}), got {classes}")
     relabel = np.full(self.num_classes, -1)
     relabel[classes] = np.arange(len(classes))
-    keep = relabel[self.labels] >= 0
-    return ArrayDataset(self.images[keep], relabel[self.labels[keep]], len(classes))
+    keep = np.flatnonzero(relabel[self.labels] >= 0)
+    subset = self.subset(keep)
+    return dataclasses.replace(subset, labels=relabel[subset.labels], num_classes=len(classes))
 
   def class_counts(self) -> np.ndarray:
     return np.bincount(self.labels, minlength=self.num_classes)
@@ -57,9 +73,11 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def standardize(train: ArrayDataset, test: ArrayDataset) -> tuple[ArrayDataset, ArrayDataset]:
-  """Per-channel ``(x − mean) / std`` with the training set's statistics applied to both splits."""
-  mean = train.images.mean(axis=(0, 1, 2), dtype=np.float64)
-  std = train.images.std(axis=(0, 1, 2), dtype=np.float64) + 1e-6
+  """Per-channel (per-feature for ``[N, D]`` inputs) ``(x − mean) / std`` with the training set's
+  statistics applied to both splits."""
+  axes = tuple(range(train.images.ndim - 1))
+  mean = train.images.mean(axis=axes, dtype=np.float64)
+  std = train.images.std(axis=axes, dtype=np.float64) + 1e-6
   norm = lambda d: dataclasses.replace(d, images=((d.images - mean) / std).astype(np.float32))
   return norm(train), norm(test)
 

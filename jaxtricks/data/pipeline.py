@@ -55,6 +55,9 @@ class TrainBatches:
       raise ValueError(f"batch_size={self.batch_size} exceeds the {len(self.dataset)} training examples")
     if self.resample not in RESAMPLE:
       raise ValueError(f"dataset.resample must be one of {RESAMPLE}, got {self.resample!r}")
+    if self.resample == "smote" and self.dataset.extras:
+      raise ValueError(f"dataset.resample='smote' interpolates images only; this data set also has "
+                       f"{sorted(self.dataset.extras)}")
 
   @property
   def steps_per_epoch(self) -> int:
@@ -104,9 +107,7 @@ class TrainBatches:
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     source, idx = self._step(step)
-    shape = (self.num_devices, -1)
-    return {"image": source.images[idx].reshape(shape + source.images.shape[1:]),
-            "label": source.labels[idx].reshape(shape)}
+    return _per_device(source.fields(idx), self.num_devices)
 
   def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
     step = start_step
@@ -125,7 +126,9 @@ def eval_batches(dataset: ArrayDataset, batch_size: int, *, num_devices: int = 1
     idx = np.arange(start, start + batch_size)[process_index * per_host:(process_index + 1) * per_host]
     mask = idx < n
     idx = np.where(mask, idx, 0)
-    shape = (num_devices, -1)
-    yield {"image": dataset.images[idx].reshape(shape + dataset.images.shape[1:]),
-           "label": dataset.labels[idx].reshape(shape),
-           "mask": mask.reshape(shape)}
+    yield _per_device({**dataset.fields(idx), "mask": mask}, num_devices)
+
+
+def _per_device(fields: dict[str, np.ndarray], num_devices: int) -> dict[str, np.ndarray]:
+  """Each ``[b, ...]`` field reshaped to ``[num_devices, b / num_devices, ...]``."""
+  return {k: v.reshape((num_devices, -1) + v.shape[1:]) for k, v in fields.items()}

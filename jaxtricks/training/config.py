@@ -93,7 +93,7 @@ def base_config() -> ml_collections.ConfigDict:
 
 def _dataset_block() -> ml_collections.ConfigDict:
   d = ml_collections.ConfigDict()
-  d.source = "digits"  # digits (embedded) | tfds
+  d.source = "digits"  # digits (embedded) | tfds | mmoe_synthetic (generated)
   d.tfds_name = ""  # e.g. cifar10 when source == "tfds".
   d.data_dir = ml_collections.FieldReference(None, field_type=str)
   d.train_split = "train"
@@ -101,7 +101,9 @@ def _dataset_block() -> ml_collections.ConfigDict:
   d.image_size = 8  # digits only: 8 or e.g. 32 (bilinear resize).
   d.channels = 1  # digits only: 1 or 3.
   d.test_fraction = 0.3  # digits only: stratified held-out fraction.
-  d.split_seed = 0
+  d.split_seed = 0  # digits: the split's seed; generated sources: the generator's seed.
+  d.rho = 0.8  # mmoe_synthetic only: cosine of the two tasks' weight vectors.
+  d.binarize = False  # mmoe_synthetic only: 0/1 targets, y > its training median (binary heads).
   d.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.
   d.imbalance_profile = "exponential"  # exponential | step
   d.resample = "none"  # none | oversample | undersample | smote (class-balanced training stream)

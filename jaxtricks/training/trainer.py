@@ -95,6 +95,10 @@ def _check_finite(pending: list[tuple[int, dict]], checkpoints: Checkpoints) -> 
   return [m for _, m in fetched]
 
 
+MAX_STEPS_IN_FLIGHT = 2  # Dispatched ahead of the finished ones: enough to keep an accelerator busy;
+# an unbounded queue of small steps can deadlock XLA:CPU's collectives across many host devices.
+
+
 def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
            writer: _MetricWriter) -> tuple[Any, dict[str, Any]]:
   """Steps from ``state.step`` to the end: logs every ``log_every_steps``, evaluates every
@@ -113,6 +117,8 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
     for step in range(start_step, total_steps):
       state, metrics = p_train(state, batches.batch(step))
       pending.append((step + 1, metrics))
+      if len(pending) > MAX_STEPS_IN_FLIGHT:
+        jax.block_until_ready(pending[-1 - MAX_STEPS_IN_FLIGHT][1])
       progress.update(1)
       done = step + 1
       is_last = done == total_steps
