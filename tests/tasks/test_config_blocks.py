@@ -8,7 +8,8 @@ from jaxtricks.training import base_config, fit, set_task
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO
 
-BLOCKS = {"loss", "distill", "m2m", "eval_pgd", "sla", "open_set", "infomax"}
+BLOCKS = {name for family in TASKS.values() for name in family.config_blocks()}
+assert {"loss", "distill", "m2m", "eval_pgd", "sla", "open_set", "infomax"} <= BLOCKS
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
