@@ -15,11 +15,12 @@ SOURCES = ("digits", "tfds", "mmoe_synthetic")
 def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, ArrayDataset]:
   """``config`` is the ``dataset`` block of a training config.
 
-  Loads the source, keeps ``train_classes`` / ``test_classes`` if given, makes the training split long-tailed when ``imbalance_factor > 1`` (class 0 keeps
-  ``n_max`` = the smallest class count; the test split stays balanced) and standardises both splits
-  with training-set statistics. ``mmoe_synthetic`` (MMoE's two regression tasks with weight cosine
-  ``rho``, generated from ``split_seed``; ``binarize``: 0/1 targets, above the training median) is
-  returned as generated.
+  Loads the source, keeps ``train_classes`` / ``test_classes`` if given, makes the training split
+  long-tailed when ``imbalance_factor > 1`` (class 0 keeps ``n_max`` = the smallest class count; the
+  test split stays balanced) and, with ``standardize``, standardises both splits with training-set
+  statistics (else pixels stay in [0, 1]). ``mmoe_synthetic`` (MMoE's two regression tasks with
+  weight cosine ``rho``, generated from ``split_seed``; ``binarize``: 0/1 targets, above the training
+  median) is returned as generated.
   """
   if config.source == "mmoe_synthetic":
     for key in ("imbalance_factor", "train_classes", "test_classes"):
@@ -49,4 +50,4 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
       raise ValueError(f"dataset.imbalance_factor={config.imbalance_factor} leaves an empty class "
                        f"(counts {counts.tolist()})")
     train = train.subset(longtail_indices(train.labels, counts, seed=config.split_seed))
-  return standardize(train, test)
+  return standardize(train, test) if config.standardize else (train, test)

@@ -32,3 +32,19 @@ def balanced_accuracy(correct, total) -> float:
   if np.all(np.isnan(recall)):
     raise ValueError("balanced_accuracy needs at least one example (total is all zero)")
   return float(np.nanmean(recall))
+
+
+def best_map_accuracy(clusters, labels, num_clusters: int, num_classes: int) -> float:
+  """Accuracy of ``clusters`` (e.g. InfoGAN's categorical code) as predictions of ``labels`` under the
+  one-to-one map of clusters to classes that maximises it (Hungarian algorithm,
+  ``scipy.optimize.linear_sum_assignment``); unmatched clusters count as errors."""
+  from scipy.optimize import linear_sum_assignment
+
+  clusters, labels = np.asarray(clusters), np.asarray(labels)
+  if clusters.shape != labels.shape or not clusters.size:
+    raise ValueError(f"clusters and labels must have one equal, non-empty shape, got "
+                     f"{clusters.shape} and {labels.shape}")
+  counts = np.zeros((num_clusters, num_classes), np.int64)
+  np.add.at(counts, (clusters, labels), 1)
+  rows, cols = linear_sum_assignment(counts, maximize=True)
+  return float(counts[rows, cols].sum() / clusters.size)

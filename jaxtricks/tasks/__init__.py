@@ -2,7 +2,8 @@
 ``from_config(config, data, runs)`` (the task object the trainer runs). ``TASKS`` is the one table
 from ``config.task`` to a family."""
 
-from jaxtricks.tasks import classification, infomax, metric_learning, multitask, open_set, sla
+from jaxtricks.tasks import (classification, infogan, infomax, metric_learning, multitask, open_set,
+                             sla)
 from jaxtricks.tasks.base import (Augment, Data, SingleNet, StepKeys, Task, TrainState,
                                   create_train_state, step_keys)
 from jaxtricks.tasks.classification import Classification, Targets
@@ -10,7 +11,8 @@ from jaxtricks.tasks.distillation import Distillation
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
 TASKS = {"classification": classification, "metric_learning": metric_learning, "sla": sla,
-         "open_set": open_set, "infomax": infomax, "multitask": multitask}
+         "open_set": open_set, "infomax": infomax, "multitask": multitask,
+         "infogan": infogan}
 
 
 def task_family(name: str):

@@ -101,6 +101,7 @@ def _dataset_block() -> ml_collections.ConfigDict:
   d.image_size = 8  # digits only: 8 or e.g. 32 (bilinear resize).
   d.channels = 1  # digits only: 1 or 3.
   d.test_fraction = 0.3  # digits only: stratified held-out fraction.
+  d.standardize = True  # Per-channel (x − mean) / std with training statistics; False: pixels in [0, 1].
   d.split_seed = 0  # digits: the split's seed; generated sources: the generator's seed.
   d.rho = 0.8  # mmoe_synthetic only: cosine of the two tasks' weight vectors.
   d.binarize = False  # mmoe_synthetic only: 0/1 targets, y > its training median (binary heads).

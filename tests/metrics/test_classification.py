@@ -31,3 +31,17 @@ def test_masked_rows_are_ignored_and_absent_classes_skipped():
   assert balanced_accuracy(correct, total) == pytest.approx(0.75)
   with pytest.raises(ValueError, match="at least one example"):
     balanced_accuracy([0, 0], [0, 0])
+
+
+def test_best_map_accuracy_equals_the_best_permutation_by_brute_force():
+  import itertools
+
+  from jaxtricks.metrics import best_map_accuracy
+  rng = np.random.default_rng(0)
+  for _ in range(5):
+    labels = rng.integers(0, 4, 40)
+    clusters = np.where(rng.random(40) < 0.6, (labels + 1) % 4, rng.integers(0, 4, 40))
+    brute = max(np.mean(np.asarray(p)[clusters] == labels) for p in itertools.permutations(range(4)))
+    assert best_map_accuracy(clusters, labels, 4, 4) == pytest.approx(brute)
+  assert best_map_accuracy(np.array([2, 2, 0]), np.array([1, 1, 0]), 3, 2) == 1.0
+  assert best_map_accuracy(np.zeros(4, int), np.arange(4) % 2, 1, 2) == 0.5  # One cluster, one class.

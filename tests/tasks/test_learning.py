@@ -4,6 +4,7 @@ parameters, or trains on wrong targets, fails here."""
 
 import json
 
+import ml_collections
 import pytest
 
 from jaxtricks.data import build_datasets
@@ -22,7 +23,9 @@ CASES = {
     "open_set": ("digits_open_set", "smoke,loss=arpl", 5, "eval/auroc", 0.8, 0.2),
     "infomax": ("digits_dim", "smoke", 5, "eval/infomax_loss", None, -1.0),
     "multitask": ("synthetic_mmoe", "smoke", 3, "eval/loss", 0.5, -1.0),
+    "infogan": ("digits_infogan", "smoke", 10, "eval/code_accuracy_real", 0.2, 0.08),
 }
+WIDTH = {"infogan": 0.25, "multitask": None}  # Else 16 channels.
 
 
 @pytest.mark.parametrize("task", sorted(CASES))
@@ -31,8 +34,10 @@ def test_each_task_learns_in_seconds(tmp_path, task):
   config = load_config(recipe, arg)
   config.update(progress=False, eval_every_epochs=epochs)
   config.train.num_epochs = epochs
-  if "width" in config.model:
-    config.model.width = 16
+  if WIDTH.get(task, 16):
+    config.model.width = WIDTH.get(task, 16)
+  if task == "infogan":  # Only the code's accuracy through Q: no classifier to train.
+    config.infogan.classifier = ml_collections.ConfigDict()
   if task == "metric_learning":  # Recall@K on the training classes: unseen ones are a transfer test.
     config.dataset.test_classes = config.dataset.train_classes
   data = Data(*build_datasets(config.dataset))
