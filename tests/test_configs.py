@@ -55,7 +55,8 @@ def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_d
   if smoke.task in ("infomax", "multitask"):
     assert np.isfinite(final["eval/infomax_loss" if smoke.task == "infomax" else "eval/loss"])
   else:
-    metric = {"metric_learning": "eval/recall@1", "open_set": "eval/auroc"}.get(
-        smoke.task, "eval/balanced_accuracy")
+    metric = {"metric_learning": "eval/recall@1", "open_set": "eval/auroc",
+              "relational": "eval/accuracy_relational",
+              "infogan": "eval/code_accuracy_generated"}.get(smoke.task, "eval/balanced_accuracy")
     assert 0.0 <= final[metric] <= 1.0
   assert (tmp_path / "final_metrics.json").exists()

@@ -7,9 +7,10 @@ import numpy as np
 
 from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
 from jaxtricks.data.longtail import longtail_counts, longtail_indices
+from jaxtricks.data.sort_of_clevr import sort_of_clevr_datasets
 from jaxtricks.data.synthetic import mmoe_datasets
 
-SOURCES = ("digits", "tfds", "mmoe_synthetic")
+SOURCES = ("digits", "tfds", "mmoe_synthetic", "sort_of_clevr")
 
 
 def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, ArrayDataset]:
@@ -20,14 +21,19 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
   test split stays balanced) and, with ``standardize``, standardises both splits with training-set
   statistics (else pixels stay in [0, 1]). ``mmoe_synthetic`` (MMoE's two regression tasks with
   weight cosine ``rho``, generated from ``split_seed``; ``binarize``: 0/1 targets, above the training
-  median) is returned as generated.
+  median) and ``sort_of_clevr`` (``num_train`` / ``num_test`` scenes of ``version`` with all their
+  questions) are returned as generated, from ``split_seed``.
   """
-  if config.source == "mmoe_synthetic":
+  if config.source in ("mmoe_synthetic", "sort_of_clevr"):
     for key in ("imbalance_factor", "train_classes", "test_classes"):
       if config[key] not in (1.0, ()):
         raise ValueError(f"dataset.{key} applies to labelled images; dataset.source="
                          f"{config.source!r} does not take it (got {config[key]!r})")
-    return mmoe_datasets(config.split_seed, config.rho, binary=config.binarize)
+    if config.source == "sort_of_clevr":
+      return sort_of_clevr_datasets(config.split_seed, config.num_train or 9800,
+                                    config.num_test or 200, version=config.version)
+    return mmoe_datasets(config.split_seed, config.rho, num_train=config.num_train or 10000,
+                         num_test=config.num_test or 1000, binary=config.binarize)
   if config.source == "digits":
     train, test = load_digits(image_size=config.image_size, channels=config.channels,
                               test_fraction=config.test_fraction, split_seed=config.split_seed)

@@ -10,10 +10,12 @@ import ml_collections
 from jaxtricks.models.infomax import DeepInfoMax
 from jaxtricks.models.layers import ChannelPReLU, he_normal, prior_bias_init
 from jaxtricks.models.multitask import MixtureOfExperts, MultiTaskNet, shared_bottom_units
+from jaxtricks.models.relational import RelationalQA
 from jaxtricks.models.resnet import ResNet
 from jaxtricks.models.small import MLP, SmallCNN
 
-MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP, "dim": DeepInfoMax, "multitask": MultiTaskNet}
+MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP, "dim": DeepInfoMax, "multitask": MultiTaskNet,
+          "relational": RelationalQA}
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,

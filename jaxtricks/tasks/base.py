@@ -78,15 +78,18 @@ class TrainState:
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _init_variables(model: nn.Module, rng: jax.Array, example: jax.Array):
-  return model.init(rng, example, train=False)  # Compiled once per model (modules are hashable).
+def _init_variables(model: nn.Module, rng: jax.Array, *inputs: jax.Array):
+  return model.init(rng, *inputs, train=False)  # Compiled once per model (modules are hashable).
 
 
-def create_train_state(model: nn.Module, tx: optax.GradientTransformation, example: jax.Array,
-                       seed: int, *, frozen: dict | None = None) -> TrainState:
-  """Initialises parameters from one example batch ``[b, H, W, C]`` with ``random.key(seed)``."""
+def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
+                       example: jax.Array | tuple[jax.Array, ...], seed: int, *,
+                       frozen: dict | None = None) -> TrainState:
+  """Initialises parameters from one example batch ``[b, H, W, C]`` (or a tuple of the network's
+  inputs) with ``random.key(seed)``."""
   init_rng, state_rng = jax.random.split(jax.random.key(seed))
-  variables = _init_variables(model, init_rng, jnp.asarray(example))
+  inputs = example if isinstance(example, tuple) else (example,)
+  variables = _init_variables(model, init_rng, *map(jnp.asarray, inputs))
   params = variables["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
@@ -136,9 +139,12 @@ class SingleNet:
   pretrained: dict | None = None
   frozen: dict = dataclasses.field(default_factory=dict)
 
+  def example_inputs(self) -> tuple:
+    """The network's inputs for one training example (initialisation)."""
+    return (self.batches.dataset.images[:1],)
+
   def init(self, seed: int) -> TrainState:
-    state = create_train_state(self.model, self.tx, self.batches.dataset.images[:1], seed,
-                               frozen=self.frozen)
+    state = create_train_state(self.model, self.tx, self.example_inputs(), seed, frozen=self.frozen)
     if self.pretrained is None:
       return state
     loaded = transfer_variables(state.variables, self.pretrained)

@@ -93,7 +93,7 @@ def base_config() -> ml_collections.ConfigDict:
 
 def _dataset_block() -> ml_collections.ConfigDict:
   d = ml_collections.ConfigDict()
-  d.source = "digits"  # digits (embedded) | tfds | mmoe_synthetic (generated)
+  d.source = "digits"  # digits (embedded) | tfds | mmoe_synthetic | sort_of_clevr (generated)
   d.tfds_name = ""  # e.g. cifar10 when source == "tfds".
   d.data_dir = ml_collections.FieldReference(None, field_type=str)
   d.train_split = "train"
@@ -103,6 +103,9 @@ def _dataset_block() -> ml_collections.ConfigDict:
   d.test_fraction = 0.3  # digits only: stratified held-out fraction.
   d.standardize = True  # Per-channel (x − mean) / std with training statistics; False: pixels in [0, 1].
   d.split_seed = 0  # digits: the split's seed; generated sources: the generator's seed.
+  d.num_train = 0  # Generated sources: training examples; 0: as the reference (10,000 rows | 9,800
+  d.num_test = 0  # scenes), and test examples; 0: as the reference (1,000 rows | 200 scenes).
+  d.version = "2017"  # sort_of_clevr only: 2017 (11-d questions) | head (18-d, with ternary ones).
   d.rho = 0.8  # mmoe_synthetic only: cosine of the two tasks' weight vectors.
   d.binarize = False  # mmoe_synthetic only: 0/1 targets, y > its training median (binary heads).
   d.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.

@@ -24,8 +24,10 @@ CASES = {
     "infomax": ("digits_dim", "smoke", 5, "eval/infomax_loss", None, -1.0),
     "multitask": ("synthetic_mmoe", "smoke", 3, "eval/loss", 0.5, -1.0),
     "infogan": ("digits_infogan", "smoke", 10, "eval/code_accuracy_real", 0.2, 0.08),
+    # Sort-of-CLEVR in seconds: the answers' dependence on the question (about half the questions).
+    "relational": ("sort_of_clevr_rn", "smoke", 4, "eval/accuracy", 0.35, 0.2),
 }
-WIDTH = {"infogan": 0.25, "multitask": None}  # Else 16 channels.
+WIDTH = {"infogan": 0.25, "multitask": None, "relational": None}  # Else 16 channels.
 
 
 @pytest.mark.parametrize("task", sorted(CASES))
@@ -38,6 +40,8 @@ def test_each_task_learns_in_seconds(tmp_path, task):
     config.model.width = WIDTH.get(task, 16)
   if task == "infogan":  # Only the code's accuracy through Q: no classifier to train.
     config.infogan.classifier = ml_collections.ConfigDict()
+  if task == "relational":
+    config.dataset.update(num_train=256, num_test=40)
   if task == "metric_learning":  # Recall@K on the training classes: unseen ones are a transfer test.
     config.dataset.test_classes = config.dataset.train_classes
   data = Data(*build_datasets(config.dataset))

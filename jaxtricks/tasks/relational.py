@@ -1,0 +1,82 @@
+"""Visual question answering on Sort-of-CLEVR (Relation Networks, Santoro et al., NeurIPS 2017): each
+example is a scene with all its questions (``extras`` ``questions [Q, q]``, ``answers [Q]``,
+``kinds [Q]``); the loss is the mean cross-entropy over every question of the batch. Evaluated by
+accuracy per question kind (``eval/accuracy_nonrelational``, ``eval/accuracy_relational``, and
+``eval/accuracy_ternary`` for the head version's questions) from summed counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet,
+                                  StepKeys, TrainState, reject_options, single_net_parts,
+                                  train_batches)
+from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+
+QUESTION_KINDS = ("nonrelational", "relational", "ternary")
+
+
+def config_blocks() -> dict[str, ml_collections.ConfigDict]:
+  return {}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class RelationalReasoning(SingleNet):
+
+  def example_inputs(self) -> tuple:
+    return self.batches.dataset.images[:1], self.batches.dataset.extras["questions"][:1]
+
+  def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
+    return batch, {}  # The reference does not augment.
+
+  def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
+    logits, updates = self.model.apply(
+        {"params": params, "batch_stats": state.batch_stats}, batch["image"], batch["questions"],
+        train=True, rngs={"dropout": keys.model}, mutable=["batch_stats"])
+    stats = updates["batch_stats"]
+    loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["answers"]))
+    return loss, (stats, {})
+
+  def infer(self, state: TrainState, images, questions):
+    """Answer logits ``[B, Q, answers]`` in inference mode."""
+    return self.model.apply(state.variables, images, questions, train=False)
+
+  def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
+    logits = self.infer(state, batch["image"], batch["questions"])
+    hit = jnp.argmax(logits, -1) == batch["answers"]
+    kinds = batch["kinds"][..., None] == jnp.arange(len(QUESTION_KINDS))  # [b, Q, kinds]
+    asked = batch["mask"][:, None, None] & kinds
+    return EvalOut({"correct": jnp.sum(asked & hit[..., None], axis=(0, 1)),
+                    "count": jnp.sum(asked, axis=(0, 1))}, {})
+
+  @staticmethod
+  def finalize(sums, rows) -> dict[str, float]:
+    out = {"eval/accuracy": float(sums["correct"].sum() / sums["count"].sum())}
+    for k, name in enumerate(QUESTION_KINDS):
+      if sums["count"][k]:
+        out[f"eval/accuracy_{name}"] = float(sums["correct"][k] / sums["count"][k])
+    return out
+
+  def evaluators(self, test, *, batch_size: int, parallel: str):
+    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
+                           parallel=parallel)]
+
+
+def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
+  return num_classes
+
+
+def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> RelationalReasoning:
+  if not {"questions", "answers", "kinds"} <= set(data.train.extras):
+    raise ValueError(f"task='relational' needs scenes with questions, answers and kinds "
+                     f"(dataset.source='sort_of_clevr'), got dataset.source={config.dataset.source!r}")
+  if config.model.name != "relational":
+    raise ValueError(f"task='relational' needs model.name='relational', got {config.model.name!r}")
+  reject_options(config, "relational", CLASSIFICATION_TARGETS + ("augment.crop_padding", "augment.flip"))
+  parts = single_net_parts(config, runs, train_batches(config, data.train),
+                           output_size=data.train.num_classes)
+  return RelationalReasoning(**parts)

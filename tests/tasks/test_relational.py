@@ -1,0 +1,70 @@
+"""The Sort-of-CLEVR task: a step independent of the device count, accuracy per question kind from
+summed counts, config errors."""
+
+import dataclasses
+
+import chex
+import jax
+import numpy as np
+import optax
+import pytest
+
+from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.data.sort_of_clevr import sort_of_clevr_datasets
+from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.tasks import relational
+from jaxtricks.tasks.base import Data
+from jaxtricks.training.config import load_config
+
+
+@pytest.fixture(scope="module")
+def scenes():
+  return Data(*sort_of_clevr_datasets(0, 32, 12))
+
+
+@pytest.fixture(scope="module")
+def task(scenes):
+  return relational.from_config(load_config("sort_of_clevr_rn", "smoke"), scenes, runs=None)
+
+
+def test_step_is_the_same_on_8_2_and_1_devices(task, scenes):
+  task = dataclasses.replace(task, tx=optax.sgd(0.05))  # Adam's first steps are ±LR even for noise.
+
+  def run(parallel, num_devices):
+    batches = TrainBatches(scenes.train, 16, seed=0, num_devices=num_devices)
+    step = parallelize(task.train_step, parallel)
+    state = place_state(task.init(0), parallel, num_devices)
+    state, metrics = step(state, batches.batch(0))  # One step: the next would start from ReLUs
+    # that rounding can flip among the 12,500 pair activations per scene.
+    return jax.device_get(state), jax.device_get(metrics)
+
+  start = jax.device_get(task.init(0)).variables
+  update = lambda state: jax.tree.map(lambda a, b: a - b, state.variables, start)
+  reference, ref_metrics = run("jit", 1)
+  for num_devices in (8, 2):
+    state, metrics = run("pmap", num_devices)
+    # Within 0.1 % of the largest update: a conv or BN bias ahead of a BatchNorm has a gradient that
+    # is a near-cancelling sum over the batch (0 in exact arithmetic for the last), so its float32
+    # rounding, which depends on the shard size, is large relative to the bias's own update.
+    scale = max(np.abs(leaf).max() for leaf in jax.tree.leaves(update(reference)))
+    chex.assert_trees_all_close(update(state), update(reference), rtol=0, atol=1e-3 * scale)
+    np.testing.assert_allclose(metrics["loss"], ref_metrics["loss"], rtol=1e-5)
+
+
+def test_accuracy_per_kind_counts_every_question_once(task, scenes):
+  state = task.init(1)
+  evaluator, = task.evaluators(scenes.test, batch_size=8, parallel="pmap")  # 12 scenes: padding.
+  metrics = evaluator.run(place_state(state, "pmap"))
+  logits = np.asarray(task.infer(state, scenes.test.images, scenes.test.extras["questions"]))
+  hit = logits.argmax(-1) == scenes.test.extras["answers"]
+  kinds = scenes.test.extras["kinds"]
+  assert metrics["eval/accuracy_relational"] == pytest.approx(hit[kinds == 1].mean())
+  assert metrics["eval/accuracy_nonrelational"] == pytest.approx(hit[kinds == 0].mean())
+  assert metrics["eval/accuracy"] == pytest.approx(hit.mean())
+  assert "eval/accuracy_ternary" not in metrics
+
+
+def test_scenes_without_questions_are_rejected():
+  config = load_config("sort_of_clevr_rn", "smoke")
+  with pytest.raises(ValueError, match="needs scenes with questions"):
+    relational.from_config(config, Data(*load_digits()), runs=None)
