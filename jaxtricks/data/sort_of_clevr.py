@@ -17,6 +17,12 @@ from the first five): 0 how many other objects lie in the closed box spanned by 
 other object lie within 12 (vertically) of the line through A and B (slope ``dy / (dx + 1e-10)``);
 2 how many other objects C make a triangle ABC with an angle in [90°, 180°). Counts answer 4 + count.
 Answers index ``ANSWERS``.
+
+Coordinates: images are ``[row = y, column = x]``; the reference feeds ``np.swapaxes(img, 0, 2)``,
+i.e. ``[C, x, y]``, so its 5×5 feature cell ``i`` has ``i // 5`` along x. The networks here read
+``[y, x]`` and give cell ``i`` = (row ``i // 5``, column ``i % 5``) the coordinates
+``((i // 5 − 2) / 2, (i % 5 − 2) / 2)``: each cell its own position (the Python 2 reference's
+``cvt_coord``), not Python 3's ``(i / 5 − 2) / 2`` (:func:`cell_coordinates`, ``"py3"``, keeps it).
 """
 
 from __future__ import annotations

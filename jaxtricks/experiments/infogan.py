@@ -5,8 +5,9 @@ categorical code capture the digit class?
 
 Runs ``configs/digits_infogan.py`` with ``info_weight`` 1 and 0 for each seed (one digits classifier,
 trained once in ``--out/classifier``, scores the generated samples), and writes ``results.md``,
-``results.json`` and, per λ, ``codes_lambda<λ>.png``: rows vary the categorical code, columns the first
-continuous code from −1 to 1, the noise fixed. Runs keep their workdirs, so a sweep resumes.
+``results.json`` and, per λ and continuous code m, ``codes_lambda<λ>_c<m>.png``: rows vary the
+categorical code, columns continuous code m from −1 to 1, the noise and the other codes fixed. Runs
+keep their workdirs, so a sweep resumes.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ def run(seeds: int, out: Path, smoke: bool) -> list[dict]:
       rows.append({"info_weight": weight, "seed": seed,
                    **{m: final[f"eval/{m}"] for m in METRICS}})
       if seed == 0:
-        save_code_grid(config, state, out / f"codes_lambda{weight:g}.png")
+        for m in range(config.infogan.continuous):
+          save_code_grid(config, state, out / f"codes_lambda{weight:g}_c{m + 1}.png", m)
   return rows
 
 
-def save_code_grid(config, state, path: Path, steps: int = 8) -> None:
-  """Generated digits: row k = categorical code k, column j = first continuous code at
-  ``linspace(−1, 1)[j]``, the other codes and the noise fixed."""
+def save_code_grid(config, state, path: Path, code: int = 0, steps: int = 8) -> None:
+  """Generated digits: row k = categorical code k, column j = continuous code ``code`` at
+  ``linspace(−1, 1)[j]``, the other codes (0) and the noise fixed."""
   config = config.copy_and_resolve_references()
   config.infogan.classifier_workdir = ""  # The generator alone.
   data = Data(*build_datasets(config.dataset))
@@ -66,8 +68,7 @@ def save_code_grid(config, state, path: Path, steps: int = 8) -> None:
   noise = np.random.default_rng(1).uniform(-1, 1, (1, task.noise_dim)).repeat(k * steps, 0)
   category = np.repeat(np.arange(k), steps)
   cont = np.zeros((k * steps, task.continuous), np.float32)
-  if task.continuous:
-    cont[:, 0] = np.tile(steps_, k)
+  cont[:, code] = np.tile(steps_, k)
   images = np.asarray(task.generate(state, task.latent(jnp.asarray(noise, jnp.float32),
                                                        jnp.asarray(category), jnp.asarray(cont))))
   size = images.shape[1]
@@ -75,7 +76,7 @@ def save_code_grid(config, state, path: Path, steps: int = 8) -> None:
   fig = Figure(figsize=(steps * 0.6, k * 0.6))
   ax = fig.subplots()
   ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
-  ax.set(xlabel="continuous code 1: −1 → 1", ylabel="categorical code", xticks=[], yticks=[],
+  ax.set(xlabel=f"continuous code {code + 1}: −1 → 1", ylabel="categorical code", xticks=[], yticks=[],
          title=f"λ = {config.infogan.info_weight:g}")
   fig.tight_layout()
   fig.savefig(path, dpi=120)
