@@ -28,12 +28,10 @@ from jaxtricks.tasks.base import Data
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 
+FLAGS = flags.FLAGS
+
 WEIGHTS = (1.0, 0.0)
 METRICS = ("code_accuracy_real", "code_accuracy_generated")
-
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per λ.")
-_OUT = flags.DEFINE_string("out", "results/infogan", "Output directory.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Use the config's :smoke variant (a quick check).")
 
 
 def run(seeds: int, out: Path, smoke: bool) -> list[dict]:
@@ -97,14 +95,17 @@ def report(rows: list[dict]) -> str:
 
 def main(argv):
   del argv
-  out = Path(_OUT.value)
+  out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
-  rows = run(_SEEDS.value, out, _SMOKE.value)
+  rows = run(FLAGS.seeds, out, FLAGS.smoke)
   (out / "results.json").write_text(json.dumps(rows, indent=1))
   text = report(rows)
   (out / "results.md").write_text(text)
   print(text)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
+  flags.DEFINE_integer("seeds", 3, "Seeds per λ.")
+  flags.DEFINE_string("out", "results/infogan", "Output directory.")
+  flags.DEFINE_bool("smoke", False, "Use the config's :smoke variant (a quick check).")
   app.run(main)

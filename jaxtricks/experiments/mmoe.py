@@ -30,13 +30,9 @@ from jaxtricks.tasks import multitask
 from jaxtricks.tasks.base import Data
 from jaxtricks.training.config import load_config
 
-RHOS = (0.5, 0.8, 0.9, 1.0)
+FLAGS = flags.FLAGS
 
-_SEEDS = flags.DEFINE_integer("seeds", 5, "Runs per (model, rho) for the loss-vs-rho table.")
-_HIST_SEEDS = flags.DEFINE_integer("hist_seeds", 60, "Runs per model for the robustness histogram.")
-_HIST_RHO = flags.DEFINE_float("hist_rho", 0.5, "Task relatedness of the robustness histogram.")
-_EPOCHS = flags.DEFINE_integer("epochs", 100, "Epochs per run (keras-mmoe: 100).")
-_OUT = flags.DEFINE_string("out", "results/mmoe", "Output directory.")
+RHOS = (0.5, 0.8, 0.9, 1.0)
 
 
 def _with_seed(config: ml_collections.ConfigDict, s: int) -> ml_collections.ConfigDict:
@@ -145,14 +141,19 @@ def report(results: dict, out: Path) -> str:
 
 def main(argv):
   del argv
-  out = Path(_OUT.value)
+  out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
-  results = run(_SEEDS.value, _HIST_SEEDS.value, _HIST_RHO.value, _EPOCHS.value)
+  results = run(FLAGS.seeds, FLAGS.hist_seeds, FLAGS.hist_rho, FLAGS.epochs)
   (out / "results.json").write_text(json.dumps(results, indent=1))
   text = report(results, out)
   (out / "results.md").write_text(text)
   print(text)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
+  flags.DEFINE_integer("seeds", 5, "Runs per (model, rho) for the loss-vs-rho table.")
+  flags.DEFINE_integer("hist_seeds", 60, "Runs per model for the robustness histogram.")
+  flags.DEFINE_float("hist_rho", 0.5, "Task relatedness of the robustness histogram.")
+  flags.DEFINE_integer("epochs", 100, "Epochs per run (keras-mmoe: 100).")
+  flags.DEFINE_string("out", "results/mmoe", "Output directory.")
   app.run(main)

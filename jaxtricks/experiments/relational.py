@@ -21,13 +21,10 @@ from jaxtricks.models.relational import KINDS
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 
+FLAGS = flags.FLAGS
+
 QUESTION_KINDS = ("nonrelational", "relational")
 NAMES = {"rn": "RN", "cnn_mlp": "CNN+MLP"}
-
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per model.")
-_SCALE = flags.DEFINE_enum("scale", "cpu", ["cpu", "full"], "The recipe's scale.")
-_OUT = flags.DEFINE_string("out", "results/relational", "Output directory.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Use the config's :smoke variant (a quick check).")
 
 
 def run(seeds: int, scale: str, out: Path, smoke: bool) -> list[dict]:
@@ -72,14 +69,18 @@ def report(rows: list[dict], out: Path) -> str:
 
 def main(argv):
   del argv
-  out = Path(_OUT.value)
+  out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
-  rows = run(_SEEDS.value, _SCALE.value, out, _SMOKE.value)
+  rows = run(FLAGS.seeds, FLAGS.scale, out, FLAGS.smoke)
   (out / "results.json").write_text(json.dumps(rows, indent=1))
   text = report(rows, out)
   (out / "results.md").write_text(text)
   print(text)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
+  flags.DEFINE_integer("seeds", 3, "Seeds per model.")
+  flags.DEFINE_enum("scale", "cpu", ["cpu", "full"], "The recipe's scale.")
+  flags.DEFINE_string("out", "results/relational", "Output directory.")
+  flags.DEFINE_bool("smoke", False, "Use the config's :smoke variant (a quick check).")
   app.run(main)
