@@ -37,7 +37,8 @@ def main():
       results[name] = losses
       print(f"{name}: {seconds:.2f} s of runs, {time.perf_counter() - start:.2f} s with data, "
             f"orders and compilation", flush=True)
-  np.testing.assert_allclose(results["vmapped"], results["loop"], rtol=1e-4)
+  # The batched and the single-run programs round differently over thousands of Adam steps.
+  np.testing.assert_allclose(results["vmapped"], results["loop"], rtol=1e-3)
   median = {k: statistics.median(v) for k, v in times.items()}
   steps = args.epochs * (10000 // config.train.batch_size)
   print(f"{args.seeds} runs × {steps} steps: one program {median['vmapped']:.2f} s, loop "
