@@ -11,6 +11,7 @@ import optax
 import pytest
 
 from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.losses.infogan import generator_loss, mutual_information
 from jaxtricks.parallel import parallelize, place_state
 from jaxtricks.tasks import infogan
 from jaxtricks.tasks.base import Data
@@ -92,3 +93,32 @@ def test_standardized_pixels_are_rejected(digits):
   config.dataset.standardize = True
   with pytest.raises(ValueError, match="dataset.standardize=False"):
     infogan.from_config(config, digits, runs=None)
+
+
+def test_generator_step_draws_a_fresh_latent_and_uses_the_updated_discriminator(digits):
+  task = infogan.from_config(_config(), digits, runs=None)
+  start = jax.device_get(task.init(0))
+  state, metrics = _run(task, digits.train, "jit", 1, steps=1)
+  batch = TrainBatches(digits.train, 64, seed=0).batch(0)
+  key = jax.random.fold_in(jax.random.wrap_key_data(start.rng), start.step)
+  d_key, g_key = jax.random.split(key)
+
+  def g_loss_on_one_device(d_params, latent_key):
+    z, category, cont = task.sample_latent(latent_key, 64)
+    fake, _ = task.generator.apply({"params": start.params["generator"],
+                                    "batch_stats": start.batch_stats["generator"]}, z, train=True,
+                                   mutable=["batch_stats"])
+    (fake_d, q), _ = task.discriminator.apply(
+        {"params": d_params, "batch_stats": state.batch_stats["discriminator"]}, fake, train=True,
+        mutable=["batch_stats"])
+    mi = mutual_information(q, jax.nn.one_hot(category, 10), cont)["mi_est"]
+    return generator_loss(fake_d, mi, 1.0)
+
+  def g_loss(d_params, latent_key):  # On a one-device axis, as the step runs (BN's batch axis).
+    return float(jax.vmap(lambda _: g_loss_on_one_device(d_params, latent_key), axis_name="batch")(
+        np.zeros(1))[0])
+
+  assert batch["image"].shape[1] == 64
+  np.testing.assert_allclose(g_loss(state.params["discriminator"], g_key), metrics["g_loss"], rtol=1e-5)
+  assert not np.isclose(g_loss(start.params["discriminator"], g_key), metrics["g_loss"], rtol=1e-4)
+  assert not np.isclose(g_loss(state.params["discriminator"], d_key), metrics["g_loss"], rtol=1e-4)
