@@ -8,13 +8,13 @@ import jax
 import numpy as np
 import pytest
 
-from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.data import load_digits
 from jaxtricks.imbalance import M2mTranslation
-from jaxtricks.parallel import parallelize, place_state
 from jaxtricks.tasks import TASKS
 from jaxtricks.tasks.base import Data
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO
+from tests.tasks.steps import run_steps
 
 
 def _config(name: str):
@@ -34,13 +34,7 @@ def digits():
   return load_digits()
 
 
-def _run(task, train, parallel: str, num_devices: int, steps: int = 2):
-  batches = TrainBatches(train, 64, seed=0, num_devices=num_devices)
-  step = parallelize(task.train_step, parallel)
-  state = place_state(task.init(0), parallel, num_devices)
-  for s in range(steps):
-    state, metrics = step(state, batches.batch(s))
-  return jax.device_get(state), jax.device_get(metrics)
+_run = run_steps
 
 
 @pytest.mark.parametrize("name", ["digits_student", "digits_metric_teacher", "digits_dim"])

@@ -12,11 +12,11 @@ import pytest
 
 from jaxtricks.data import TrainBatches, load_digits
 from jaxtricks.losses.infogan import generator_loss, mutual_information
-from jaxtricks.parallel import parallelize, place_state
 from jaxtricks.tasks import infogan
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
+from tests.tasks.steps import run_steps
 
 
 def _config(**infogan_options):
@@ -32,13 +32,7 @@ def digits():
   return Data(*load_digits())
 
 
-def _run(task, train, parallel, num_devices, steps=2):
-  batches = TrainBatches(train, 64, seed=0, num_devices=num_devices)
-  step = parallelize(task.train_step, parallel)
-  state = place_state(task.init(0), parallel, num_devices)
-  for s in range(steps):
-    state, metrics = step(state, batches.batch(s))
-  return jax.device_get(state), jax.device_get(metrics)
+_run = run_steps
 
 
 def test_step_is_the_same_on_8_2_and_1_devices(digits):

@@ -9,12 +9,13 @@ import numpy as np
 import optax
 import pytest
 
-from jaxtricks.data import TrainBatches, load_digits
+from jaxtricks.data import load_digits
 from jaxtricks.data.sort_of_clevr import sort_of_clevr_datasets
-from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.parallel import place_state
 from jaxtricks.tasks import relational
 from jaxtricks.tasks.base import Data
 from jaxtricks.training.config import load_config
+from tests.tasks.steps import run_steps
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +31,9 @@ def task(scenes):
 def test_step_is_the_same_on_8_2_and_1_devices(task, scenes):
   task = dataclasses.replace(task, tx=optax.sgd(0.05))  # Adam's first steps are ±LR even for noise.
 
-  def run(parallel, num_devices):
-    batches = TrainBatches(scenes.train, 16, seed=0, num_devices=num_devices)
-    step = parallelize(task.train_step, parallel)
-    state = place_state(task.init(0), parallel, num_devices)
-    state, metrics = step(state, batches.batch(0))  # One step: the next would start from ReLUs
-    # that rounding can flip among the 12,500 pair activations per scene.
-    return jax.device_get(state), jax.device_get(metrics)
+  # One step: the next would start from ReLUs that rounding can flip among the 12,500 pair
+  # activations per scene.
+  run = lambda parallel, n: run_steps(task, scenes.train, parallel, n, steps=1, batch_size=16)
 
   start = jax.device_get(task.init(0)).variables
   update = lambda state: jax.tree.map(lambda a, b: a - b, state.variables, start)

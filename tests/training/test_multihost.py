@@ -9,7 +9,6 @@ import sys
 import chex
 import jax
 import numpy as np
-import pytest
 
 from jaxtricks.training import fit
 from jaxtricks.transfer import load_variables

@@ -1,6 +1,5 @@
 """Distillation from a frozen teacher, transfer learning (frozen backbone / fine-tuning)."""
 
-import functools
 
 import jax
 import jax.numpy as jnp
