@@ -17,7 +17,9 @@ def test_vmapped_runs_equal_fit_runs_and_the_python_loop(tmp_path):
   for s in range(2):
     final, _ = fit(_with_seed(config, s), tmp_path / str(s))  # Through pmap over 8 devices.
     np.testing.assert_allclose(vmapped[s], [final["eval/mse_0"], final["eval/mse_1"]], rtol=1e-4)
-  assert not np.allclose(vmapped[0], vmapped[1])  # Each seed its own data and initialisation.
+  assert not np.allclose(vmapped[0], vmapped[1])
+  shifted = _with_seed(config, 3)  # Run s: its own data and initialisation.
+  assert (shifted.seed, shifted.dataset.split_seed) == (config.seed + 3, config.dataset.split_seed + 3)
 
 
 def test_report_writes_tables_and_plots(tmp_path):

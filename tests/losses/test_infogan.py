@@ -50,3 +50,14 @@ def test_fixed_std_ignores_the_log_variance_columns_and_learned_std_uses_them():
 def test_bad_q_width_is_named():
   with pytest.raises(ValueError, match="q_output must have K"):
     mutual_information(np.zeros((2, 13)), np.zeros((2, 10)), np.zeros((2, 2)))
+
+
+def test_lambda_weights_the_information_term_in_both_losses():
+  rng = np.random.default_rng(1)
+  real_d, fake_d = rng.uniform(0.05, 0.95, (2, 16)).astype(np.float32)
+  mi = np.float32(0.7)
+  gan_d = -np.mean(np.log(real_d + 1e-8) + np.log(1 - fake_d + 1e-8))
+  gan_g = -np.mean(np.log(fake_d + 1e-8))
+  for lam in (0.0, 0.5, 2.0):
+    np.testing.assert_allclose(discriminator_loss(real_d, fake_d, mi, lam), gan_d - lam * mi, rtol=1e-6)
+    np.testing.assert_allclose(generator_loss(fake_d, mi, lam), gan_g - lam * mi, rtol=1e-6)
