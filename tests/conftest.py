@@ -7,13 +7,25 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")  # Faster CPU compiles for tiny test nets.
 
+import gc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+  """Drops every test module's compiled programs when it ends. Each XLA:CPU executable holds memory
+  mappings of its own; the whole suite's would pass Linux's default limit of 65,530 per process
+  (vm.max_map_count), and XLA then crashes compiling the next program."""
+  yield
+  jax.clear_caches()
+  gc.collect()
 
 
 def golden_cases(family: str, pattern: str) -> list:
