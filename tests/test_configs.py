@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 
+import jax
 import numpy as np
 import pytest
 
@@ -17,6 +18,13 @@ CONFIGS = sorted((REPO / "configs").glob("[!_]*.py"))
 def test_configs_exist():
   assert {"default", "digits_baseline", "cifar10_resnet32", "cifar10_lt_resnet32"} <= {
       p.stem for p in CONFIGS}
+
+
+@pytest.fixture(autouse=True)
+def _release_compiled_programs():
+  """Every config compiles programs of its own: drop them after each (see tests/conftest.py)."""
+  yield
+  jax.clear_caches()
 
 
 @pytest.fixture(scope="module")
