@@ -111,6 +111,7 @@ class InfoGan:
     return self.latent(noise, category, cont), category, cont
 
   def latent(self, noise: jax.Array, category: jax.Array, cont: jax.Array) -> jax.Array:
+    """The generator's input ``[n, latent_dim]``: noise, the one-hot category, continuous codes."""
     return jnp.concatenate([noise, jax.nn.one_hot(category, self.categories), cont], axis=-1)
 
   def _discriminate(self, params, stats, images):
