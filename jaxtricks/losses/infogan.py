@@ -13,6 +13,7 @@ head is in D's variables) and ``L_G = −mean(log(D(G(z)) + 1e-8)) − λ·MI`` 
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,9 +31,11 @@ def mutual_information(q_output: jax.Array, cat_onehot: jax.Array, cont: jax.Arr
   """The MI estimate and its parts, batch means (``disc_*`` categorical, ``cont_*`` continuous).
 
   ``q_output [B, K + 2·M]``, ``cat_onehot [B, K]``, ``cont [B, M]``."""
+  chex.assert_rank([q_output, cat_onehot, cont], 2, custom_message="q_output, cat_onehot and cont "
+                    "must be [B, columns]")
   k, m = cat_onehot.shape[-1], cont.shape[-1]
-  if q_output.shape[-1] != k + 2 * m:
-    raise ValueError(f"q_output must have K + 2·M = {k + 2 * m} columns, got {q_output.shape}")
+  chex.assert_shape(q_output, (cat_onehot.shape[0], k + 2 * m),
+                    custom_message=f"q_output must be [B, K + 2·M = {k + 2 * m}]")
   q_prob = jax.nn.softmax(q_output[:, :k], axis=-1)
   disc_log_q_c_given_x = jnp.sum(jnp.log(q_prob + TINY) * cat_onehot, axis=-1)
   disc_log_q_c = jnp.sum(np.log(1.0 / k + TINY) * cat_onehot, axis=-1)

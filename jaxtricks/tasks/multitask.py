@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+import chex
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -33,6 +34,9 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
 def head_losses(outputs: jax.Array, targets: jax.Array, heads: Sequence[str]) -> jax.Array:
   """``[B, T]`` per-example losses: ``(output − target)²`` for a regression head, sigmoid
   cross-entropy of the logit for a binary one."""
+  chex.assert_shape(outputs, (None, len(heads)),
+                    custom_message=f"outputs must be [B, heads={len(heads)}]")
+  chex.assert_equal_shape([outputs, targets], custom_message="targets must have the outputs' shape")
   binary = np.array([h == "binary" for h in heads])
   squared = jnp.square(outputs - targets)
   return jnp.where(binary, optax.sigmoid_binary_cross_entropy(outputs, targets), squared)

@@ -47,9 +47,13 @@ def test_fixed_std_ignores_the_log_variance_columns_and_learned_std_uses_them():
   assert np.all(grad[:, [11, 13]] == 0) and np.any(grad[:, :10] != 0)
 
 
-def test_bad_q_width_is_named():
-  with pytest.raises(ValueError, match="q_output must have K"):
+def test_bad_shapes_are_named_instead_of_broadcast():
+  with pytest.raises(AssertionError, match=r"q_output must be \[B, K \+ 2·M = 14\]"):
     mutual_information(np.zeros((2, 13)), np.zeros((2, 10)), np.zeros((2, 2)))
+  with pytest.raises(AssertionError, match=r"q_output must be \[B, K"):
+    mutual_information(np.zeros((3, 14)), np.zeros((2, 10)), np.zeros((2, 2)))
+  with pytest.raises(AssertionError, match=r"must be \[B, columns\]"):
+    mutual_information(np.zeros((2, 14)), np.zeros((2, 10)), np.zeros(2))
 
 
 def test_lambda_weights_the_information_term_in_both_losses():

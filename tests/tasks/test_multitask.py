@@ -73,3 +73,11 @@ def test_binary_head_needs_binary_targets():
   regression = Data(*mmoe_datasets(1, 0.5, num_train=64, num_test=10))
   with pytest.raises(ValueError, match=r"heads\[0\]='binary' needs 0/1 targets"):
     multitask.from_config(_config(), regression, runs=None)
+
+
+def test_head_losses_reject_shapes_that_would_broadcast():
+  outputs = np.zeros((4, 2), np.float32)
+  with pytest.raises(AssertionError, match="targets must have the outputs' shape"):
+    multitask.head_losses(outputs, np.zeros(4, np.float32), ("regression", "regression"))
+  with pytest.raises(AssertionError, match=r"outputs must be \[B, heads=3\]"):
+    multitask.head_losses(outputs, outputs, ("regression",) * 3)
