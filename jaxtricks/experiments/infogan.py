@@ -12,7 +12,6 @@ keep their workdirs, so a sweep resumes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -23,6 +22,7 @@ from absl import app, flags
 from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
+from jaxtricks.experiments import save_results
 from jaxtricks.tasks import infogan
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import fit
@@ -98,10 +98,7 @@ def main(argv):
   out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
   rows = run(FLAGS.seeds, out, FLAGS.smoke)
-  (out / "results.json").write_text(json.dumps(rows, indent=1))
-  text = report(rows)
-  (out / "results.md").write_text(text)
-  print(text)
+  save_results(out, rows, report(rows))
 
 
 if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.

@@ -12,7 +12,6 @@ Writes ``results.md``, ``results.json``, ``loss_vs_rho.png`` and ``robustness.pn
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from absl import app, flags
 from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
+from jaxtricks.experiments import save_results
 from jaxtricks.models.multitask import KINDS
 from jaxtricks.parallel import AXIS
 from jaxtricks.tasks import multitask
@@ -144,10 +144,7 @@ def main(argv):
   out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
   results = run(FLAGS.seeds, FLAGS.hist_seeds, FLAGS.hist_rho, FLAGS.epochs)
-  (out / "results.json").write_text(json.dumps(results, indent=1))
-  text = report(results, out)
-  (out / "results.md").write_text(text)
-  print(text)
+  save_results(out, results, report(results, out))
 
 
 if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.

@@ -17,6 +17,7 @@ import numpy as np
 from absl import app, flags
 from matplotlib.figure import Figure
 
+from jaxtricks.experiments import save_results
 from jaxtricks.models.relational import KINDS
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
@@ -72,10 +73,7 @@ def main(argv):
   out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
   rows = run(FLAGS.seeds, FLAGS.scale, out, FLAGS.smoke)
-  (out / "results.json").write_text(json.dumps(rows, indent=1))
-  text = report(rows, out)
-  (out / "results.md").write_text(text)
-  print(text)
+  save_results(out, rows, report(rows, out))
 
 
 if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.

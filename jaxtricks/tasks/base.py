@@ -150,10 +150,12 @@ class SingleNet:
     loaded = transfer_variables(state.variables, self.pretrained)
     return state.replace(**loaded, opt_state=self.tx.init(loaded["params"]))
 
-  def apply(self, params, state: TrainState, images: jax.Array, keys: StepKeys):
-    """``(outputs, batch_stats, intermediates)`` of the network in training mode."""
+  def apply(self, params, state: TrainState, images: jax.Array | tuple, keys: StepKeys):
+    """``(outputs, batch_stats, intermediates)`` of the network in training mode on ``images`` (or a
+    tuple of the network's inputs)."""
+    inputs = images if isinstance(images, tuple) else (images,)
     out, updates = self.model.apply(
-        {"params": params, "batch_stats": state.batch_stats}, images, train=not self.frozen_backbone,
+        {"params": params, "batch_stats": state.batch_stats}, *inputs, train=not self.frozen_backbone,
         rngs={"dropout": keys.model, "prior": jax.random.fold_in(keys.model, 1)},
         mutable=["batch_stats", "intermediates"])
     return out, updates.get("batch_stats", {}), updates.get("intermediates", {})
@@ -178,9 +180,10 @@ class SingleNet:
     return state.replace(step=state.step + 1, params=params, batch_stats=stats,
                          opt_state=opt_state), metrics
 
-  def infer(self, state: TrainState, images: jax.Array) -> jax.Array:
-    """The network's outputs in inference mode."""
-    return self.model.apply(state.variables, images, train=False)
+  def infer(self, state: TrainState, images: jax.Array | tuple) -> jax.Array:
+    """The network's outputs in inference mode (``images``: or a tuple of the network's inputs)."""
+    inputs = images if isinstance(images, tuple) else (images,)
+    return self.model.apply(state.variables, *inputs, train=False)
 
 
 def train_batches(config: ml_collections.ConfigDict, train: ArrayDataset, **overrides) -> TrainBatches:

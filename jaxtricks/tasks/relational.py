@@ -34,19 +34,12 @@ class RelationalReasoning(SingleNet):
     return batch, {}  # The reference does not augment.
 
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
-    logits, updates = self.model.apply(
-        {"params": params, "batch_stats": state.batch_stats}, batch["image"], batch["questions"],
-        train=True, rngs={"dropout": keys.model}, mutable=["batch_stats"])
-    stats = updates["batch_stats"]
+    logits, stats, _ = self.apply(params, state, (batch["image"], batch["questions"]), keys)
     loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["answers"]))
     return loss, (stats, {})
 
-  def infer(self, state: TrainState, images, questions):
-    """Answer logits ``[B, Q, answers]`` in inference mode."""
-    return self.model.apply(state.variables, images, questions, train=False)
-
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    logits = self.infer(state, batch["image"], batch["questions"])
+    logits = self.infer(state, (batch["image"], batch["questions"]))  # [b, Q, answers]
     hit = jnp.argmax(logits, -1) == batch["answers"]
     kinds = batch["kinds"][..., None] == jnp.arange(len(QUESTION_KINDS))  # [b, Q, kinds]
     asked = batch["mask"][:, None, None] & kinds

@@ -52,7 +52,7 @@ def test_accuracy_per_kind_counts_every_question_once(task, scenes):
   state = task.init(1)
   evaluator, = task.evaluators(scenes.test, batch_size=8, parallel="pmap")  # 12 scenes: padding.
   metrics = evaluator.run(place_state(state, "pmap"))
-  logits = np.asarray(task.infer(state, scenes.test.images, scenes.test.extras["questions"]))
+  logits = np.asarray(task.infer(state, (scenes.test.images, scenes.test.extras["questions"])))
   hit = logits.argmax(-1) == scenes.test.extras["answers"]
   kinds = scenes.test.extras["kinds"]
   assert metrics["eval/accuracy_relational"] == pytest.approx(hit[kinds == 1].mean())
