@@ -6,6 +6,7 @@ mixup pairs examples across the global batch, so the result does not depend on t
 
 from __future__ import annotations
 
+import chex
 import dm_pix as pix
 import jax
 import jax.numpy as jnp
@@ -47,6 +48,8 @@ def mixup(rng: jax.Array, images: jax.Array, targets: jax.Array, *, alpha: float
   Returns:
     ``(mixed_images, mixed_targets, lam)``.
   """
+  chex.assert_equal_shape_prefix([images, targets], 1,
+                                 custom_message="images and targets must have one batch size")
   lam = jax.random.beta(rng, alpha, alpha)
   mixed_images, mixed_targets = mix_with_reversed(lam, images, targets, axis_name=axis_name)
   return mixed_images, mixed_targets, lam

@@ -6,6 +6,7 @@ Losses follow optax: per-example values ``[B]``, no reduction; the batch mean is
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -137,6 +138,7 @@ def soft_target_loss(logits: ArrayLike, targets: ArrayLike, *, loss_type: str = 
     1e-30 so value and gradient stay finite when ``p_c`` rounds to 1.
   """
   logits, targets = jnp.asarray(logits), jnp.asarray(targets, jnp.asarray(logits).dtype)
+  chex.assert_equal_shape([logits, targets], custom_message="targets must be dense, logits' shape [B, C]")
   if loss_type == "softmax":
     return optax.softmax_cross_entropy(logits, targets)
   if loss_type in ("sigmoid", "focal"):

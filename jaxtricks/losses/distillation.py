@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -36,6 +37,8 @@ def kd_loss(student_logits: jax.Array, teacher_logits: jax.Array, *,
   """
   if temperature <= 0:
     raise ValueError(f"temperature must be > 0, got {temperature}")
+  chex.assert_equal_shape([student_logits, teacher_logits],
+                          custom_message="student_logits and teacher_logits must have one shape")
   teacher_prob = jax.nn.softmax(lax.stop_gradient(teacher_logits) / temperature)
   log_student = jax.nn.log_softmax(student_logits / temperature)
   return temperature ** 2 * optax.losses.kl_divergence(log_student, teacher_prob)
@@ -56,6 +59,8 @@ def distillation_cross_entropy(student_logits: jax.Array, teacher_logits: jax.Ar
     raise ValueError(f"temperature must be > 0, got {temperature}")
   if not 0.0 <= hard_weight <= 1.0:
     raise ValueError(f"hard_weight must be in [0, 1], got {hard_weight}")
+  chex.assert_equal_shape([student_logits, teacher_logits],
+                          custom_message="student_logits and teacher_logits must have one shape")
   if hard_targets.ndim == student_logits.ndim - 1:
     hard_targets = jax.nn.one_hot(jnp.asarray(hard_targets).astype(jnp.int32), student_logits.shape[-1])
   teacher_prob = jax.nn.softmax(lax.stop_gradient(teacher_logits) / temperature)

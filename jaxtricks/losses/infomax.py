@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -36,6 +37,9 @@ def _measure(measure: str):
 
 def dim_scores(local: jax.Array, global_: jax.Array) -> jax.Array:
   """``u [N, N, n_locals, n_globals]``: global code of sample i against location a of sample j."""
+  chex.assert_rank([local, global_], 3, custom_message="local [N, D, n_locals] and global_ [N, D, n_globals]")
+  chex.assert_equal_shape_prefix([local, global_], 2,
+                                 custom_message="local and global_ must share N and the code size D")
   return jnp.einsum("iub,jua->ijab", global_, local)
 
 

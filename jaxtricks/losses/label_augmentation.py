@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -25,6 +26,8 @@ def label_augment(images: jax.Array, labels: jax.Array, transform: str) -> tuple
   ``rotation``: ``rot90`` by ``t·90°`` in the image plane (M = 4; the official ``torch.rot90(x, t,
   (2, 3))`` on NCHW); ``color_perm``: the 6 channel orders of ``COLOR_PERMUTATIONS`` (M = 6).
   """
+  chex.assert_rank(images, 4, custom_message="images must be [B, H, W, C]")
+  chex.assert_shape(labels, (images.shape[0],), custom_message="labels must be [B], one per image")
   if transform == "rotation":
     copies = [jnp.rot90(images, k, axes=(1, 2)) for k in range(4)]
   elif transform == "color_perm":
@@ -40,6 +43,8 @@ def label_augment(images: jax.Array, labels: jax.Array, transform: str) -> tuple
 def sla_loss(joint_logits: jax.Array, joint_labels: jax.Array) -> jax.Array:
   """Per-row cross-entropy over the ``N·M`` joint classes (the official loss is its mean; times ``M``
   with ``--with-large-loss``)."""
+  chex.assert_shape(joint_labels, (joint_logits.shape[0],),
+                    custom_message="joint_labels must be [B·M], one per joint_logits row")
   return optax.softmax_cross_entropy_with_integer_labels(joint_logits, joint_labels)
 
 
@@ -51,6 +56,10 @@ def single_logits(joint_logits: jax.Array, num_transforms: int) -> jax.Array:
 def aggregated_logits(joint_logits: jax.Array, num_transforms: int) -> jax.Array:
   """SLA+AG: ``[B, N]``, ``(1/M) Σ_t`` logit of (class i, transform t) from the t-transformed copy."""
   m = num_transforms
+  chex.assert_rank(joint_logits, 2, custom_message="joint_logits must be [B·M, N·M]")
+  if joint_logits.shape[0] % m or joint_logits.shape[1] % m:
+    raise ValueError(f"joint_logits shape {joint_logits.shape} must be [B·M, N·M] with "
+                     f"num_transforms M = {m}")
   per_t = joint_logits.reshape(-1, m, joint_logits.shape[-1] // m, m)  # [B, t (row), class, t (col)]
   return jnp.mean(jnp.diagonal(per_t, axis1=1, axis2=3), axis=-1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -32,6 +33,8 @@ def batch_hard_triplet_loss(embeddings: jax.Array, labels: jax.Array, *, margin:
   Returns:
     ``[B]`` per-anchor losses.
   """
+  chex.assert_rank(embeddings, 2, custom_message="embeddings must be [B, D]")
+  chex.assert_shape(labels, (embeddings.shape[0],), custom_message="labels must be [B], one per embedding")
   same = labels[:, None] == labels[None, :]
   present = jnp.ones(labels.shape, bool) if where is None else where
   pair = present[:, None] & present[None, :]

@@ -7,6 +7,7 @@ points of class ``c``, the more it belongs to ``c`` (the distance is the logit).
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -21,6 +22,9 @@ def reciprocal_distances(features: jax.Array, points: jax.Array, *, num_centers:
   class's ``K = num_centers`` points."""
   if metric not in METRICS:
     raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+  chex.assert_rank([features, points], 2, custom_message="features [B, D] and points [C·K, D]")
+  chex.assert_equal_shape_suffix([features, points], 1,
+                                 custom_message="features and points must share the feature dimension")
   dot = features @ points.T
   if metric == "l2":
     sq = jnp.sum(features ** 2, -1, keepdims=True) - 2.0 * dot + jnp.sum(points ** 2, -1)[None]
@@ -28,6 +32,11 @@ def reciprocal_distances(features: jax.Array, points: jax.Array, *, num_centers:
   else:
     dist = dot
   return dist.reshape(features.shape[0], -1, num_centers).mean(-1)
+
+
+def _check_labels(features, labels):
+  chex.assert_shape(labels, (features.shape[0],), custom_message="labels must be [B], one per feature row")
+  chex.assert_type(labels, int, custom_message="labels must be integer class indices")
 
 
 def _own_point_distance(features, points, labels, num_centers, official_indexing):
@@ -50,6 +59,7 @@ def rpl_loss(features: jax.Array, labels: jax.Array, points: jax.Array, radius: 
   Open-set score: ``max_c softmax(d)_c``.
   """
   dist = reciprocal_distances(features, points, num_centers=num_centers)
+  _check_labels(features, labels)
   ce = optax.softmax_cross_entropy_with_integer_labels(dist / temperature, labels)
   own = _own_point_distance(features, points, labels, num_centers, official_indexing)
   return ce + weight * (own - jnp.reshape(radius, ())) ** 2
@@ -65,6 +75,7 @@ def arpl_loss(features: jax.Array, labels: jax.Array, points: jax.Array, radius:
               temperature: float = 1.0, weight: float = 0.1, margin: float = 1.0) -> jax.Array:
   """Per-example ARPL loss ``CE(logits/T, y) + weight·max(0, mean_d (f − P_y)² − R + margin)``.
   Open-set score: ``max_c logits_c`` (raw logits, not probabilities)."""
+  _check_labels(features, labels)
   ce = optax.softmax_cross_entropy_with_integer_labels(arpl_logits(features, points) / temperature,
                                                        labels)
   own = jnp.mean((features - points[labels]) ** 2, -1)
