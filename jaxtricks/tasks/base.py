@@ -21,6 +21,7 @@ import optax
 from jax import lax
 
 from jaxtricks.data import ArrayDataset, TrainBatches, random_crop_flip
+from jaxtricks.data.randaugment import cutout, op_magnitudes, randaugment, to_float, to_uint8
 from jaxtricks.models import create_model
 from jaxtricks.optim import create_optimizer, learning_rate_schedule
 from jaxtricks.parallel import AXIS, device_count
@@ -110,12 +111,40 @@ def step_keys(state: TrainState) -> StepKeys:
 
 @dataclasses.dataclass(frozen=True)
 class Augment:
-  """Pad-and-random-crop and horizontal flip, per example, keyed by the global position."""
+  """Pad-and-random-crop and horizontal flip, then RandAugment and Cutout, per example, keyed by the
+  global position. RandAugment works on [0, 1] pixels (rounded to uint8 and back)."""
   crop_padding: int = 0
   flip: bool = False
+  randaugment_ops: int = 0
+  randaugment_magnitude: float = 9
+  randaugment_policy: str = "torchvision"
+  cutout: int = 0
+
+  def __post_init__(self):
+    op_magnitudes(self.randaugment_policy, self.randaugment_magnitude, 32)  # Names a bad option.
+    if self.randaugment_ops < 0 or self.cutout < 0:
+      raise ValueError(f"augment.randaugment_ops and augment.cutout must be >= 0, got "
+                       f"{self.randaugment_ops} and {self.cutout}")
 
   def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
-    return random_crop_flip(key, images, padding=self.crop_padding, flip=self.flip, axis_name=AXIS)
+    images = random_crop_flip(key, images, padding=self.crop_padding, flip=self.flip, axis_name=AXIS)
+    # The crop folds example positions into ``key``; these two streams use data no position reaches.
+    ra_key, cutout_key = jax.random.fold_in(key, 2**31 - 1), jax.random.fold_in(key, 2**31 - 2)
+    if self.randaugment_ops:
+      pixels = randaugment(ra_key, to_uint8(images), num_ops=self.randaugment_ops,
+                           magnitude=self.randaugment_magnitude, policy=self.randaugment_policy,
+                           axis_name=AXIS)
+      images = to_float(pixels).astype(images.dtype)
+    return cutout(cutout_key, images, size=self.cutout, axis_name=AXIS)
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Augment":
+    a = config.augment
+    if a.randaugment_ops and config.dataset.standardize:
+      raise ValueError("augment.randaugment_ops needs dataset.standardize=False: RandAugment works on "
+                       "[0, 1] pixels")
+    return cls(a.crop_padding, a.flip, a.randaugment_ops, a.randaugment_magnitude, a.randaugment_policy,
+               a.cutout)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
@@ -216,11 +245,12 @@ def single_net_parts(config: ml_collections.ConfigDict, runs: Runs, batches: Tra
   if t.pretrain or t.init_from:
     pretrained = runs.load("pretrained", t.pretrain or None, t.init_from, same_data=False).variables
   return dict(model=model, tx=tx, schedule=schedule, batches=batches,
-              augment=Augment(config.augment.crop_padding, config.augment.flip),
+              augment=Augment.from_config(config),
               frozen_backbone=t.freeze_backbone, pretrained=pretrained)
 
 
 CLASSIFICATION_TARGETS = ("train.label_smoothing", "train.mixup_alpha", "train.mixup_off_epochs")
+IMAGE_AUGMENTATION = ("augment.crop_padding", "augment.flip", "augment.randaugment_ops", "augment.cutout")
 
 
 def reject_options(config: ml_collections.ConfigDict, task: str, keys: Sequence[str]) -> None:

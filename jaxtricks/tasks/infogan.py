@@ -32,8 +32,8 @@ from jaxtricks.losses.infogan import discriminator_loss, generator_loss, mutual_
 from jaxtricks.metrics import best_map_accuracy
 from jaxtricks.models.gan import Discriminator, Generator
 from jaxtricks.parallel import AXIS, example_keys
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, DTYPES, Batch, Data, Metrics,
-                                  reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, DTYPES, IMAGE_AUGMENTATION, Batch, Data,
+                                  Metrics, reject_options, train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
 PLAYERS = ("generator", "discriminator")
@@ -230,7 +230,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoGan:
                      f"{images.shape[1:]}")
   if config.dataset.standardize or images.min() < 0 or images.max() > 1:
     raise ValueError("task='infogan' generates pixels in [0, 1]: set dataset.standardize=False")
-  reject_options(config, "infogan", CLASSIFICATION_TARGETS + ("augment.crop_padding", "augment.flip"))
+  reject_options(config, "infogan", CLASSIFICATION_TARGETS + IMAGE_AUGMENTATION)
   dtype = DTYPES[config.dtype]
   kwargs = dict(width=config.model.width, dtype=dtype, axis_name=AXIS)
   adam = lambda lr: optax.adam(lr, b1=c.b1)

@@ -17,8 +17,9 @@ import numpy as np
 import optax
 
 from jaxtricks.metrics.open_set import open_set_auroc
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
-                                  TrainState, reject_options, single_net_parts, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
+                                  SingleNet, StepKeys, TrainState, reject_options, single_net_parts,
+                                  train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
 HEADS = ("regression", "binary")
@@ -103,7 +104,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MultiTas
       raise ValueError(f"multitask.heads[{k}]='binary' needs 0/1 targets (dataset.binarize=True)")
   if config.model.name != "multitask":
     raise ValueError(f"task='multitask' needs model.name='multitask', got {config.model.name!r}")
-  reject_options(config, "multitask", CLASSIFICATION_TARGETS + ("augment.crop_padding", "augment.flip"))
+  reject_options(config, "multitask", CLASSIFICATION_TARGETS + IMAGE_AUGMENTATION)
   parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=len(heads))
   return MultiTask(**parts, heads=heads, weights=weights)

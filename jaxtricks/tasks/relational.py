@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet,
-                                  StepKeys, TrainState, reject_options, single_net_parts,
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
+                                  SingleNet, StepKeys, TrainState, reject_options, single_net_parts,
                                   train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
@@ -69,7 +69,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> Relation
                      f"(dataset.source='sort_of_clevr'), got dataset.source={config.dataset.source!r}")
   if config.model.name != "relational":
     raise ValueError(f"task='relational' needs model.name='relational', got {config.model.name!r}")
-  reject_options(config, "relational", CLASSIFICATION_TARGETS + ("augment.crop_padding", "augment.flip"))
+  reject_options(config, "relational", CLASSIFICATION_TARGETS + IMAGE_AUGMENTATION)
   parts = single_net_parts(config, runs, train_batches(config, data.train),
                            output_size=data.train.num_classes)
   return RelationalReasoning(**parts)

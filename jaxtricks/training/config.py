@@ -40,6 +40,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.augment = ml_collections.ConfigDict()
   c.augment.crop_padding = 0  # Pad-and-random-crop by this many pixels (4 for CIFAR).
   c.augment.flip = False  # Random horizontal flip.
+  c.augment.randaugment_ops = 0  # RandAugment layers N per example (0: off; needs unstandardised data).
+  c.augment.randaugment_magnitude = 9  # torchvision: bin of 31 (9); tf: level M/10 (NS SVHN: 5).
+  c.augment.randaugment_policy = "torchvision"  # torchvision | tf | tf_fixed_contrast
+  c.augment.cutout = 0  # Cutout square side in pixels (0: off).
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "resnet"
