@@ -143,3 +143,16 @@ def test_bad_options_are_named(kwargs, message):
 def test_float_images_are_rejected():
   with pytest.raises(AssertionError, match="uint8"):
     ra.randaugment(jax.random.key(0), jnp.zeros((2, 8, 8, 3)))
+
+
+def test_grouped_application_takes_extra_rounds_past_its_capacity():
+  """Seven examples drew op 1 with room for three per round: every one is still transformed."""
+  images = jnp.arange(10 * 4, dtype=jnp.uint8).reshape(10, 2, 2, 1)
+  op_index = jnp.array([1, 1, 0, 1, 1, 1, 0, 1, 1, 0])
+  branches = [lambda x, m, k: x, lambda x, m, k: x + jnp.uint8(100) + m.astype(jnp.uint8)]
+  values = jnp.arange(10, dtype=jnp.float32)
+  out = jax.jit(lambda x, i, v: ra.apply_grouped(x, i, v, jax.random.split(jax.random.key(0), 10),
+                                                  branches, capacity=3))(images, op_index, values)
+  expected = np.where(np.asarray(op_index)[:, None, None, None] == 1,
+                      np.asarray(images) + 100 + np.arange(10)[:, None, None, None], images)
+  np.testing.assert_array_equal(out, expected)
