@@ -3,7 +3,11 @@
 Variants follow GluonCV: ``v1`` (stride on the first conv of a block, projection shortcut),
 ``b`` (stride on the 3×3 conv of a bottleneck), ``c`` (= b + deep stem of three 3×3 convs),
 ``d`` (= c + shortcut ``avg-pool 2×2 → 1×1 conv``). With basic blocks ``b`` equals ``v1``.
-``zero_gamma`` initialises the last BatchNorm γ of every residual branch to zero.
+``zero_gamma`` initialises the last BatchNorm γ of every residual branch to zero. ``stochastic_depth``
+drops each residual branch per example during training (Huang et al., ECCV 2016) with a probability
+growing linearly with the block index, ``rate·i/L`` (block ``i`` of ``L``, as Noisy Student's
+EfficientNet codes it), the kept branches scaled by ``1/survival``; ``dropout_rate`` is dropout before
+the classifier.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import activate, he_normal, negative_slope, output_head
+from jaxtricks.models.layers import ExampleDropout, activate, he_normal, negative_slope, output_head
+from jaxtricks.parallel import example_keys
 
 VARIANTS = ("v1", "b", "c", "d")
 BLOCKS = ("basic", "bottleneck")
@@ -30,9 +35,11 @@ class _Block(nn.Module):
   activation: str
   norm: Any
   dtype: Any
+  drop_rate: float = 0.0
+  axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x):
+  def __call__(self, x, *, train: bool = False):
     act = functools.partial(activate, self.activation)
     conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype,
                              kernel_init=he_normal(negative_slope(self.activation)))
@@ -55,6 +62,11 @@ class _Block(nn.Module):
         x = self.norm()(conv(out_filters, (1, 1))(x))
       else:
         x = self.norm()(conv(out_filters, (1, 1), s)(x))
+    if train and self.drop_rate > 0:
+      keep = 1.0 - self.drop_rate
+      keys = example_keys(self.make_rng("dropout"), y.shape[0], self.axis_name)
+      survive = jax.vmap(lambda k: jax.random.bernoulli(k, keep))(keys)
+      y = jnp.where(survive[:, None, None, None], y / keep, 0.0).astype(y.dtype)
     return act(x + y)
 
 
@@ -77,11 +89,15 @@ class ResNet(nn.Module):
   bn_momentum: float = 0.9
   prior_bias: bool = False
   l2_normalize: bool = False  # Unit-length outputs: an embedding network (metric learning).
+  stochastic_depth: float = 0.0  # Drop probability of the last residual branch.
+  dropout_rate: float = 0.0  # Before the classifier.
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    if not 0.0 <= self.stochastic_depth < 1.0:
+      raise ValueError(f"model.stochastic_depth must be in [0, 1), got {self.stochastic_depth}")
     if self.variant not in VARIANTS:
       raise ValueError(f"model.variant must be one of {VARIANTS}, got {self.variant!r}")
     if self.block not in BLOCKS:
@@ -105,11 +121,15 @@ class ResNet(nn.Module):
       x = act(norm()(conv(self.width, (3, 3))(x)))
     else:
       x = act(norm()(conv(self.width, (3, 3))(x)))
+    axis = self.axis_name if train else None
     for stage in range(3):
       for i in range(n):
+        rate = self.stochastic_depth * (stage * n + i) / (3 * n)
         x = _Block(self.width * 2 ** stage, 2 if stage and i == 0 else 1, self.block == "bottleneck",
-                   self.variant, self.zero_gamma, self.activation, norm, self.dtype)(x)
+                   self.variant, self.zero_gamma, self.activation, norm, self.dtype, rate, axis)(
+                       x, train=train)
     x = jnp.mean(x, axis=(1, 2))
+    x = ExampleDropout(self.dropout_rate, axis_name=axis)(x, deterministic=not train)
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
                        dtype=self.dtype)

@@ -119,3 +119,33 @@ def test_bfloat16_compute_keeps_float32_params():
 def test_prior_bias_init():
   bias = prior_bias_init(10)(jax.random.key(0), (10,))
   np.testing.assert_allclose(jax.nn.sigmoid(bias), 0.1, rtol=1e-6)
+
+
+def test_stochastic_depth_drops_whole_branches_per_example_at_the_linear_rate():
+  """Block i of L drops its branch with probability rate·i/L in training (scaling the kept ones by
+  1/survival) and never at inference."""
+  from jaxtricks.models.resnet import _Block
+
+  norm = lambda **kw: flax.linen.BatchNorm(use_running_average=True, **kw)  # noqa: E731
+  block = _Block(4, 1, False, "v1", False, "relu", norm, jnp.float32, drop_rate=0.5)
+  x = jax.random.normal(jax.random.key(0), (400, 4, 4, 4))
+  variables = block.init(jax.random.key(1), x)
+  out = np.asarray(block.apply(variables, x, train=True, rngs={"dropout": jax.random.key(2)}))
+  full = np.asarray(block.apply(variables, x, train=False))  # relu(x + y)
+  dropped = np.asarray(jax.nn.relu(x))  # the identity shortcut alone
+  y = np.asarray(block.clone(drop_rate=0.0).apply(variables, x, train=True))
+  np.testing.assert_allclose(y, full, atol=1e-6)  # rate 0: the plain block
+  is_dropped = np.all(np.isclose(out, dropped, atol=1e-6), axis=(1, 2, 3))
+  assert not np.any(np.all(np.isclose(full, dropped, atol=1e-6), axis=(1, 2, 3)))
+  assert 0.4 < is_dropped.mean() < 0.6
+  # A kept branch is scaled by 1/survival = 2: relu(x + 2y), not relu(x + y).
+  assert not np.any(np.all(np.isclose(out, full, atol=1e-6), axis=(1, 2, 3)) & ~is_dropped)
+  net = ResNet(depth=14, num_classes=3, stochastic_depth=0.5, dropout_rate=0.5)
+  images = jax.random.normal(jax.random.key(3), (8, 8, 8, 1))
+  v = net.init(jax.random.key(4), images, train=False)
+  a = net.apply(v, images, train=False)
+  np.testing.assert_array_equal(a, net.clone(stochastic_depth=0.0, dropout_rate=0.0).apply(v, images, train=False))
+  train = lambda key: net.apply(v, images, train=True, rngs={"dropout": key}, mutable=["batch_stats"])[0]  # noqa: E731
+  assert not np.allclose(train(jax.random.key(5)), train(jax.random.key(6)))
+  with pytest.raises(ValueError, match="stochastic_depth"):
+    net.clone(stochastic_depth=1.0).init(jax.random.key(0), images, train=False)
