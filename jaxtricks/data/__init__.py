@@ -3,7 +3,7 @@
 from jaxtricks.data.augment import mix_with_reversed, mixup, random_crop_flip
 from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
 from jaxtricks.data.longtail import longtail_counts, longtail_indices
-from jaxtricks.data.pipeline import TrainBatches, eval_batches
+from jaxtricks.data.pipeline import JointBatches, TrainBatches, eval_batches
 from jaxtricks.data.build import build_datasets
 from jaxtricks.data.resampling import (nearest_neighbors, oversample_indices, smote, smote_interpolate,
                                        undersample_indices)

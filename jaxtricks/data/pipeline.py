@@ -116,6 +116,33 @@ class TrainBatches:
       step += 1
 
 
+@dataclasses.dataclass(frozen=True)
+class JointBatches:
+  """A labelled and an unlabelled stream stepped together (semi-supervised training): batch ``step``
+  holds the labelled batch's fields and the unlabelled batch's as ``unlabelled_<field>``. Each stream
+  cycles through its own epochs; ``steps_per_epoch`` is the run's nominal epoch."""
+
+  labelled: TrainBatches
+  unlabelled: TrainBatches | None
+  steps_per_epoch: int
+
+  @property
+  def dataset(self) -> ArrayDataset:
+    return self.labelled.dataset
+
+  def batch(self, step: int) -> dict[str, np.ndarray]:
+    out = self.labelled.batch(step)
+    if self.unlabelled is not None:
+      out.update({f"unlabelled_{k}": v for k, v in self.unlabelled.batch(step).items()})
+    return out
+
+  def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+    step = start_step
+    while True:
+      yield self.batch(step)
+      step += 1
+
+
 def eval_batches(dataset: ArrayDataset, batch_size: int, *, num_devices: int = 1,
                  process_index: int = 0, process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
   """Every example once, in order; the last batch is zero-padded and ``mask`` marks the real rows."""

@@ -3,7 +3,7 @@
 from ``config.task`` to a family."""
 
 from jaxtricks.tasks import (classification, infogan, infomax, metric_learning, multitask, open_set,
-                             relational, sla)
+                             relational, semi_supervised, sla)
 from jaxtricks.tasks.base import (Augment, Data, SingleNet, StepKeys, Task, TrainState,
                                   create_train_state, step_keys)
 from jaxtricks.tasks.classification import Classification, Targets
@@ -12,7 +12,7 @@ from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 
 TASKS = {"classification": classification, "metric_learning": metric_learning, "sla": sla,
          "open_set": open_set, "infomax": infomax, "multitask": multitask,
-         "infogan": infogan, "relational": relational}
+         "infogan": infogan, "relational": relational, "semi_supervised": semi_supervised}
 
 
 def task_family(name: str):

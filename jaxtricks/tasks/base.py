@@ -217,10 +217,9 @@ class SingleNet:
 
 def train_batches(config: ml_collections.ConfigDict, train: ArrayDataset, **overrides) -> TrainBatches:
   """The training stream of ``config`` over this host's devices (``overrides``: e.g. resampling)."""
-  kwargs = dict(resample=config.dataset.resample, resample_from_epoch=config.dataset.resample_from_epoch,
-                smote_k=config.dataset.smote_k)
-  return TrainBatches(train, config.train.batch_size, seed=config.seed,
-                      num_devices=device_count(config.parallel), process_index=jax.process_index(),
+  kwargs = dict(batch_size=config.train.batch_size, seed=config.seed, resample=config.dataset.resample,
+                resample_from_epoch=config.dataset.resample_from_epoch, smote_k=config.dataset.smote_k)
+  return TrainBatches(train, num_devices=device_count(config.parallel), process_index=jax.process_index(),
                       process_count=jax.process_count(), **{**kwargs, **overrides})
 
 

@@ -1,5 +1,6 @@
 """Runs that a run builds on (a distillation teacher, a transfer source, an M2m generator), and
-generations of self-distillation (Born-Again Networks, Furlanello et al., ICML 2018).
+generations: of self-distillation (Born-Again Networks, Furlanello et al., ICML 2018) and of Noisy
+Student self-training (Xie et al., CVPR 2020), where each student becomes the next teacher.
 
 A prerequisite run lives in a directory of its own: the one given, or ``WORKDIR/<name>``. When its
 config is given it is trained there first (or resumed and finished); otherwise the directory must hold
@@ -59,19 +60,30 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
   return {k: v for k, v in metrics.items() if k.startswith("eval/") and np.ndim(v) == 0}
 
 
+GENERATION_BLOCKS = ("distill", "semi")  # Config blocks with teacher, teacher_workdir, generations.
+
+
+def generations_block(config: ml_collections.ConfigDict) -> str | None:
+  """The name of ``config``'s block that holds ``teacher``, ``teacher_workdir`` and ``generations``."""
+  return next((name for name in GENERATION_BLOCKS if name in config), None)
+
+
 def fit_generations(fit: Callable, config: ml_collections.ConfigDict, workdir: Path,
                     datasets) -> tuple[dict[str, Any], Any]:
-  """Self-distillation: generation 1 learns from the teacher, generation g from generation g − 1, each
-  in ``workdir/generation_g``. ``final_metrics.json`` lists every generation's and the teacher's
-  scalar test metrics."""
+  """Generation 1 learns from the teacher, generation g from generation g − 1, each in
+  ``workdir/generation_g`` (a finished generation is only reloaded, so the command resumes).
+  ``final_metrics.json`` lists every generation's and the teacher's scalar test metrics."""
+  name = generations_block(config)
+  block = config[name]
   summary = []
-  first_teacher = Path(config.distill.teacher_workdir or workdir / "teacher")
+  first_teacher = Path(block.teacher_workdir or workdir / "teacher")
   teacher_dir = first_teacher
-  for generation in range(1, config.distill.generations + 1):
+  for generation in range(1, block.generations + 1):
     g_config = ml_collections.ConfigDict(config.to_dict())
-    g_config.distill.generations = 1
-    g_config.distill.teacher_workdir = str(teacher_dir)
-    g_config.distill.teacher = config.distill.teacher if generation == 1 else ml_collections.ConfigDict()
+    g_block = g_config[name]
+    g_block.generations = 1
+    g_block.teacher_workdir = str(teacher_dir)
+    g_block.teacher = block.teacher if generation == 1 else ml_collections.ConfigDict()
     final, state = fit(g_config, workdir / f"generation_{generation}", datasets=datasets)
     summary.append(_scalars(final))
     teacher_dir = workdir / f"generation_{generation}"

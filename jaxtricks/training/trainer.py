@@ -29,7 +29,7 @@ from jaxtricks.tasks.base import Data, Task
 from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
-from jaxtricks.training.runs import Runs, fit_generations
+from jaxtricks.training.runs import Runs, fit_generations, generations_block
 
 
 def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
@@ -168,7 +168,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   lead = jax.process_index() == 0
-  if "distill" in config and config.distill.generations > 1:
+  block = generations_block(config)
+  if block and config[block].generations > 1:
     return fit_generations(fit, config, workdir, datasets)
   data = Data(*datasets)
   task: Task = family.from_config(config, data, Runs(workdir, fit, datasets))

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxtricks.data.pseudo_labels import balance_pseudo_labels
+from jaxtricks.data.semi_supervised import balance_pseudo_labels
 from jaxtricks.losses import pseudo_label as pl
 from tests.conftest import golden_cases, load_golden
 

@@ -1,5 +1,6 @@
-"""Noisy Student's filtering and class balancing of teacher pseudo-labels (``filter_unlabel.py`` of
-google-research/noisystudent), on the host."""
+"""Semi-supervised data on the host: a stratified labelled/unlabelled split of a training set, and
+Noisy Student's filtering and class balancing of teacher pseudo-labels (``filter_unlabel.py`` of
+google-research/noisystudent)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ import dataclasses
 import numpy as np
 
 THRESHOLD_GRID = 100  # Confidence thresholds k/100.
+
+
+def labelled_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """``(labelled, unlabelled)`` sorted indices: ``round(fraction·N_c)`` (at least 1) random examples
+  of every class ``c`` are labelled, the rest unlabelled."""
+  if not 0.0 < fraction <= 1.0:
+    raise ValueError(f"labelled fraction must be in (0, 1], got {fraction}")
+  rng = np.random.default_rng(seed)
+  labelled = []
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    labelled.append(rng.choice(members, max(1, round(fraction * len(members))), replace=False))
+  labelled = np.sort(np.concatenate(labelled))
+  return labelled, np.setdiff1d(np.arange(len(labels)), labelled)
 
 
 @dataclasses.dataclass(frozen=True)
