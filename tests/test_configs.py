@@ -47,9 +47,10 @@ def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_d
     assert (tmp_path / "learning_curves.png").exists()
     return
   assert smoke.train.num_epochs < full.train.num_epochs
-  if "distill" in smoke and smoke.distill.teacher:
-    smoke.distill.teacher.progress = False
-    smoke.distill.teacher_workdir = shared_run_dir(smoke.distill.teacher)
+  for block in ("distill", "semi"):
+    if block in smoke and smoke[block].teacher:
+      smoke[block].teacher.progress = False
+      smoke[block].teacher_workdir = shared_run_dir(smoke[block].teacher)
   if smoke.transfer.pretrain:
     smoke.transfer.pretrain.progress = False
     smoke.transfer.init_from = shared_run_dir(smoke.transfer.pretrain)

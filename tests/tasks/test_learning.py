@@ -26,6 +26,9 @@ CASES = {
     "infogan": ("digits_infogan", "smoke", 10, "eval/code_accuracy_real", 0.2, 0.08),
     # Sort-of-CLEVR in seconds: the answers' dependence on the question (about half the questions).
     "relational": ("sort_of_clevr_rn", "smoke", 4, "eval/accuracy", 0.35, 0.2),
+    # 10 % of the training split labelled; the pseudo-label term on the rest.
+    "semi_supervised": ("digits_semi", "smoke,method=pseudo_label,randaugment=0", 5, "eval/accuracy", 0.8,
+                        0.6),
 }
 WIDTH = {"infogan": 0.25, "multitask": None, "relational": None}  # Else 16 channels.
 
@@ -42,6 +45,8 @@ def test_each_task_learns_in_seconds(tmp_path, task):
     config.infogan.classifier = ml_collections.ConfigDict()
   if task == "relational":
     config.dataset.update(num_train=256, num_test=40)
+  if task == "semi_supervised":  # Lee's T1: a network near chance would confirm its own noise.
+    config.semi.update(alpha_t1=2.0, alpha_t2=4.0)
   if task == "metric_learning":  # Recall@K on the training classes: unseen ones are a transfer test.
     config.dataset.test_classes = config.dataset.train_classes
   data = Data(*build_datasets(config.dataset))

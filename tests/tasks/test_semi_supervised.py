@@ -1,0 +1,135 @@
+"""Semi-supervised training: the few-label split, the joint stream, device-count independence, hidden
+labels that no loss reads, the teacher's targets, and Noisy Student generations."""
+
+import dataclasses
+import json
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from jaxtricks.data import JointBatches, TrainBatches, load_digits
+from jaxtricks.data.semi_supervised import labelled_split
+from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.tasks import TASKS
+from jaxtricks.tasks.base import Data
+from jaxtricks.training import fit
+from jaxtricks.training.config import load_config
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return load_digits()
+
+
+def _task(digits, method="pseudo_label", **semi):
+  config = load_config("digits_semi", "smoke,method=pseudo_label")
+  config.semi.update(method=method, **semi)
+  config.model.width = 8
+  config.augment.cutout = 2  # Every per-example draw: crop, RandAugment, Cutout, dropout.
+  return config, TASKS["semi_supervised"].from_config(config, Data(*digits), runs=None)
+
+
+def _steps(task, num_devices, steps=2, batch=None):
+  b = task.batches
+  unlabelled = b.unlabelled and dataclasses.replace(b.unlabelled, num_devices=num_devices)
+  batches = JointBatches(dataclasses.replace(b.labelled, num_devices=num_devices), unlabelled,
+                         b.steps_per_epoch)
+  parallel = "jit" if num_devices == 1 else "pmap"
+  step = parallelize(task.train_step, parallel)
+  state = place_state(task.init(0), parallel, num_devices)
+  for s in range(steps):
+    state, metrics = step(state, batch(batches, s) if batch else batches.batch(s))
+  return jax.device_get(state), jax.device_get(metrics)
+
+
+def test_labelled_split_is_stratified_disjoint_and_seeded(digits):
+  train, _ = digits
+  lab, unl = labelled_split(train.labels, 0.05, seed=0)
+  assert len(np.intersect1d(lab, unl)) == 0 and len(lab) + len(unl) == len(train)
+  counts = np.bincount(train.labels[lab], minlength=10)
+  np.testing.assert_array_equal(counts, np.round(0.05 * np.bincount(train.labels)).astype(int))
+  np.testing.assert_array_equal(labelled_split(train.labels, 0.05, seed=0)[0], lab)
+  assert not np.array_equal(labelled_split(train.labels, 0.05, seed=1)[0], lab)
+  with pytest.raises(ValueError, match="labelled fraction"):
+    labelled_split(train.labels, 0.0, seed=0)
+
+
+def test_joint_batches_carry_both_streams(digits):
+  _, task = _task(digits)
+  batch = task.batches.batch(3)
+  assert batch["image"].shape[:2] == (8, 4) and batch["unlabelled_image"].shape[:2] == (8, 12)
+  lab_ids = {x.tobytes() for x in task.batches.labelled.dataset.images}
+  assert all(x.tobytes() in lab_ids for x in batch["image"].reshape(-1, 8, 8, 1))
+  assert task.batches.unlabelled.resample == "none"  # the hidden labels never steer the stream
+  assert task.batches.steps_per_epoch == len(digits[0]) // 32
+
+
+@pytest.mark.parametrize("method", ["pseudo_label", "supervised"])
+def test_step_is_the_same_on_8_and_1_devices(digits, method):
+  _, task = _task(digits, method)
+  reference, ref_metrics = _steps(task, 1)
+  state, metrics = _steps(task, 8)
+  chex.assert_trees_all_close(state.variables, reference.variables, atol=1e-5, rtol=1e-5)
+  np.testing.assert_allclose(metrics["loss"], ref_metrics["loss"], rtol=1e-5)
+
+
+def test_hidden_labels_are_never_trained_on(digits):
+  _, task = _task(digits, alpha_t1=0.0, alpha_t2=0.001)  # α = 3 from the first step
+
+  def shuffled(batches, s):
+    b = batches.batch(s)
+    return {**b, "unlabelled_label": (b["unlabelled_label"] + 1) % 10}
+
+  state, metrics = _steps(task, 1)
+  other, other_metrics = _steps(task, 1, batch=shuffled)
+  chex.assert_trees_all_equal(state.params, other.params)
+  assert metrics["pseudo_label_accuracy"] != other_metrics["pseudo_label_accuracy"]
+  assert metrics["alpha"] == pytest.approx(3.0) and metrics["unlabelled_loss"] > 0
+
+
+def test_noisy_student_trains_on_the_teachers_targets(digits):
+  config, task = _task(digits, "supervised")
+  teacher_like = dataclasses.replace(task, method="noisy_student")
+  unlabelled = task.batches.labelled.dataset  # any images with a teacher_logp field
+  logp = np.log(np.full((len(unlabelled), 10), 0.01, np.float32))
+
+  def with_targets(target):
+    lp = logp.copy()
+    lp[:, target] = np.log(0.91)
+    data = dataclasses.replace(unlabelled, extras={"teacher_logp": lp})
+    ub = TrainBatches(data, 12, seed=1, num_devices=1)
+    return dataclasses.replace(teacher_like, batches=JointBatches(
+        dataclasses.replace(task.batches.labelled, num_devices=1), ub, task.batches.steps_per_epoch))
+
+  a, ma = _steps(with_targets(3), 1)
+  b, mb = _steps(with_targets(7), 1)
+  assert ma["unlabelled_loss"] > 0 and not np.isclose(ma["unlabelled_loss"], mb["unlabelled_loss"])
+  assert not np.allclose(jax.tree.leaves(a.params)[0], jax.tree.leaves(b.params)[0])
+  assert set(ma) >= {"labelled_loss", "unlabelled_loss", "pseudo_label_accuracy"}
+
+
+def test_noisy_student_generations_chain_teachers(tmp_path, digits):
+  config = load_config("digits_semi", "smoke,generations=2")
+  config.progress = False
+  config.semi.teacher.progress = False
+  final, _ = fit(config, tmp_path, datasets=digits)
+  assert len(final["generations"]) == 2 and "eval/accuracy" in final["teacher"]
+  second = json.loads((tmp_path / "generation_2" / "config.json").read_text())
+  assert second["semi"]["teacher_workdir"] == str(tmp_path / "generation_1")
+  first = json.loads((tmp_path / "generation_1" / "config.json").read_text())
+  assert first["semi"]["teacher_workdir"] == str(tmp_path / "teacher")
+  assert (tmp_path / "teacher" / "final_metrics.json").exists()
+  for g in final["generations"]:
+    assert 0.0 <= g["eval/teacher_pseudo_label_accuracy"] <= 1.0
+  again, _ = fit(config, tmp_path, datasets=digits)  # finished: reloaded, not retrained
+  assert again["generations"] == final["generations"]
+
+
+@pytest.mark.parametrize("semi, message", [
+    ({"method": "fixmatch"}, "semi.method"), ({"unlabel_ratio": 0}, "semi.unlabel_ratio"),
+    ({"method": "pseudo_label", "generations": 2}, "semi.generations")])
+def test_bad_options_are_named(digits, semi, message):
+  with pytest.raises(ValueError, match=message):
+    _task(digits, **semi)
