@@ -184,3 +184,15 @@ def weighted_focal_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: float,
   if class_weights is not None:
     ce = jnp.asarray(class_weights, logits.dtype)[labels] * ce
   return jnp.exp(gamma * jnp.log(jnp.maximum(-jnp.expm1(-ce), 1e-30))) * ce if gamma else ce
+
+
+def auxiliary_classifier_loss(logits: ArrayLike, aux_logits, labels: ArrayLike, *,
+                              aux_weight: float = 0.3) -> jax.Array:
+  """Per-example ``CE(main) + w·Σ_k CE(aux_k)``: GoogLeNet's training loss with its auxiliary
+  classifiers (Szegedy et al., CVPR 2015: w = 0.3; the heads are dropped at inference)."""
+  logits, labels = _check(logits, labels)
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  for aux in aux_logits:
+    chex.assert_equal_shape([logits, aux], custom_message="aux_logits must have the logits' shape")
+    loss = loss + aux_weight * optax.softmax_cross_entropy_with_integer_labels(aux, labels)
+  return loss

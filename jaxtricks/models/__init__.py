@@ -1,4 +1,5 @@
-"""Flax linen models: CIFAR ResNets with Bag-of-Tricks options, small nets for 8×8 digits, PReLU/He init."""
+"""Flax linen models: CIFAR ResNets with Bag-of-Tricks options, GoogLeNet with auxiliary classifiers,
+small nets for 8×8 digits, PReLU/He init."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import flax.linen as nn
 import ml_collections
 
+from jaxtricks.models.inception import GoogLeNet
 from jaxtricks.models.infomax import DeepInfoMax
 from jaxtricks.models.layers import ChannelPReLU, he_normal, prior_bias_init
 from jaxtricks.models.multitask import MixtureOfExperts, MultiTaskNet, shared_bottom_units
@@ -15,7 +17,7 @@ from jaxtricks.models.resnet import ResNet
 from jaxtricks.models.small import MLP, SmallCNN
 
 MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP, "dim": DeepInfoMax, "multitask": MultiTaskNet,
-          "relational": RelationalQA}
+          "relational": RelationalQA, "googlenet": GoogLeNet}
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,

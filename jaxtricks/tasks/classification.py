@@ -27,6 +27,8 @@ from jaxtricks.tasks.distillation import Distillation
 from jaxtricks.tasks.evaluation import (BatchEvaluator, EvalOut, classification_metrics,
                                         classification_sums)
 
+AUXILIARY_HEADS = ("aux1", "aux2")  # Intermediates a model sows with auxiliary logits in training.
+
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   loss = ml_collections.ConfigDict()
@@ -35,6 +37,7 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
   loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
   loss.weight = 1.0  # Weight of the task loss; 0 trains on distillation losses alone.
+  loss.aux_weight = 0.3  # Each auxiliary classifier's loss weight (GoogLeNet: 0.3), if the model has any.
 
   m2m = ml_collections.ConfigDict()  # Major-to-minor translation (Kim et al., CVPR 2020).
   m2m.enabled = False
@@ -122,6 +125,7 @@ class Classification(SingleNet):
   m2m: M2mTranslation | None = None
   distill: Distillation | None = None
   task_weight: float = 1.0
+  aux_weight: float = 0.3
   robust: RobustAccuracy | None = None
 
   def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
@@ -142,10 +146,14 @@ class Classification(SingleNet):
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
     logits, stats, intermediates = self.apply(params, state, batch["image"], keys)
     task_loss = self.targets.loss(logits, batch["targets"], state.step)
+    aux = [intermediates[k][0] for k in AUXILIARY_HEADS if k in intermediates]
+    if aux:  # Auxiliary classifiers (GoogLeNet): the same targets, weighted; absent at inference.
+      aux_loss = sum(self.targets.loss(a, batch["targets"], state.step) for a in aux)
+      task_loss = task_loss + self.aux_weight * aux_loss
     terms = {}
     if self.distill is not None:
       terms = self.distill.losses(state.frozen["teacher"], batch["image"], logits, intermediates)
-    metrics = {"task_loss": task_loss, **terms,
+    metrics = {"task_loss": task_loss, **terms, **({"aux_loss": aux_loss} if aux else {}),
                "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"])}
     return self.task_weight * task_loss + sum(terms.values()), (stats, metrics)
 
@@ -211,7 +219,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
                             steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
                             data_range=(float(data.test.images.min()), float(data.test.images.max())))
   return Classification(**parts, frozen=frozen, targets=targets, m2m=translation, distill=distill,
-                        task_weight=config.loss.weight, robust=robust)
+                        task_weight=config.loss.weight, aux_weight=config.loss.aux_weight, robust=robust)
 
 
 def _m2m(config, runs, train, steps_per_epoch: int) -> tuple[M2mTranslation, dict]:
