@@ -1,5 +1,6 @@
-"""Adversarial perturbations as pure functions of a loss: FGSM (Goodfellow et al., ICLR 2015) and
-L∞ / L2 PGD with random start (Madry et al., ICLR 2018).
+"""Adversarial perturbations as pure functions of a loss: FGSM (Goodfellow et al., ICLR 2015),
+L∞ / L2 PGD with random start (Madry et al., ICLR 2018), and the targeted L2 PGD with which Ilyas et
+al. (NeurIPS 2019) build their non-robust data sets (the ``robustness`` library's attacker).
 
 ``loss_fn(x) -> [B]`` per-example losses of a batch ``x [B, ...]`` (e.g. the cross-entropy of a model
 at fixed parameters); each example is attacked independently. Results are clamped to ``data_range``.
@@ -78,3 +79,38 @@ def pgd(rng: jax.Array | None, loss_fn: Callable[[jax.Array], jax.Array], x: jax
     return jnp.clip(x + project(moved - x, epsilon=epsilon, norm=norm), *data_range)
 
   return jax.lax.fori_loop(0, steps, step, x_adv)
+
+
+def targeted_pgd_l2(loss_fn: Callable[[jax.Array], jax.Array], x: jax.Array, *, epsilon: float,
+                    step_size: float, steps: int, data_range: tuple[float, float] = (0.0, 1.0),
+                    use_best: bool = True) -> jax.Array:
+  """Projected gradient *descent* on ``loss_fn`` (e.g. the cross-entropy to a target class) in the
+  L2 ε-ball around ``x``, as MadryLab's ``robustness`` codes its targeted L2 attack: no random start;
+  step ``x − step_size·g/(|g| + 1e-10)``; projection ``x₀ + renorm(x − x₀, ε)`` (rescaled by
+  ``ε/(|δ| + 1e-7)`` when ``|δ| > ε``) and clamping to ``data_range``; with ``use_best`` each example
+  returns the iterate, the start and the last one included, with the lowest loss."""
+
+  def descend(x_adv):
+    g = -_input_grad(loss_fn, x_adv)
+    moved = x_adv + step_size * g / (_per_example_norm(g) + 1e-10)
+    delta = moved - x
+    norm = _per_example_norm(delta)
+    delta = delta * jnp.where(norm > epsilon, epsilon / (norm + 1e-7), 1.0)
+    return jnp.clip(x + delta, *data_range)
+
+  def keep_best(x_adv, best_x, best_loss):
+    loss = loss_fn(x_adv)
+    better = (loss < best_loss).reshape((-1,) + (1,) * (x.ndim - 1))
+    return jnp.where(better, x_adv, best_x), jnp.minimum(loss, best_loss)
+
+  def step(_, carry):
+    x_adv, best_x, best_loss = carry
+    if use_best:
+      best_x, best_loss = keep_best(x_adv, best_x, best_loss)
+    return descend(x_adv), best_x, best_loss
+
+  start = (x, x, jnp.full(x.shape[:1], jnp.inf, x.dtype))
+  x_adv, best_x, best_loss = jax.lax.fori_loop(0, steps, step, start)
+  if not use_best:
+    return x_adv
+  return keep_best(x_adv, best_x, best_loss)[0]

@@ -4,7 +4,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxtricks.adversarial import fgsm, pgd
+from jaxtricks.adversarial import fgsm, pgd, targeted_pgd_l2
 
 
 @pytest.fixture
@@ -54,3 +54,55 @@ def test_trainer_reports_robust_accuracy_under_pgd(tmp_path):
   config.eval_pgd.update(epsilon=0.5, step_size=0.2, steps=3)
   final, _ = fit(config, tmp_path)
   assert 0 <= final["eval/robust_accuracy"] <= final["eval/accuracy"]
+
+
+def _robustness_targeted_l2(w, x, t, eps, step_size, steps):
+  """MadryLab robustness' targeted L2 attack loop, in float64 NumPy, for ``logits = x @ w``."""
+  def losses_and_grad(z):
+    logits = z @ w
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    loss = -np.log(p[np.arange(len(t)), t])
+    onehot = np.eye(w.shape[1])[t]
+    return loss, (p - onehot) @ w.T  # d loss_i / d z_i
+  x0, z = x.copy(), x.copy()
+  best_loss, best_x = None, None
+  for _ in range(steps):
+    loss, g = losses_and_grad(z)
+    g = -g  # m = −1: the step ascends −loss
+    if best_loss is None:
+      best_loss, best_x = loss.copy(), z.copy()
+    else:
+      better = loss < best_loss
+      best_loss[better], best_x[better] = loss[better], z[better]
+    z = z + step_size * g / (np.linalg.norm(g, axis=1, keepdims=True) + 1e-10)
+    diff = z - x0
+    norm = np.linalg.norm(diff, axis=1, keepdims=True)
+    diff = np.where(norm > eps, diff * eps / (norm + 1e-7), diff)
+    z = np.clip(x0 + diff, 0, 1)
+  loss, _ = losses_and_grad(z)
+  better = loss < best_loss
+  best_x[better] = z[better]
+  return best_x, z
+
+
+@pytest.mark.parametrize("use_best", [True, False])
+def test_targeted_l2_pgd_is_the_robustness_library_loop(use_best):
+  kw, kx = jax.random.split(jax.random.key(1))
+  w = np.asarray(jax.random.normal(kw, (12, 4)), np.float64)
+  x = np.asarray(jax.random.uniform(kx, (32, 12), minval=0.1, maxval=0.9), np.float64)
+  t = np.arange(32) % 4
+  best, last = _robustness_targeted_l2(w, x, t, 0.6, 0.15, 12)
+  loss = lambda z: optax.softmax_cross_entropy_with_integer_labels(z @ jnp.float32(w), t)  # noqa: E731
+  ours = targeted_pgd_l2(loss, jnp.float32(x), epsilon=0.6, step_size=0.15, steps=12, use_best=use_best)
+  if use_best:  # Near-ties between iterates may resolve differently in float32: compare the losses.
+    np.testing.assert_allclose(loss(ours), loss(jnp.float32(best)), rtol=1e-5, atol=1e-6)
+    oscillating = np.linalg.norm(best - last, axis=1) > 1e-3  # where the best is not the last
+    assert oscillating.sum() >= 4
+    assert np.all(np.asarray(loss(ours))[oscillating] < np.asarray(loss(jnp.float32(last)))[oscillating])
+  else:
+    np.testing.assert_allclose(ours, last, atol=1e-5)
+  assert np.all(np.linalg.norm(np.asarray(ours) - x, axis=1) <= 0.6 + 1e-5)
+  if use_best:  # never worse than the start or the last iterate
+    assert np.all(loss(ours) <= loss(jnp.float32(x)) + 1e-6)
+    assert np.all(loss(ours) <= loss(jnp.float32(last)) + 1e-6)

@@ -14,7 +14,9 @@ import optax
 from jax import lax
 
 from jaxtricks.adversarial import NORMS, pgd
-from jaxtricks.data import mixup
+from jaxtricks.data import ArrayDataset, mixup
+from jaxtricks.data.nonrobust import KINDS as NONROBUST_KINDS
+from jaxtricks.data.nonrobust import nonrobust_dataset
 from jaxtricks.imbalance import M2mTranslation
 from jaxtricks.imbalance.m2m import NOISE_MODES
 from jaxtricks.losses import effective_number_weights
@@ -24,7 +26,7 @@ from jaxtricks.tasks import distillation
 from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState,
                                   single_net_parts, train_batches)
 from jaxtricks.tasks.distillation import Distillation
-from jaxtricks.tasks.evaluation import (BatchEvaluator, EvalOut, classification_metrics,
+from jaxtricks.tasks.evaluation import (BatchEvaluator, ConstantMetrics, EvalOut, classification_metrics,
                                         classification_sums)
 
 AUXILIARY_HEADS = ("aux1", "aux2")  # Intermediates a model sows with auxiliary logits in training.
@@ -50,12 +52,21 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   m2m.steps = 10
   m2m.noise = "per_sample"  # per_sample | official (the official per-channel-across-batch cap).
 
+  nonrobust = ml_collections.ConfigDict()  # Train on a non-robust data set (Ilyas et al., 2019).
+  nonrobust.kind = "none"  # none | det (t = y + 1 mod C) | rand (t uniform)
+  nonrobust.source = ml_collections.ConfigDict()  # The standard model's config: trained first.
+  nonrobust.source_workdir = ""  # Or a finished run; default WORKDIR/source.
+  nonrobust.epsilon = 0.5  # Targeted L2 PGD radius, in input units (robustness lib.: CIFAR 0.5).
+  nonrobust.step_size = 0.1
+  nonrobust.steps = 100
+
   eval_pgd = ml_collections.ConfigDict()  # Robust accuracy under PGD, if epsilon > 0.
   eval_pgd.epsilon = 0.0  # In the units of the (standardised) inputs.
   eval_pgd.step_size = 0.0
   eval_pgd.steps = 10
   eval_pgd.norm = "linf"  # linf | l2
-  return {"loss": loss, "distill": distillation.config_block(), "m2m": m2m, "eval_pgd": eval_pgd}
+  return {"loss": loss, "distill": distillation.config_block(), "m2m": m2m, "nonrobust": nonrobust,
+          "eval_pgd": eval_pgd}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +133,7 @@ class Classification(SingleNet):
   batch by translated minority samples of the generator ``state.frozen["generator"]``."""
 
   targets: Targets
+  extra_metrics: dict | None = None  # Fixed eval/ values of the training data (e.g. attack success).
   m2m: M2mTranslation | None = None
   distill: Distillation | None = None
   task_weight: float = 1.0
@@ -169,6 +181,8 @@ class Classification(SingleNet):
       step = functools.partial(self.robust.eval_step, self.infer)
       out.append(BatchEvaluator(step, test, self.robust.finalize, batch_size=batch_size,
                                 parallel=parallel))
+    if self.extra_metrics:
+      out.append(ConstantMetrics(self.extra_metrics))
     return out
 
 
@@ -180,6 +194,9 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"eval_pgd.norm must be one of {NORMS}, got {config.eval_pgd.norm!r}")
   if config.m2m.noise not in NOISE_MODES:
     raise ValueError(f"m2m.noise must be one of {NOISE_MODES}, got {config.m2m.noise!r}")
+  if config.nonrobust.kind not in ("none",) + NONROBUST_KINDS:
+    raise ValueError(f"nonrobust.kind must be one of {('none',) + NONROBUST_KINDS}, got "
+                     f"{config.nonrobust.kind!r}")
   distillation.check(config)
 
 
@@ -192,6 +209,10 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
   schedule's epochs), e.g. an active-learning round's labelled set."""
   check(config)
   train = data.train
+  extra_metrics = None
+  if config.nonrobust.kind != "none":
+    train, success = _nonrobust(config, runs, train)
+    extra_metrics = {"eval/nonrobust_attack_success": success}
   m2m = config.m2m.enabled
   if batches is None:  # M2m generates on a class-balanced over-sampled stream.
     batches = (train_batches(config, train, resample="oversample",
@@ -218,8 +239,20 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
     robust = RobustAccuracy(epsilon=config.eval_pgd.epsilon, step_size=config.eval_pgd.step_size,
                             steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
                             data_range=(float(data.test.images.min()), float(data.test.images.max())))
-  return Classification(**parts, frozen=frozen, targets=targets, m2m=translation, distill=distill,
+  return Classification(**parts, frozen=frozen, targets=targets, extra_metrics=extra_metrics,
+                        m2m=translation, distill=distill,
                         task_weight=config.loss.weight, aux_weight=config.loss.aux_weight, robust=robust)
+
+
+def _nonrobust(config, runs, train) -> tuple[ArrayDataset, float]:
+  """The training split turned into D_det / D_rand with the standard model of
+  ``nonrobust.source_workdir`` (or ``nonrobust.source``, trained first into ``WORKDIR/source``)."""
+  n = config.nonrobust
+  run = runs.load("source", n.source or None, n.source_workdir)
+  model = run.model(train.num_classes, jnp.float32)
+  logits = lambda x: model.apply(run.variables, x, train=False)  # noqa: E731  (BN statistics, no dropout)
+  return nonrobust_dataset(logits, train, n.kind, epsilon=n.epsilon, step_size=n.step_size, steps=n.steps,
+                           seed=config.seed, data_range=(float(train.images.min()), float(train.images.max())))
 
 
 def _m2m(config, runs, train, steps_per_epoch: int) -> tuple[M2mTranslation, dict]:

@@ -28,6 +28,15 @@ class EvalOut(NamedTuple):
   rows: dict[str, jax.Array]  # [b, ...] per example of this device's shard.
 
 
+class ConstantMetrics(NamedTuple):
+  """An evaluator that reports fixed ``eval/`` values: properties of the run's data measured once
+  (the teacher's pseudo-label accuracy, an attack's success rate)."""
+  values: dict[str, float]
+
+  def run(self, state) -> dict[str, float]:
+    return dict(self.values)
+
+
 class BatchEvaluator:
   """Runs ``eval_step(state, batch) -> EvalOut`` over every example of ``dataset`` once.
 

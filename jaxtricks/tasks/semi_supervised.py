@@ -38,7 +38,8 @@ from jaxtricks.data.semi_supervised import balance_pseudo_labels, labelled_split
 from jaxtricks.losses.pseudo_label import alpha_ramp, noisy_student_loss, pseudo_label_loss
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
                                   TrainState, reject_options, single_net_parts, train_batches)
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut, classification_metrics, classification_sums
+from jaxtricks.tasks.evaluation import (BatchEvaluator, ConstantMetrics, EvalOut, classification_metrics,
+                                        classification_sums)
 
 METHODS = ("supervised", "pseudo_label", "noisy_student")
 
@@ -121,17 +122,8 @@ class SemiSupervised(SingleNet):
     out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
                           parallel=parallel)]
     if self.pseudo_label_accuracy is not None:
-      out.append(_Constant({"eval/teacher_pseudo_label_accuracy": self.pseudo_label_accuracy}))
+      out.append(ConstantMetrics({"eval/teacher_pseudo_label_accuracy": self.pseudo_label_accuracy}))
     return out
-
-
-@dataclasses.dataclass(frozen=True)
-class _Constant:
-  """An evaluator that reports fixed values (a property of the run's data, measured once)."""
-  values: dict
-
-  def run(self, state) -> dict:
-    return dict(self.values)
 
 
 def check(config: ml_collections.ConfigDict) -> None:

@@ -1,0 +1,38 @@
+"""Non-robust data sets: the target rules (golden), the relabelled attacked images, and the training
+data a classification run with ``nonrobust.kind`` sees."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtricks.data import ArrayDataset
+from jaxtricks.data.nonrobust import nonrobust_dataset, nonrobust_targets
+from tests.conftest import golden_cases, load_golden
+
+
+@pytest.mark.parametrize("path", golden_cases("data_efficient", "nonrobust_targets_*.npz"))
+def test_target_rules(path):
+  case = load_golden(path)
+  rng = np.random.default_rng(0)
+  np.testing.assert_array_equal(nonrobust_targets(case["y"], 10, "det", rng), case["t_det"])
+  draws = nonrobust_targets(np.zeros(5000, np.int32), 10, "rand", rng)
+  counts = np.bincount(draws, minlength=10)
+  assert counts.min() > 400 and counts[0] > 400  # uniform over all classes, y included
+  with pytest.raises(ValueError, match="nonrobust.kind"):
+    nonrobust_targets(case["y"], 10, "other", rng)
+
+
+def test_dataset_holds_attacked_images_labelled_with_their_targets():
+  rng = np.random.default_rng(0)
+  w = jnp.asarray(rng.normal(size=(16, 4)), jnp.float32)
+  images = rng.uniform(0.2, 0.8, (40, 4, 4, 1)).astype(np.float32)
+  labels = np.asarray(jnp.argmax(images.reshape(40, -1) @ w, -1), np.int32)
+  data = ArrayDataset(images, labels, 4)
+  logits = lambda x: x.reshape(x.shape[0], -1) @ w  # noqa: E731
+  adv, success = nonrobust_dataset(logits, data, "det", epsilon=2.0, step_size=0.4, steps=30, seed=0,
+                                   batch_size=16)
+  np.testing.assert_array_equal(adv.labels, (labels + 1) % 4)
+  assert success > 0.9
+  assert np.mean(np.argmax(logits(adv.images), -1) == adv.labels) == pytest.approx(success)
+  moved = np.linalg.norm((adv.images - images).reshape(40, -1), axis=1)
+  assert np.all(moved <= 2.0 + 1e-5) and moved.mean() > 0.1
