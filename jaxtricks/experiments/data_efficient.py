@@ -1,0 +1,219 @@
+"""Data-efficient training on digits: few labels (supervised, pseudo-labelling, Noisy Student
+generations), RandAugment vs the plain crop, GoogLeNet with vs without auxiliary heads, and training
+on non-robust data sets; plus a RandAugment gallery.
+
+  python -m jaxtricks.experiments.data_efficient --seeds=3 --out=results/data_efficient
+
+Parts (``--parts``): ``few_labels`` runs ``configs/digits_semi.py`` at 5 % and 10 % labels: the
+supervised teacher with RandAugment and with the plain 1-pixel crop, pseudo-labelling, and three
+Noisy Student generations from that teacher; ``aux`` runs ``configs/digits_googlenet.py`` with and
+without the heads; ``nonrobust`` trains one standard model and then ``configs/digits_nonrobust.py``
+for D_det and D_rand; ``gallery`` draws every RandAugment op. Writes ``results.md``,
+``results.json`` and the plots; runs keep their workdirs, so a sweep resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+from absl import app, flags, logging
+from matplotlib.figure import Figure
+
+from jaxtricks.data import load_digits
+from jaxtricks.data.randaugment import TORCHVISION_OPS, op_magnitudes, randaugment, to_float, to_uint8, torchvision_op
+from jaxtricks.experiments import save_results
+from jaxtricks.training import fit
+from jaxtricks.training.config import load_config
+
+FLAGS = flags.FLAGS
+PARTS = ("few_labels", "aux", "nonrobust", "gallery")
+FRACTIONS = (0.05, 0.1)
+GENERATIONS = 3
+
+
+def _fit(recipe: str, arg: str, workdir: Path, **overrides) -> dict:
+  config = load_config(recipe, arg)
+  config.progress = False
+  for key, value in overrides.items():
+    section, _, name = key.rpartition(".")
+    (config[section] if section else config)[name] = value
+  final, _ = fit(config, workdir)
+  return final
+
+
+def few_labels(seeds: int, out: Path, smoke: bool) -> list[dict]:
+  rows = []
+  for fraction in FRACTIONS:
+    for seed in range(seeds):
+      base = f"smoke={smoke},seed={seed},labelled={fraction}"
+      tag = f"{fraction}_s{seed}"
+      teacher_dir = out / f"supervised_{tag}"
+      for method, arg, workdir in (("supervised", "method=supervised", teacher_dir),
+                                   ("supervised_crop", "method=supervised,randaugment=0",
+                                    out / f"supervised_crop_{tag}"),
+                                   ("pseudo_label", "method=pseudo_label", out / f"pseudo_label_{tag}")):
+        final = _fit("digits_semi", f"{base},{arg}", workdir)
+        rows.append({"part": "few_labels", "method": method, "fraction": fraction, "seed": seed,
+                     "accuracy": final["eval/accuracy"]})
+      final = _fit("digits_semi", f"{base},method=noisy_student,generations={GENERATIONS}",
+                   out / f"noisy_student_{tag}", **{"semi.teacher_workdir": str(teacher_dir)})
+      for g, metrics in enumerate(final["generations"], start=1):
+        rows.append({"part": "few_labels", "method": f"noisy_student_{g}", "fraction": fraction,
+                     "seed": seed, "accuracy": metrics["eval/accuracy"],
+                     "teacher_pseudo_label_accuracy": metrics["eval/teacher_pseudo_label_accuracy"]})
+  return rows
+
+
+def aux(seeds: int, out: Path, smoke: bool) -> list[dict]:
+  rows = []
+  for heads in (True, False):
+    for seed in range(seeds):
+      final = _fit("digits_googlenet", f"smoke={smoke},seed={seed},aux={heads}", out / f"googlenet_aux{int(heads)}_s{seed}")
+      rows.append({"part": "aux", "method": "with_aux" if heads else "without_aux", "seed": seed,
+                   "accuracy": final["eval/accuracy"]})
+  return rows
+
+
+def nonrobust(seeds: int, out: Path, smoke: bool) -> list[dict]:
+  source = out / "nonrobust_source"
+  final = _fit("digits_nonrobust", f"smoke={smoke},kind=none", source)
+  rows = [{"part": "nonrobust", "method": "standard", "seed": 0, "accuracy": final["eval/accuracy"]}]
+  for kind in ("det", "rand"):
+    for seed in range(seeds):
+      final = _fit("digits_nonrobust", f"smoke={smoke},seed={seed},kind={kind}", out / f"nonrobust_{kind}_s{seed}",
+                   **{"nonrobust.source_workdir": str(source), "nonrobust.source": {}})
+      rows.append({"part": "nonrobust", "method": kind, "seed": seed, "accuracy": final["eval/accuracy"],
+                   "attack_success": final["eval/nonrobust_attack_success"]})
+  return rows
+
+
+def _pattern(size: int = 32) -> np.ndarray:
+  """A colourful test image: gradients, a red square and a green disc."""
+  y, x = np.mgrid[:size, :size]
+  image = np.stack([(8 * x) % 256, (8 * y) % 256, 255 - 4 * (x + y)], -1).astype(np.float64)
+  image[size // 8:size // 3, size // 8:size // 3] = (230, 30, 30)
+  image[(y - 2 * size // 3) ** 2 + (x - 2 * size // 3) ** 2 <= (size // 6) ** 2] = (30, 200, 60)
+  return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def gallery(out: Path) -> None:
+  """``randaugment_ops.png``: every op at bins 9 and 30 (± for signed ops) on a test pattern;
+  ``randaugment_digits.png``: RandAugment (N = 2, bin 9) on 32×32 digits, four draws each."""
+  image = _pattern()
+  columns = [(9, 1), (30, 1), (9, -1), (30, -1)]
+  fig = Figure(figsize=(2 + 1.2 * len(columns), 1.2 * len(TORCHVISION_OPS)))
+  axes = fig.subplots(len(TORCHVISION_OPS), len(columns) + 1)
+  for row, op in zip(axes, TORCHVISION_OPS):
+    row[0].imshow(image)
+    row[0].set_ylabel(op, rotation=0, ha="right", va="center", fontsize=8)
+    for ax, (b, sign) in zip(row[1:], columns):
+      value, signed = op_magnitudes("torchvision", b, 32)[op]
+      if sign < 0 and not signed:
+        ax.axis("off")
+        continue
+      ax.imshow(np.asarray(torchvision_op(image, op, sign * value)))
+  for ax, title in zip(axes[0], ["input"] + [f"bin {b}{' (−)' if s < 0 else ''}" for b, s in columns]):
+    ax.set_title(title, fontsize=8)
+  for ax in axes.ravel():
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.tight_layout()
+  fig.savefig(out / "randaugment_ops.png", dpi=90)
+
+  train, _ = load_digits(image_size=32, channels=3)
+  digits = np.repeat(to_uint8(train.images[:6]), 4, axis=0)
+  augmented = np.asarray(to_float(randaugment(jax.random.key(0), digits, num_ops=2, magnitude=9)))
+  fig = Figure(figsize=(6, 7.5))
+  for ax, img in zip(fig.subplots(6, 5).ravel(), np.concatenate(
+      [np.concatenate([train.images[i:i + 1], augmented[4 * i:4 * i + 4]]) for i in range(6)])):
+    ax.imshow(img)
+    ax.axis("off")
+  fig.suptitle("digits: input, then four RandAugment draws (N = 2, bin 9)", fontsize=9)
+  fig.savefig(out / "randaugment_digits.png", dpi=90)
+
+
+def _cell(values) -> str:
+  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
+
+
+def report(rows: list[dict], out: Path) -> str:
+  lines = []
+  few = [r for r in rows if r["part"] == "few_labels"]
+  if few:
+    seeds = len({r["seed"] for r in few})
+    methods = ["supervised_crop", "supervised", "pseudo_label"] + [
+        f"noisy_student_{g}" for g in range(1, GENERATIONS + 1)]
+    names = {"supervised_crop": "supervised, 1-pixel crop only", "supervised": "supervised, RandAugment",
+             "pseudo_label": "pseudo-labelling (Lee)"}
+    lines += [f"Few labels: test accuracy (%), mean ± std over {seeds} seeds; in brackets the paired "
+              "difference to the supervised RandAugment teacher (mean ± std):", "",
+              "| method | " + " | ".join(f"{100 * f:g} % labelled" for f in FRACTIONS) + " |",
+              "|---|" + "---|" * len(FRACTIONS)]
+    for m in [m for m in methods if any(r["method"] == m for r in few)]:
+      cells = []
+      for f in FRACTIONS:
+        acc = {r["seed"]: r["accuracy"] for r in few if r["method"] == m and r["fraction"] == f}
+        ref = {r["seed"]: r["accuracy"] for r in few if r["method"] == "supervised" and r["fraction"] == f}
+        diff = [acc[s] - ref[s] for s in acc]
+        cells.append(_cell(list(acc.values())) + ("" if m == "supervised" else f" ({_cell(diff)})"))
+      label = names[m] if m in names else f"Noisy Student, generation {m.rsplit('_', 1)[1]}"
+      lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    pl = {f: _cell([r["teacher_pseudo_label_accuracy"] for r in few
+                    if r["method"] == "noisy_student_1" and r["fraction"] == f]) for f in FRACTIONS}
+    lines += ["", "Accuracy of the first teacher's pseudo-labels on the kept (balanced) unlabelled set: "
+              + ", ".join(f"{pl[f]} at {100 * f:g} %" for f in FRACTIONS) + ".", ""]
+    fig = Figure(figsize=(7, 3))
+    for ax, f in zip(fig.subplots(1, len(FRACTIONS)), FRACTIONS):
+      for s in range(seeds):
+        curve = [r["accuracy"] for g in range(GENERATIONS + 1) for r in few if r["seed"] == s
+                 and r["fraction"] == f and r["method"] == ("supervised" if g == 0 else f"noisy_student_{g}")]
+        ax.plot(range(len(curve)), [100 * a for a in curve], "o-", color="C0", alpha=0.6)
+      pl_acc = [100 * r["accuracy"] for r in few if r["method"] == "pseudo_label" and r["fraction"] == f]
+      ax.axhline(np.mean(pl_acc), color="C1", ls="--", label="pseudo-labelling")
+      ax.set(xlabel="generation (0 = supervised teacher)", ylabel="test accuracy (%)",
+             title=f"{100 * f:g} % labelled", xticks=range(GENERATIONS + 1))
+      ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "few_labels.png", dpi=120)
+  for part, title, methods in (
+      ("aux", "GoogLeNet (¼ width) on digits, test accuracy (%)", ("with_aux", "without_aux")),
+      ("nonrobust", "Trained on non-robust data, clean test accuracy (%) (chance 10 %)",
+       ("standard", "det", "rand"))):
+    picked = [r for r in rows if r["part"] == part]
+    if not picked:
+      continue
+    lines += [f"{title}:", "", "| training data / model | seeds | accuracy | attack success |", "|---|---|---|---|"]
+    for m in methods:
+      rs = [r for r in picked if r["method"] == m]
+      success = _cell([r["attack_success"] for r in rs]) if "attack_success" in rs[0] else ""
+      lines.append(f"| {m} | {len(rs)} | {_cell([r['accuracy'] for r in rs])} | {success} |")
+    if part == "aux":
+      acc = {(r["method"], r["seed"]): r["accuracy"] for r in picked}
+      diff = [acc["with_aux", s] - acc["without_aux", s] for s in {r["seed"] for r in picked}]
+      lines.append(f"\nPaired difference with − without heads: {_cell(diff)} points.")
+    lines.append("")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # Checkpointing logs every save at INFO.
+  out = Path(FLAGS.out)
+  out.mkdir(parents=True, exist_ok=True)
+  rows = []
+  for part in FLAGS.parts:
+    if part == "gallery":
+      gallery(out)
+    else:
+      rows += {"few_labels": few_labels, "aux": aux, "nonrobust": nonrobust}[part](FLAGS.seeds, out, FLAGS.smoke)
+  save_results(out, rows, report(rows, out))
+
+
+if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
+  flags.DEFINE_integer("seeds", 3, "Seeds per setting.")
+  flags.DEFINE_list("parts", list(PARTS), f"Which parts to run: {', '.join(PARTS)}.")
+  flags.DEFINE_string("out", "results/data_efficient", "Output directory.")
+  flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
+  app.run(main)
