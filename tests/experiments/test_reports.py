@@ -1,8 +1,8 @@
-"""The InfoGAN and relation-network experiments' tables and plots from recorded rows."""
+"""The InfoGAN, relation-network and data-efficient experiments' tables and plots from recorded rows."""
 
 import numpy as np
 
-from jaxtricks.experiments import infogan, relational
+from jaxtricks.experiments import data_efficient, infogan, relational
 
 
 def test_infogan_report_has_one_row_per_lambda():
@@ -21,3 +21,23 @@ def test_relational_report_and_curves(tmp_path):
   assert "| RN | 2 | 80.0 ± 0.0 | 90.0 ± 0.0 |" in text and "| CNN+MLP | 2 | 60.0" in text
   assert (tmp_path / "curves.png").stat().st_size > 0
   assert np.isclose(rows[0]["curve"][0]["relational"], 0.4)
+
+
+def test_data_efficient_report_pairs_each_method_with_its_teacher(tmp_path):
+  few = [{"part": "few_labels", "method": m, "fraction": f, "seed": s, "accuracy": a + 0.01 * s,
+          **({"teacher_pseudo_label_accuracy": 0.9} if m.startswith("noisy") else {})}
+         for f in data_efficient.FRACTIONS for s in range(3)
+         for m, a in (("supervised", 0.8), ("supervised_crop", 0.75), ("pseudo_label", 0.85),
+                      ("noisy_student_1", 0.9), ("noisy_student_2", 0.92), ("noisy_student_3", 0.93))]
+  other = ([{"part": "aux", "method": m, "seed": s, "accuracy": a} for s in range(3)
+            for m, a in (("with_aux", 0.97), ("without_aux", 0.96))]
+           + [{"part": "nonrobust", "method": "standard", "seed": 0, "accuracy": 0.98}]
+           + [{"part": "nonrobust", "method": k, "seed": s, "accuracy": a, "attack_success": 1.0}
+              for s in range(3) for k, a in (("det", 0.4), ("rand", 0.8))])
+  text = data_efficient.report(few + other, tmp_path)
+  assert "| supervised, RandAugment | 81.0 ± 0.8 | 81.0 ± 0.8 |" in text
+  assert "| Noisy Student, generation 3 | 94.0 ± 0.8 (13.0 ± 0.0) |" in text
+  assert "| pseudo-labelling (Lee) | 86.0 ± 0.8 (5.0 ± 0.0) |" in text
+  assert "| det | 3 | 40.0 ± 0.0 | 100.0 ± 0.0 |" in text and "| standard | 1 | 98.0 ± 0.0 |  |" in text
+  assert "Paired difference with − without heads: 1.0 ± 0.0 points." in text
+  assert (tmp_path / "few_labels.png").stat().st_size > 0
