@@ -28,3 +28,12 @@ def test_crop_flip_keeps_shape_and_moves_content_within_padding():
     assert set(np.round(np.asarray(out[i]).ravel(), 5)) <= values
   same = random_crop_flip(jax.random.key(2), images, padding=0, flip=False)
   np.testing.assert_array_equal(same, images)
+
+
+def test_flip_mirrors_about_half_of_the_images_and_nothing_else():
+  images = jax.random.normal(jax.random.key(3), (64, 6, 6, 2))
+  out = np.asarray(random_crop_flip(jax.random.key(4), images, padding=0, flip=True))
+  same = np.all(out == np.asarray(images), axis=(1, 2, 3))
+  mirrored = np.all(out == np.asarray(images)[:, :, ::-1], axis=(1, 2, 3))
+  assert np.all(same ^ mirrored)
+  assert 20 <= mirrored.sum() <= 44

@@ -68,3 +68,22 @@ def test_arpl_matches_official(path):
   # rounding of the official float32 computation.
   _grad_close(fake_grad, g["grad_features_fake_loss"], 5e-5)
   _close(arpl_open_set_score(f, p), g["open_set_score"])
+
+
+@pytest.mark.parametrize("temperature, weight", [(0.5, 0.1), (2.0, 0.3)])
+def test_rpl_and_arpl_against_a_direct_formula(temperature, weight):
+  """The golden RPL cases all use T = 1: temperature and weight are checked here against the formulas
+  written out in float64 (one point per class)."""
+  rng = np.random.default_rng(0)
+  f, p = rng.normal(size=(6, 5)), rng.normal(size=(3, 5))
+  y, radius = np.array([0, 1, 2, 0, 1, 2]), 0.4
+  d = ((f[:, None, :] - p[None]) ** 2).mean(-1)  # |f − P_c|² / D
+  ce = lambda z: -(z[np.arange(6), y] - np.log(np.exp(z).sum(1)))  # noqa: E731
+  own = ((f - p[y]) ** 2).mean(-1)
+  expected = ce(d / temperature) + weight * (own - radius) ** 2
+  got = rpl_loss(jnp.float32(f), y, jnp.float32(p), jnp.float32(radius), temperature=temperature, weight=weight)
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+  logits = d - f @ p.T
+  expected = ce(logits / temperature) + weight * np.maximum(own - radius + 1.0, 0.0)
+  got = arpl_loss(jnp.float32(f), y, jnp.float32(p), jnp.float32(radius), temperature=temperature, weight=weight)
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
