@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from jaxtricks.data import TrainBatches, load_digits
-from jaxtricks.losses import kd_loss
+from jaxtricks.losses import kd_loss, rkd_angle_loss, rkd_distance_loss
 from jaxtricks.models import SmallCNN
 from jaxtricks.parallel import parallelize, place_state
 from jaxtricks.tasks import Classification, Distillation, Targets, create_train_state
@@ -50,6 +50,14 @@ def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouc
     return kd_loss(s_out, teacher.apply(t_vars, images, train=False), temperature=3.0).mean()
   kd = np.mean([shard_kd(images) for images in batch["image"]])
   np.testing.assert_allclose(metrics["kd"], 0.7 * kd, rtol=1e-5)
+  # The RKD terms on the embeddings of the whole global batch, with their weights 1 and 2.
+  def embeddings(model, variables, images, train):
+    _, out = model.apply(variables, images, train=train, mutable=["batch_stats", "intermediates"])
+    return out["intermediates"]["embedding"][0]
+  s_emb = np.concatenate([embeddings(student, state.variables, x, True) for x in batch["image"]])
+  t_emb = np.concatenate([embeddings(teacher, t_vars, x, False) for x in batch["image"]])
+  np.testing.assert_allclose(metrics["rkd_distance"], rkd_distance_loss(s_emb, t_emb), rtol=1e-4)
+  np.testing.assert_allclose(metrics["rkd_angle"], 2.0 * rkd_angle_loss(s_emb, t_emb), rtol=1e-4)
 
 
 def test_transfer_variables_replaces_the_head_only_and_names_mismatches():
