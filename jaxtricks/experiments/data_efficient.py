@@ -14,6 +14,7 @@ for D_det and D_rand; ``gallery`` draws every RandAugment op. Writes ``results.m
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import jax
@@ -40,6 +41,8 @@ def _fit(recipe: str, arg: str, workdir: Path, **overrides) -> dict:
     section, _, name = key.rpartition(".")
     (config[section] if section else config)[name] = value
   final, _ = fit(config, workdir)
+  jax.clear_caches()  # Each XLA:CPU executable keeps memory mappings; dozens of runs exhaust them.
+  gc.collect()
   return final
 
 
