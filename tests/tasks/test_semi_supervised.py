@@ -11,9 +11,9 @@ import pytest
 
 from jaxtricks.data import JointBatches, TrainBatches, load_digits
 from jaxtricks.data.semi_supervised import labelled_split
-from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.parallel import AXIS, parallelize, place_state
 from jaxtricks.tasks import TASKS
-from jaxtricks.tasks.base import Data
+from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 
@@ -133,3 +133,18 @@ def test_noisy_student_generations_chain_teachers(tmp_path, digits):
 def test_bad_options_are_named(digits, semi, message):
   with pytest.raises(ValueError, match=message):
     _task(digits, **semi)
+
+
+def test_both_batches_are_augmented_independently(digits):
+  _, task = _task(digits)
+  state = task.init(0)
+  batch = {k: v[:1] for k, v in task.batches.batch(0).items()}  # one device's shard
+  keys = step_keys(state)
+  out, _ = jax.vmap(lambda b: task.prepare(state, b, keys), axis_name=AXIS)(batch)
+  for name in ("image", "unlabelled_image"):
+    changed = np.any(np.asarray(out[name]) != batch[name], axis=(2, 3, 4))
+    assert changed.mean() > 0.5, name
+  supervised = dataclasses.replace(task, method="supervised")
+  same, _ = jax.vmap(lambda b: supervised.prepare(state, b, keys), axis_name=AXIS)(batch)
+  np.testing.assert_array_equal(same["image"], out["image"])
+  np.testing.assert_array_equal(same["unlabelled_image"], batch["unlabelled_image"])
