@@ -3,17 +3,17 @@ the rest unlabelled), trained ``:method=supervised`` (labelled only), ``pseudo_l
 ``noisy_student`` (Xie et al., CVPR 2020; ``:generations=3`` trains three students, each the next
 teacher, after the supervised teacher in ``WORKDIR/teacher``).
 
-SmallCNN (width 16, dropout 0.5) on [0, 1] pixels, RandAugment (``:randaugment=`` layers, torchvision
-policy, bin 9; 0 for the plain 1-pixel-crop recipe) on labelled and unlabelled batches alike, labelled
-batch 32 with 3× as many unlabelled examples per step, SGD momentum 0.9, LR 0.05, cosine over 30
-epochs of 39 steps. Pseudo-labelling ramps α to 3 from epoch 5 to 20; Noisy Student uses soft
-targets (T = 1), label smoothing 0.1 and the official class balancing.
+``digits_student``'s recipe on [0, 1] pixels with SmallCNN width 16 and dropout 0.5, RandAugment
+(``:randaugment=`` layers, torchvision policy, bin 9; 0 for the plain 1-pixel-crop recipe) on
+labelled and unlabelled batches alike, labelled batch 32 with 3× as many unlabelled examples per step,
+LR 0.05, 1 warm-up epoch, cosine over 30 epochs of 39 steps. Pseudo-labelling ramps α to 3 from epoch 5
+to 20; Noisy Student uses soft targets (T = 1), label smoothing 0.1 and the official class balancing.
 
   python -m jaxtricks.training --config=digits_semi:method=noisy_student,labelled=0.05,generations=3
 """
 
 from jaxtricks.tasks.semi_supervised import METHODS
-from jaxtricks.training.config import base_config, parse_arg, set_task
+from jaxtricks.training.config import parse_arg, set_task, sibling_config
 
 
 def get_config(arg=None):
@@ -21,45 +21,23 @@ def get_config(arg=None):
                   randaugment=2)
   if arg.method not in METHODS:
     raise ValueError(f"method must be one of {METHODS}, got {arg.method!r}")
-  c = base_config()
+  c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
   set_task(c, "semi_supervised")
-  c.seed = arg.seed
-  c.dataset.source = "digits"
   c.dataset.standardize = False  # RandAugment works on [0, 1] pixels.
-  c.augment.crop_padding = 1
   c.augment.randaugment_ops = arg.randaugment
-  c.model.update(name="cnn", width=16, dropout_rate=0.5)
-  for key in ("depth", "variant", "block", "zero_gamma"):  # ResNet-only options.
-    del c.model[key]
-
-  c.optim.name = "sgd"
-  c.optim.lr = 0.05
-  c.optim.reference_batch = 32
-  c.optim.weight_decay = 5e-4
-  c.optim.schedule = "cosine"
-  c.optim.warmup_epochs = 1
-
+  c.model.update(width=4 if arg.smoke else 16, dropout_rate=0.5)
+  c.optim.update(lr=0.05, reference_batch=32, warmup_epochs=0 if arg.smoke else 1)
   c.train.batch_size = 32
-  c.train.num_epochs = 30
-  c.eval_every_epochs = 10
-  c.log_every_steps = 20
-  c.checkpoint_every_steps = 500
 
   s = c.semi
   s.method = arg.method
   s.labelled_fraction = arg.labelled
   s.unlabel_ratio = 3
-  s.alpha, s.alpha_t1, s.alpha_t2 = 3.0, 5.0, 20.0
+  s.alpha, s.alpha_t1, s.alpha_t2 = (3.0, 0.0, 1.0) if arg.smoke else (3.0, 5.0, 20.0)
   if arg.method == "noisy_student":
     s.teacher = get_config(f"smoke={arg.smoke},seed={arg.seed},method=supervised,labelled={arg.labelled},"
                            f"randaugment={arg.randaugment}")
     s.generations = min(arg.generations, 2) if arg.smoke else arg.generations
   if arg.smoke:
-    c.model.width = 4
-    c.train.num_epochs = 1
-    c.optim.warmup_epochs = 0
-    s.alpha_t1, s.alpha_t2 = 0.0, 1.0
     s.balance_min_threshold = 0.0  # An untrained teacher is confident about nothing.
-    c.eval_every_epochs = 1
-    c.log_every_steps = 5
   return c
