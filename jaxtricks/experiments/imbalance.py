@@ -15,11 +15,18 @@ import numpy as np
 import tqdm
 from absl import app, flags, logging
 from matplotlib.figure import Figure
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import recall_score
+from sklearn.svm import SVC
 
+from jaxtricks.data import build_datasets
 from jaxtricks.training.config import load_config
 from jaxtricks.training.trainer import fit
 
-METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m")
+# Classical baselines on the same split and pixels (flattened, standardised), class-balanced weights.
+SKLEARN = {"sklearn_svc": lambda: SVC(class_weight="balanced"),
+           "sklearn_logreg": lambda: LogisticRegression(class_weight="balanced", max_iter=5000)}
+METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m") + tuple(SKLEARN)
 
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
 _IMBALANCE = flags.DEFINE_list("imbalance", ["10", "50", "100"], "Imbalance factors.")
@@ -36,12 +43,25 @@ def shot_accuracies(per_class_recall, train_counts) -> dict[str, float]:
           for name, part in zip(("many", "medium", "few"), np.array_split(order, 3))}
 
 
+def sklearn_baseline(method: str, arg: str) -> dict[str, float]:
+  """Balanced accuracy and per-third recall of a scikit-learn classifier on the recipe's split
+  (deterministic: the seed does not enter)."""
+  train, test = build_datasets(load_config("digits_lt_erm", arg).dataset)
+  model = SKLEARN[method]().fit(train.images.reshape(len(train), -1), train.labels)
+  recall = recall_score(test.labels, model.predict(test.images.reshape(len(test), -1)), average=None)
+  return {"balanced_accuracy": float(np.mean(recall)),
+          **shot_accuracies(recall, np.bincount(train.labels, minlength=train.num_classes))}
+
+
 def run(methods, imbalances, seeds, out: Path, smoke: bool) -> list[dict]:
   rows = []
   jobs = [(m, f, s) for f in imbalances for s in range(seeds) for m in methods]
   for method, imbalance, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
     workdir = out / f"if{imbalance:g}" / f"{method}_seed{seed}"
     arg = ",".join(filter(None, ["smoke" if smoke else "", f"seed={seed}", f"imbalance={imbalance}"]))
+    if method in SKLEARN:
+      rows.append({"method": method, "imbalance": imbalance, "seed": seed, **sklearn_baseline(method, arg)})
+      continue
     config = load_config(f"digits_lt_{method}", arg)
     config.progress = False
     if method == "m2m" and "erm" in methods:
