@@ -99,7 +99,7 @@ def _theta(a, b, c, d, e, f):
   return jnp.stack([jnp.stack([a, b, c]), jnp.stack([d, e, f])]).astype(jnp.float32)
 
 
-def _rotation(image, degrees):
+def _rotation(degrees):
   """Inverse rotation about the centre (positive = counter-clockwise): ``[cos, −sin; sin, cos]``."""
   rad = jnp.deg2rad(jnp.asarray(degrees, jnp.float32))
   c, s, zero = jnp.cos(rad), jnp.sin(rad), jnp.zeros((), jnp.float32)
@@ -121,7 +121,7 @@ def _tv_geometry(op: str, image: jax.Array, m: jax.Array, fill: float) -> jax.Ar
   elif op == "TranslateY":
     theta = _theta(one, zero, zero, zero, one, -jnp.trunc(m))
   else:
-    theta = _rotation(image, m)
+    theta = _rotation(m)
   return _torchvision_warp(image, theta, fill)
 
 
@@ -138,7 +138,7 @@ def _tf_geometry(op: str, image: jax.Array, m: jax.Array, fill: float) -> jax.Ar
   elif op == "TranslateY":
     matrix = _theta(one, zero, zero, zero, one, m)
   else:  # Rotate about ((W − 1)/2, (H − 1)/2), as angles_to_projective_transforms.
-    rot = _rotation(image, m)
+    rot = _rotation(m)
     cx, cy = (w - 1) / 2, (h - 1) / 2
     matrix = rot.at[0, 2].set(cx - rot[0, 0] * cx - rot[0, 1] * cy)
     matrix = matrix.at[1, 2].set(cy - rot[1, 0] * cx - rot[1, 1] * cy)
