@@ -14,7 +14,6 @@ for D_det and D_rand; ``gallery`` draws every RandAugment op. Writes ``results.m
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import jax
@@ -24,8 +23,7 @@ from matplotlib.figure import Figure
 
 from jaxtricks.data import load_digits
 from jaxtricks.data.randaugment import TORCHVISION_OPS, op_magnitudes, randaugment, to_float, to_uint8, torchvision_op
-from jaxtricks.experiments import save_results
-from jaxtricks.training import fit
+from jaxtricks.experiments import fit_and_release, save_results
 from jaxtricks.training.config import load_config
 
 FLAGS = flags.FLAGS
@@ -40,10 +38,7 @@ def _fit(recipe: str, arg: str, workdir: Path, **overrides) -> dict:
   for key, value in overrides.items():
     section, _, name = key.rpartition(".")
     (config[section] if section else config)[name] = value
-  final, _ = fit(config, workdir)
-  jax.clear_caches()  # Each XLA:CPU executable keeps memory mappings; dozens of runs exhaust them.
-  gc.collect()
-  return final
+  return fit_and_release(config, workdir)
 
 
 def few_labels(seeds: int, out: Path, smoke: bool) -> list[dict]:

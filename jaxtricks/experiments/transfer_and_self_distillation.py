@@ -16,17 +16,14 @@ Writes ``results.md`` and ``results.json``; runs keep their workdirs, so a sweep
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
-import jax
 import numpy as np
 from absl import app, flags, logging
 
 from jaxtricks.data import build_datasets
 from jaxtricks.data.semi_supervised import labelled_split
-from jaxtricks.experiments import save_results
-from jaxtricks.training import fit
+from jaxtricks.experiments import fit_and_release, save_results
 from jaxtricks.training.config import load_config
 
 FLAGS = flags.FLAGS
@@ -38,10 +35,7 @@ STEPS = 200
 
 def _fit(config, workdir: Path, datasets=None) -> dict:
   config.progress = False
-  final, _ = fit(config, workdir, datasets=datasets)
-  jax.clear_caches()  # Each XLA:CPU executable keeps memory mappings.
-  gc.collect()
-  return final
+  return fit_and_release(config, workdir, datasets=datasets)
 
 
 def transfer(seeds: int, out: Path, smoke: bool) -> list[dict]:
