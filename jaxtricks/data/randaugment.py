@@ -5,7 +5,7 @@ Every op maps ``uint8 [H, W, C]`` to ``uint8`` (C = 1 or 3): it computes in floa
 references. :func:`randaugment` draws, per example and per layer, an op uniformly and (for signed ops)
 a sign with probability ½, under ``jit``/``vmap``/``pmap``; keys follow the example's global position.
 
-Two policies (``shared`` references: they differ in almost every constant):
+Two policies, which differ in almost every constant:
 
 * ``torchvision`` — ``torchvision.transforms.v2.RandAugment``: 14 ops, magnitude = bin ``M`` of
   ``num_magnitude_bins`` (default 9 of 31), fill 0, signed geometry *and* enhance ops, nearest
@@ -17,6 +17,8 @@ Two policies (``shared`` references: they differ in almost every constant):
   pixel-index space, Sharpness blur truncated, grey rounded, translate and Cutout constants
   ``image_size // 8`` (Noisy Student's 32×32 setting). Contrast reproduces the official histogram
   bug (the "mean" is ``H·W/256``); ``tf_fixed_contrast`` uses the true mean grey level instead.
+  The blends use torchvision's arithmetic (TF computes ``degenerate + f·(x − degenerate)``, which can
+  round one unit apart); only the torchvision policy is checked against recorded outputs.
 """
 
 from __future__ import annotations
