@@ -136,12 +136,6 @@ class JointBatches:
       out.update({f"unlabelled_{k}": v for k, v in self.unlabelled.batch(step).items()})
     return out
 
-  def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
-    step = start_step
-    while True:
-      yield self.batch(step)
-      step += 1
-
 
 def eval_batches(dataset: ArrayDataset, batch_size: int, *, num_devices: int = 1,
                  process_index: int = 0, process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
