@@ -26,7 +26,8 @@ from jaxtricks.training.trainer import fit
 # Classical baselines on the same split and pixels (flattened, standardised), class-balanced weights.
 SKLEARN = {"sklearn_svc": lambda: SVC(class_weight="balanced"),
            "sklearn_logreg": lambda: LogisticRegression(class_weight="balanced", max_iter=5000)}
-METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m") + tuple(SKLEARN)
+METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m", "logit_adjust",
+           "erm_mixup", "logit_adjust_mixup") + tuple(SKLEARN)
 
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
 _IMBALANCE = flags.DEFINE_list("imbalance", ["10", "50", "100"], "Imbalance factors.")

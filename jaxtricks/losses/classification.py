@@ -152,6 +152,21 @@ def soft_target_loss(logits: ArrayLike, targets: ArrayLike, *, loss_type: str = 
   raise ValueError(f"loss_type must be one of {SOFT_TARGET_LOSSES}, got {loss_type!r}")
 
 
+def logit_adjusted_logits(logits: ArrayLike, samples_per_class: ArrayLike, *, tau: float = 1.0) -> jax.Array:
+  """``logits + τ·log π`` with ``π_c = n_c / Σ n`` the training class prior: the softmax cross-entropy
+  of these is the logit-adjusted loss (Menon et al., "Long-tail learning via logit adjustment",
+  ICLR 2021); ``τ = 1`` is the Balanced Softmax (Ren et al., NeurIPS 2020). Train on the adjusted
+  logits, predict with the plain ones: the adjustment moves the boundary towards the frequent classes
+  during training, so the plain logits estimate the balanced (class-uniform) posterior."""
+  logits = jnp.asarray(logits)
+  counts = np.asarray(samples_per_class, np.float64)
+  chex.assert_shape(counts, (logits.shape[-1],),
+                    custom_message="samples_per_class must have one count per class (logits [B, C])")
+  if np.any(counts <= 0):
+    raise ValueError(f"samples_per_class must be positive, got {counts.tolist()}")
+  return logits + jnp.asarray(tau * np.log(counts / counts.sum()), logits.dtype)
+
+
 def ldam_loss(logits: ArrayLike, labels: ArrayLike, samples_per_class: ArrayLike, *,
               max_margin: float = 0.5, scale: float = 30.0,
               class_weights: ArrayLike | None = None) -> jax.Array:

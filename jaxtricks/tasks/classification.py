@@ -19,7 +19,7 @@ from jaxtricks.data.nonrobust import KINDS as NONROBUST_KINDS
 from jaxtricks.data.nonrobust import nonrobust_dataset
 from jaxtricks.imbalance import M2mTranslation
 from jaxtricks.imbalance.m2m import NOISE_MODES
-from jaxtricks.losses import effective_number_weights
+from jaxtricks.losses import effective_number_weights, logit_adjusted_logits
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES, soft_target_loss
 from jaxtricks.parallel import AXIS
 from jaxtricks.tasks import distillation
@@ -38,6 +38,7 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   loss.gamma = 0.0  # Focusing parameter of focal / softmax_focal.
   loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
   loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
+  loss.logit_adjustment = 0.0  # τ > 0: train on logits + τ·log(class prior) (softmax losses; 1 = Balanced Softmax).
   loss.weight = 1.0  # Weight of the task loss; 0 trains on distillation losses alone.
   loss.aux_weight = 0.3  # Each auxiliary classifier's loss weight (GoogLeNet: 0.3), if the model has any.
 
@@ -73,7 +74,8 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
 class Targets:
   """Dense targets and their loss: ``smooth_labels(one_hot(y), ε)`` mixed by mixup (one
   ``λ ~ Beta(α, α)`` per step, partner = the mirror of the global batch) before ``mixup_off_step``;
-  ``loss_type`` (see :func:`jaxtricks.losses.soft_target_loss`), each example weighted by
+  ``loss_type`` (see :func:`jaxtricks.losses.soft_target_loss`) of the logits shifted by
+  ``τ·log π`` when ``class_counts`` are given (logit adjustment), each example weighted by
   ``targets · w`` (= ``w[y]``) from ``reweight_from_step`` on when ``class_weights`` are given."""
 
   num_classes: int
@@ -84,6 +86,8 @@ class Targets:
   gamma: float = 0.0
   class_weights: tuple[float, ...] | None = None
   reweight_from_step: int = 0
+  logit_adjustment: float = 0.0
+  class_counts: tuple[int, ...] | None = None  # The training prior, for the logit adjustment.
 
   def __call__(self, key, step, images, labels) -> tuple[jax.Array, jax.Array]:
     targets = optax.smooth_labels(jax.nn.one_hot(labels, self.num_classes), self.label_smoothing)
@@ -96,6 +100,8 @@ class Targets:
     return jnp.where(on, mixed_images, images), jnp.where(on, mixed_targets, targets)
 
   def loss(self, logits, targets, step) -> jax.Array:
+    if self.logit_adjustment:
+      logits = logit_adjusted_logits(logits, self.class_counts, tau=self.logit_adjustment)
     per_example = soft_target_loss(logits, targets, loss_type=self.loss_type, gamma=self.gamma)
     if self.class_weights is not None:
       weights = targets @ jnp.asarray(self.class_weights, targets.dtype)
@@ -190,6 +196,11 @@ def check(config: ml_collections.ConfigDict) -> None:
   """The values of the classification blocks, before any prerequisite run is trained."""
   if config.loss.type not in SOFT_TARGET_LOSSES:
     raise ValueError(f"loss.type must be one of {SOFT_TARGET_LOSSES}, got {config.loss.type!r}")
+  if config.loss.logit_adjustment and config.loss.type not in ("softmax", "softmax_focal"):
+    raise ValueError(f"loss.logit_adjustment needs a softmax loss.type ('softmax', 'softmax_focal'), "
+                     f"got {config.loss.type!r}")
+  if config.loss.logit_adjustment < 0:
+    raise ValueError(f"loss.logit_adjustment must be ≥ 0, got {config.loss.logit_adjustment}")
   if config.eval_pgd.norm not in NORMS:
     raise ValueError(f"eval_pgd.norm must be one of {NORMS}, got {config.eval_pgd.norm!r}")
   if config.m2m.noise not in NOISE_MODES:
@@ -229,7 +240,8 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
       loss_type=config.loss.type, gamma=config.loss.gamma,
       class_weights=(tuple(effective_number_weights(train.class_counts(), beta).tolist())
                      if beta > 0 else None),
-      reweight_from_step=config.loss.reweight_from_epoch * steps)
+      reweight_from_step=config.loss.reweight_from_epoch * steps,
+      logit_adjustment=config.loss.logit_adjustment, class_counts=tuple(train.class_counts().tolist()))
   distill, frozen = distillation.from_config(config, runs, train.num_classes, parts["model"].dtype)
   translation = None
   if m2m:

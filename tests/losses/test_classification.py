@@ -5,7 +5,7 @@ import optax
 import pytest
 
 from jaxtricks.losses import (class_balanced_loss, effective_number_weights, ldam_loss,
-                              soft_target_loss, softmax_focal_loss,
+                              logit_adjusted_logits, soft_target_loss, softmax_focal_loss,
                               weighted_focal_loss)
 from tests.conftest import golden_cases, load_golden
 
@@ -171,3 +171,23 @@ def test_soft_target_focal_loss_against_the_direct_formula(gamma):
   ours = soft_target_loss(logits.astype(np.float32), targets.astype(np.float32), loss_type="softmax_focal",
                           gamma=gamma)
   np.testing.assert_allclose(ours, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_logit_adjusted_loss_is_the_balanced_softmax_written_out():
+  """τ = 1: ``−log(n_y e^{z_y} / Σ_c n_c e^{z_c})`` (Ren et al., 2020); τ scales log π (Menon et al.,
+  2021); τ = 0 leaves the logits alone; rare true classes pay more (a larger margin), frequent ones less."""
+  rng = np.random.default_rng(0)
+  z, y = rng.normal(size=(6, 4)), np.array([0, 1, 2, 3, 3, 0])
+  counts = np.array([50.0, 20.0, 5.0, 1.0])
+  balanced = -np.log(counts[y] * np.exp(z[np.arange(6), y]) / (counts * np.exp(z)).sum(1))
+  ce = lambda logits: optax.softmax_cross_entropy_with_integer_labels(logits, y)  # noqa: E731
+  np.testing.assert_allclose(ce(logit_adjusted_logits(jnp.float32(z), counts)), balanced, rtol=1e-5)
+  half = -np.log(counts[y] ** 0.5 * np.exp(z[np.arange(6), y]) / (counts ** 0.5 * np.exp(z)).sum(1))
+  np.testing.assert_allclose(ce(logit_adjusted_logits(jnp.float32(z), counts, tau=0.5)), half, rtol=1e-5)
+  np.testing.assert_array_equal(logit_adjusted_logits(jnp.float32(z), counts, tau=0.0), jnp.float32(z))
+  plain = ce(jnp.float32(z))
+  assert np.all(balanced[y == 3] > plain[y == 3]) and np.all(balanced[y == 0] < plain[y == 0])
+  with pytest.raises(AssertionError, match="samples_per_class"):
+    logit_adjusted_logits(jnp.float32(z), counts[:3])
+  with pytest.raises(ValueError, match="samples_per_class must be positive"):
+    logit_adjusted_logits(jnp.float32(z), np.array([3.0, 0.0, 1.0, 1.0]))
