@@ -86,6 +86,21 @@ def test_deferred_reweighting_switches_class_weights_on_at_its_step(classificati
   assert not np.allclose(_first_loss(dataclasses.replace(task, targets=now), digits[0]), plain)
 
 
+def test_logit_adjustment_trains_on_the_prior_shifted_logits(classification, digits):
+  """``loss.logit_adjustment`` reaches the step with the training split's class counts; only softmax
+  losses take it."""
+  config, task = classification
+  config = config.copy_and_resolve_references()
+  config.loss.logit_adjustment = 1.0
+  adjusted = TASKS["classification"].from_config(config, Data(*digits), runs=None)
+  assert adjusted.targets.class_counts == tuple(digits[0].class_counts().tolist())
+  assert adjusted.targets.logit_adjustment == 1.0
+  assert not np.allclose(_first_loss(adjusted, digits[0]), _first_loss(task, digits[0]))
+  config.loss.type = "sigmoid"
+  with pytest.raises(ValueError, match="loss.logit_adjustment needs a softmax loss.type"):
+    TASKS["classification"].from_config(config, Data(*digits), runs=None)
+
+
 def test_m2m_step_is_the_same_on_8_and_1_devices(digits):
   """M2m draws its seeds from the global batch and keys every slot by its global position."""
   config = _config("digits_student")
