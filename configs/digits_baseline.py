@@ -1,7 +1,7 @@
 """Baseline for ``default.py``: the same data, network depth and augmentation, without the tricks.
 
 Plain ResNet-20 (v1, γ=1 everywhere), SGD momentum 0.9 with the LR ×0.1 at 50 % and 75 % of training,
-no warm-up, weight decay on every parameter, one-hot targets, no mixup.
+no warm-up, weight decay on every parameter, one-hot targets, no mixup, no logit adjustment.
 
   python -m jaxtricks.training --config=configs/digits_baseline.py
 """
@@ -23,4 +23,5 @@ def get_config(arg=None):
   c.train.label_smoothing = 0.0
   c.train.mixup_alpha = 0.0
   c.train.mixup_off_epochs = 0
+  c.loss.logit_adjustment = 0.0
   return c
