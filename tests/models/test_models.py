@@ -101,6 +101,20 @@ def test_small_models_on_8x8_and_dropout_is_stochastic_in_training():
     assert not np.allclose(run(0), run(1))
 
 
+def test_pool_dropout_drops_the_pooled_map_in_mc_dropout_and_nothing_else():
+  """Gal et al.'s placement: with the head's dropout off, MC-dropout passes still differ, because the
+  map after the pooling layer is dropped; inference without dropout is unchanged."""
+  x = jax.random.normal(jax.random.key(1), (4, 8, 8, 1))
+  plain, pooled = SmallCNN(width=4), SmallCNN(width=4, pool_dropout_rate=0.25)
+  variables = _init(plain, x.shape)
+  assert jax.tree.structure(variables) == jax.tree.structure(_init(pooled, x.shape))
+  mc = lambda model, seed: model.apply(variables, x, train=False, dropout=True,
+                                       rngs={"dropout": jax.random.key(seed)})
+  np.testing.assert_array_equal(mc(plain, 0), mc(plain, 1))
+  assert not np.allclose(mc(pooled, 0), mc(pooled, 1))
+  np.testing.assert_array_equal(pooled.apply(variables, x, train=False), plain.apply(variables, x, train=False))
+
+
 def test_create_model_rejects_unknown_names():
   with pytest.raises(ValueError, match=re.escape(f"model.name must be one of {sorted(MODELS)}, got 'vit'")):
     create_model(ml_collections.ConfigDict({"name": "vit"}), num_classes=10, dtype=jnp.float32)
