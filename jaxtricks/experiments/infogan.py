@@ -58,7 +58,8 @@ def save_code_grid(config, state, path: Path, code: int = 0, steps: int = 8) -> 
   """Generated digits: row k = categorical code k, column j = continuous code ``code`` at
   ``linspace(−1, 1)[j]``, the other codes (0) and the noise fixed."""
   config = config.copy_and_resolve_references()
-  config.infogan.classifier_workdir = ""  # The generator alone.
+  config.infogan.classifier_workdir = ""  # The generator alone: no classifier to load or train.
+  config.infogan.classifier = ml_collections.ConfigDict()
   data = Data(*build_datasets(config.dataset))
   task = infogan.from_config(config, data, runs=None)
   state = jax.device_get(state)
