@@ -25,6 +25,15 @@ def test_cli_trains_a_recipe_by_name_from_any_directory_and_prints_final_metrics
   assert saved["train"]["num_epochs"] == 1 and saved["model"]["depth"] == 8
 
 
+def test_a_diverging_run_ends_with_a_one_line_error_and_status_1(tmp_path):
+  result = _cli("--config=digits_lt_erm:smoke", "--config.optim.lr=1e30", "--config.log_every_steps=1",
+                "--config.progress=False", f"--workdir={tmp_path / 'run'}", cwd=tmp_path)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  error = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+  assert len(error) == 1 and "training loss is nan at step" in error[0], result.stderr[-2000:]
+
+
 def test_list_prints_every_recipe_with_its_summary(tmp_path):
   result = _cli("--list", cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]

@@ -45,6 +45,8 @@ def main(argv):
     final, _ = fit(_CONFIG.value, workdir)
   except (ValueError, TypeError) as e:
     usage_error(str(e))
+  except FloatingPointError as e:  # The NaN stop: the run diverged (exit status 1).
+    usage_error(str(e), status=1)
   print("final metrics:")
   for key, value in final.items():
     if key not in ("artifacts", "workdir"):

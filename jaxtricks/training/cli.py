@@ -11,12 +11,12 @@ from absl import flags
 from jaxtricks.training.config import recipe_path
 
 
-def usage_error(message: str) -> None:
-  """Inside an ``except`` block: ``error: message`` on stderr and exit status 2 (or the traceback)."""
+def usage_error(message: str, status: int = 2) -> None:
+  """Inside an ``except`` block: ``error: message`` on stderr and exit ``status`` (or the traceback)."""
   if os.environ.get("JAXTRICKS_TRACEBACK") == "1" or "--verbosity=1" in sys.argv:
     raise
   print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+  sys.exit(status)
 
 
 def _config_first(argv: list[str]) -> list[str]:

@@ -89,9 +89,10 @@ def _check_finite(pending: list[tuple[int, dict]], checkpoints: Checkpoints) -> 
   for step, metrics in fetched:
     for key, value in metrics.items():
       if key.endswith("loss") and not np.isfinite(value):
-        raise FloatingPointError(
-            f"training {key} is {value} at step {step}; stopping. The last good checkpoint "
-            f"(step {checkpoints.latest_step()}) is kept in {checkpoints.directory}")
+        last = checkpoints.latest_step()
+        kept = (f"The last good checkpoint (step {last}) is kept in {checkpoints.directory}"
+                if last is not None else "No checkpoint had been saved yet")
+        raise FloatingPointError(f"training {key} is {value} at step {step}; stopping. {kept}")
   return [m for _, m in fetched]
 
 
