@@ -32,7 +32,8 @@ def load_variables(workdir: str | os.PathLike) -> dict[str, Any]:
 
 
 def _is_head(path) -> bool:
-  return getattr(path[0], "key", None) == HEAD
+  """An output layer: the model's ``HEAD`` or one inside a submodule (GoogLeNet's auxiliary heads)."""
+  return any(getattr(key, "key", None) == HEAD for key in path[:-1])
 
 
 def transfer_variables(fresh: dict[str, Any], pretrained: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import ExampleDropout
+from jaxtricks.models.layers import HEAD, ExampleDropout
 
 STEMS = ("imagenet", "cifar")
 # name: (1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5", pool projection), torchvision's table.
@@ -104,7 +104,7 @@ class AuxiliaryHead(nn.Module):
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(_scale(1024, self.width), kernel_init=WEIGHT_INIT, dtype=self.dtype)(x))
     x = ExampleDropout(self.dropout_rate, axis_name=self.axis_name)(x, deterministic=not train)
-    return nn.Dense(self.num_classes, kernel_init=WEIGHT_INIT, dtype=self.dtype)(x)
+    return nn.Dense(self.num_classes, kernel_init=WEIGHT_INIT, dtype=self.dtype, name=HEAD)(x)
 
 
 def _scale(channels: int, width: float) -> int:
@@ -162,5 +162,5 @@ class GoogLeNet(nn.Module):
     x = jnp.mean(x, axis=(1, 2))
     self.sow("intermediates", "embedding", x)
     x = ExampleDropout(self.dropout_rate, axis_name=axis)(x, deterministic=not train)
-    return nn.Dense(self.num_classes, kernel_init=WEIGHT_INIT, dtype=self.dtype, name="head")(x)
+    return nn.Dense(self.num_classes, kernel_init=WEIGHT_INIT, dtype=self.dtype, name=HEAD)(x)
 

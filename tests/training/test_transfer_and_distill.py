@@ -1,5 +1,6 @@
 """Distillation from a frozen teacher, transfer learning (frozen backbone / fine-tuning)."""
 
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -72,6 +73,27 @@ def test_transfer_variables_replaces_the_head_only_and_names_mismatches():
   wider = SmallCNN(num_classes=3, width=8).init(jax.random.key(1), x, train=False)
   with pytest.raises(ValueError, match=r"shape mismatch for \[.*\]: pretrained \(4,\), model \(8,\)"):
     transfer_variables(wider, source)
+
+
+def test_googlenet_transfers_to_another_class_count_with_fresh_auxiliary_heads():
+  """The auxiliary classifiers' output layers are heads too: they take the new class count, their
+  hidden layers transfer, and a frozen backbone still trains all three output layers."""
+  from jaxtricks.models.inception import GoogLeNet
+
+  def variables(classes, value):  # The model's variable tree (shapes only traced), filled with value.
+    init = functools.partial(GoogLeNet(num_classes=classes, width=0.125).init, train=True)
+    shapes = jax.eval_shape(init, {"params": jax.random.key(0), "dropout": jax.random.key(0)},
+                            jnp.zeros((1, 8, 8, 1)))
+    return jax.tree.map(lambda leaf: jnp.full(leaf.shape, value, leaf.dtype), shapes)
+
+  moved = transfer_variables(variables(5, 1.0), variables(10, 2.0))["params"]
+  for aux in ("aux_head1", "aux_head2"):
+    assert moved[aux]["head"]["kernel"].shape[-1] == 5
+    assert np.all(moved[aux]["head"]["kernel"] == 1.0)  # Fresh.
+    assert np.all(moved[aux]["Dense_0"]["kernel"] == 2.0)  # Transferred.
+  labels = backbone_labels(moved)
+  assert {labels["head"]["kernel"], labels["aux_head1"]["head"]["kernel"]} == {"head"}
+  assert labels["aux_head1"]["Dense_0"]["kernel"] == "backbone"
 
 
 def test_backbone_lr_factor_scales_backbone_updates_only():
