@@ -190,7 +190,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   state, summary = _train(config, task.batches, state, p_train, run_eval, checkpoints, writer)
   if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
     summary = run_eval(state)
-  train_counts = data.train.class_counts().tolist()
+  train_counts = task.batches.dataset.class_counts().tolist()  # What it trained on (the labelled part).
   if lead:
     plots.save_run_plots(workdir, train_counts)
   final = {"step": int(state.step), **summary, "train_class_counts": train_counts,

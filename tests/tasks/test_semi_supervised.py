@@ -120,7 +120,9 @@ def test_noisy_student_generations_chain_teachers(tmp_path, digits):
   assert second["semi"]["teacher_workdir"] == str(tmp_path / "generation_1")
   first = json.loads((tmp_path / "generation_1" / "config.json").read_text())
   assert first["semi"]["teacher_workdir"] == str(tmp_path / "teacher")
-  assert (tmp_path / "teacher" / "final_metrics.json").exists()
+  teacher = json.loads((tmp_path / "teacher" / "final_metrics.json").read_text())
+  labelled = labelled_split(digits[0].labels, config.semi.labelled_fraction, config.dataset.split_seed)[0]
+  assert teacher["train_class_counts"] == np.bincount(digits[0].labels[labelled], minlength=10).tolist()
   for g in final["generations"]:
     assert 0.0 <= g["eval/teacher_pseudo_label_accuracy"] <= 1.0
   again, _ = fit(config, tmp_path, datasets=digits)  # finished: reloaded, not retrained
