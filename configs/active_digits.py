@@ -2,9 +2,10 @@
 
 Pool = the digits training split (1,257 images); 20 random labelled examples to start, then 8 rounds
 of 20 queries. Each round trains the CNN (width 16, dropout 0.3 before the head, so BALD has MC
-dropout; ``model.pool_dropout_rate`` adds Gal et al.'s dropout after the pooling layer) for 200 steps of batch 16 from the seed's initial parameters (the ALFA-Mix protocol; set
-``active.warm_start`` to continue from the previous round), Adam with LR 1e-3. ALFA-Mix uses the
-closed-form α with cap step 0.2 (the paper's setting).
+dropout; ``model.pool_dropout_rate`` adds Gal et al.'s dropout after the pooling layer) for 200
+steps of batch 16 from the seed's initial parameters (the ALFA-Mix protocol; set ``active.warm_start``
+to continue from the previous round), Adam with LR 1e-3. ALFA-Mix uses the closed-form α with cap step
+0.2 (the paper's setting).
 
   python -m jaxtricks.active --config=configs/active_digits.py --workdir=runs/active
   python -m jaxtricks.active --config=configs/active_digits.py:smoke

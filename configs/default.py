@@ -3,7 +3,7 @@
 Tricks on: ResNet-D + zero-γ, Nesterov SGD with linear LR scaling, 5-epoch linear warm-up + cosine,
 no bias decay, mixup α=0.2 (off for the last 5 epochs), pad-4 random crop; for the long tail, logit
 adjustment τ = 1 (Menon et al., 2021) in place of label smoothing, which does not compose with it.
-(No horizontal flip: digits are not mirror-symmetric.) 100 epochs, about 4 minutes on 2 CPU cores.
+(No horizontal flip: digits are not mirror-symmetric.) 100 epochs, about 3 minutes on 2 CPU cores.
 Chosen by ``python -m jaxtricks.experiments.bag_of_tricks`` (docs/results.md), which stacks the tricks
 one at a time on ``digits_baseline.py``.
 

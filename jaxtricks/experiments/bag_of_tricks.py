@@ -4,11 +4,11 @@
 
 He et al., "Bag of Tricks for Image Classification with Convolutional Neural Networks", CVPR 2019.
 Row k of :data:`STACK` is ``configs/digits_baseline.py`` with the tricks of rows 1…k switched on;
-:data:`VARIANTS` change the last row in one respect each (PReLU for ReLU with its He init, distil from
-a ResNet-32 teacher trained once with the whole stack; the paper's T = 20 and hard weight 0.5). The default recipe, ``configs/default.py``, is
-the row :data:`DEFAULT` (a test keeps the two equal). Writes ``results.md``, ``results.json`` and
-``results.png`` into ``--out`` after every run; each run keeps its workdir there, so an interrupted
-sweep resumes where it stopped.
+:data:`VARIANTS` change the last row in one respect each (PReLU for ReLU with its He init; distil from
+a ResNet-32 teacher trained once with the whole stack, at the paper's T = 20 and hard weight 0.5).
+The default recipe, ``configs/default.py``, is the row :data:`DEFAULT` (a test keeps the two equal).
+Writes ``results.md``, ``results.json`` and ``results.png`` into ``--out`` after every run; each run
+keeps its workdir there, so an interrupted sweep resumes where it stopped.
 """
 
 import json
