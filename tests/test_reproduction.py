@@ -12,4 +12,5 @@ def test_default_recipe_learns_long_tailed_digits(tmp_path):
   config = load_config(REPO / "configs" / "default.py")
   config.progress = False
   final, _ = fit(config, tmp_path)
-  assert final["eval/balanced_accuracy"] > 0.85
+  # 98.7 ± 0.2 over 3 seeds; the no-trick baseline gets 97.3 ± 0.2 (docs/results.md).
+  assert final["eval/balanced_accuracy"] > 0.975
