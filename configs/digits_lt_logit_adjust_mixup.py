@@ -4,7 +4,7 @@ the best combination found here (``docs/results.md``); ``digits_lt_erm_mixup.py`
 Mixup mixes the one-hot targets; the loss is the cross-entropy of ``logits + log π`` against them.
 No label smoothing: its ε/C target mass on every class, placed on the adjusted logits, raises the rare
 classes' plain logits on every image (3 seeds: 62.6 % at IF=50 with τ = 1.5; with τ = 1, +2.5 points at
-IF=50 but −3.9 at IF=100).
+IF=50 but −3.9 at IF=100). Takes ``digits_lt_erm``'s ``:imbalance=..,seed=..,smoke``.
 
   python -m jaxtricks.training --config=configs/digits_lt_logit_adjust_mixup.py:imbalance=100
 """
