@@ -41,10 +41,7 @@ VARIANTS = (
 DEFAULT = STACK[-1][0]
 TEACHER = {"model.depth": 32}  # The distillation variant's teacher: the whole stack, deeper, seed 0.
 
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
-_OUT = flags.DEFINE_string("out", "results/bag_of_tricks", "Output directory.")
-_ROWS = flags.DEFINE_list("rows", [], "Only these rows (names as in the table); default all.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
+FLAGS = flags.FLAGS
 
 
 def row_overrides(name: str) -> dict:
@@ -131,13 +128,17 @@ def write_report(scores: dict[str, list[float]], out: Path) -> None:
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  out = Path(_OUT.value)
+  out = Path(FLAGS.out)
   out.mkdir(parents=True, exist_ok=True)
-  for name in _ROWS.value:
+  for name in FLAGS.rows:
     row_overrides(name)  # A misspelt row fails before any training.
-  run(_SEEDS.value, out, _ROWS.value, _SMOKE.value)
+  run(FLAGS.seeds, out, FLAGS.rows, FLAGS.smoke)
   print((out / "results.md").read_text())
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
+  flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
+  flags.DEFINE_string("out", "results/bag_of_tricks", "Output directory.")
+  flags.DEFINE_list("rows", [], "Only these rows (names as in the table); default all.")
+  flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
   app.run(main)
