@@ -32,7 +32,7 @@ from jaxtricks.active.badge import badge
 from jaxtricks.active.coreset import kcenter_greedy
 from jaxtricks.active.evaluation import penalty_matrix
 from jaxtricks.data import TrainBatches, build_datasets
-from jaxtricks.parallel import device_count, parallelize, place_state
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import classification
 from jaxtricks.tasks.base import Data
 from jaxtricks.training.config import check_config
@@ -140,18 +140,19 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
-  num_devices = device_count(config.parallel)
+  parallel = DataParallel(config.parallel)
   batch_size = min(config.train.batch_size, active.initial)
+  parallel.check_batch_size(batch_size, "min(train.batch_size, active.initial)")
 
   def labelled_batches(indices: np.ndarray, seed: int) -> TrainBatches:
-    return TrainBatches(train.subset(indices), batch_size, seed=seed, num_devices=num_devices)
+    return TrainBatches(train.subset(indices), batch_size, seed=seed)
 
   task = classification.from_config(
       config, Data(train, test), Runs(workdir, fit, (train, test)),
       batches=RoundBatches(labelled_batches(np.arange(active.initial), 0), active.steps_per_round))
   model, tx = task.model, task.tx
-  p_train = parallelize(task.train_step, config.parallel)
-  evaluator, *_ = task.evaluators(test, batch_size=config.eval_batch_size, parallel=config.parallel)
+  p_train = parallel.step(task.train_step)
+  evaluator, *_ = task.evaluators(test, batch_size=config.eval_batch_size, parallel=parallel)
   mc_passes = active.mc_passes if "bald" in active.strategies else 0
 
   records_path = workdir / "metrics.jsonl"
@@ -172,8 +173,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
         labelled[done[(strategy, seed, round_)]["queried"]] = True
         continue
       start = state if active.warm_start and round_ else init
-      state = place_state(start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)),
-                          config.parallel)
+      state = parallel.replicate(
+          start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)))
       indices = np.flatnonzero(labelled)
       batches = labelled_batches(indices, seed * 1000 + round_)
       for step in range(active.steps_per_round):

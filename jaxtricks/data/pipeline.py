@@ -1,4 +1,7 @@
-"""Deterministic, resumable batching that shards each global batch over hosts and local devices."""
+"""Deterministic, resumable batching: each host reads its contiguous slice of every global batch.
+
+The data layer knows hosts, not devices: a host's ``[b_host, ...]`` arrays become the step's input at
+the parallel boundary (:meth:`jaxtricks.parallel.DataParallel.shard`)."""
 
 from __future__ import annotations
 
@@ -12,12 +15,10 @@ from jaxtricks.data.datasets import ArrayDataset
 from jaxtricks.data.resampling import smote, undersample_indices
 
 
-def _check_divisible(batch_size: int, num_devices: int, process_count: int) -> None:
-  shards = num_devices * process_count
-  if batch_size <= 0 or batch_size % shards:
-    raise ValueError(
-        f"batch_size={batch_size} must be a positive multiple of the number of devices "
-        f"({num_devices} local × {process_count} hosts = {shards})")
+def _check_divisible(batch_size: int, process_count: int) -> None:
+  if batch_size <= 0 or batch_size % process_count:
+    raise ValueError(f"batch_size={batch_size} must be a positive multiple of the number of "
+                     f"processes ({process_count})")
 
 
 RESAMPLE = ("none", "oversample", "undersample", "smote")
@@ -29,8 +30,8 @@ class TrainBatches:
 
   Epoch ``e`` visits the examples in the order ``default_rng([seed, e]).permutation(N)`` and drops the
   last incomplete batch, so a resumed run sees exactly the batches an uninterrupted one would. Each host
-  (``jax.process_index()``) keeps its contiguous slice of the global batch and reshapes it to
-  ``[local_devices, per_device, ...]``.
+  (``jax.process_index()``) keeps its contiguous slice ``[batch_size / process_count, ...]`` of the
+  global batch.
 
   From epoch ``resample_from_epoch`` on (deferred re-sampling; 0 = from the start) an epoch is instead
   ``N`` draws of a class-balanced stream: ``oversample`` draws with probability ``∝ 1/N_y`` (with
@@ -41,7 +42,6 @@ class TrainBatches:
   dataset: ArrayDataset
   batch_size: int
   seed: int
-  num_devices: int = 1
   process_index: int = 0
   process_count: int = 1
   resample: str = "none"
@@ -50,7 +50,7 @@ class TrainBatches:
   _orders: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
   def __post_init__(self):
-    _check_divisible(self.batch_size, self.num_devices, self.process_count)
+    _check_divisible(self.batch_size, self.process_count)
     if self.batch_size > len(self.dataset):
       raise ValueError(f"batch_size={self.batch_size} exceeds the {len(self.dataset)} training examples")
     if self.resample not in RESAMPLE:
@@ -106,8 +106,9 @@ class TrainBatches:
     return source, batch[self.process_index * per_host:(self.process_index + 1) * per_host]
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
+    """This host's share of batch ``step``: ``{field: [b_host, ...]}``."""
     source, idx = self._step(step)
-    return _per_device(source.fields(idx), self.num_devices)
+    return source.fields(idx)
 
   def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
     step = start_step
@@ -137,19 +138,15 @@ class JointBatches:
     return out
 
 
-def eval_batches(dataset: ArrayDataset, batch_size: int, *, num_devices: int = 1,
-                 process_index: int = 0, process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
-  """Every example once, in order; the last batch is zero-padded and ``mask`` marks the real rows."""
-  _check_divisible(batch_size, num_devices, process_count)
+def eval_batches(dataset: ArrayDataset, batch_size: int, *, process_index: int = 0,
+                 process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
+  """Every example once, in order (this host's slice of each global batch); the last batch is
+  zero-padded and ``mask`` marks the real rows."""
+  _check_divisible(batch_size, process_count)
   per_host = batch_size // process_count
   n = len(dataset)
   for start in range(0, n, batch_size):
     idx = np.arange(start, start + batch_size)[process_index * per_host:(process_index + 1) * per_host]
     mask = idx < n
     idx = np.where(mask, idx, 0)
-    yield _per_device({**dataset.fields(idx), "mask": mask}, num_devices)
-
-
-def _per_device(fields: dict[str, np.ndarray], num_devices: int) -> dict[str, np.ndarray]:
-  """Each ``[b, ...]`` field reshaped to ``[num_devices, b / num_devices, ...]``."""
-  return {k: v.reshape((num_devices, -1) + v.shape[1:]) for k, v in fields.items()}
+    yield {**dataset.fields(idx), "mask": mask}

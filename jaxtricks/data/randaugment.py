@@ -3,7 +3,8 @@
 Every op maps ``uint8 [H, W, C]`` to ``uint8`` (C = 1 or 3): it computes in float32, clamps to
 [0, 255] and truncates, so the uint8 round trip after each op is part of the result, as in both
 references. :func:`randaugment` draws, per example and per layer, an op uniformly and (for signed ops)
-a sign with probability ½, under ``jit``/``vmap``/``pmap``; keys follow the example's global position.
+a sign with probability ½, under ``jit``/``vmap``/``shard_map``/``pmap``; keys follow the example's
+global position.
 
 Two policies, which differ in almost every constant:
 

@@ -1,4 +1,9 @@
-"""CIFAR-style ResNets (He et al., CVPR 2016) with the Bag-of-Tricks tweaks (He et al., CVPR 2019).
+"""ResNets (He et al., CVPR 2016) in the CIFAR and ImageNet layouts, with the Bag-of-Tricks tweaks (He
+et al., CVPR 2019).
+
+``layout="cifar"``: depth ``6n+2`` (basic) or ``9n+2`` (bottleneck), a 3×3 stem, three stages of width
+``w, 2w, 4w``. ``layout="imagenet"``: depth 18/34 (basic) or 50/101/152 (bottleneck), a 7×7/2 stem and
+a 3×3/2 max pool, four stages of width ``w … 8w`` (``w`` = 64 for the paper's networks).
 
 Variants follow GluonCV: ``v1`` (stride on the first conv of a block, projection shortcut),
 ``b`` (stride on the 3×3 conv of a bottleneck), ``c`` (= b + deep stem of three 3×3 convs),
@@ -24,6 +29,10 @@ from jaxtricks.parallel import example_keys
 
 VARIANTS = ("v1", "b", "c", "d")
 BLOCKS = ("basic", "bottleneck")
+LAYOUTS = ("cifar", "imagenet")
+IMAGENET_STAGES = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
+                   50: ("bottleneck", (3, 4, 6, 3)), 101: ("bottleneck", (3, 4, 23, 3)),
+                   152: ("bottleneck", (3, 8, 36, 3))}
 
 
 class _Block(nn.Module):
@@ -71,12 +80,14 @@ class _Block(nn.Module):
 
 
 class ResNet(nn.Module):
-  """CIFAR ResNet: depth ``6n+2`` (basic) or ``9n+2`` (bottleneck), stages of width ``w, 2w, 4w``.
+  """A ResNet in the CIFAR or ImageNet ``layout`` (see the module; ``block`` is fixed by the depth
+  in the ImageNet layout).
 
   Example::
 
     model = ResNet(depth=20, num_classes=10, variant="d", zero_gamma=True)
     variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
+    resnet50 = ResNet(depth=50, num_classes=1000, width=64, layout="imagenet")
   """
 
   depth: int = 20
@@ -91,6 +102,7 @@ class ResNet(nn.Module):
   l2_normalize: bool = False  # Unit-length outputs: an embedding network (metric learning).
   stochastic_depth: float = 0.0  # Drop probability of the last residual branch.
   dropout_rate: float = 0.0  # Before the classifier.
+  layout: str = "cifar"
   dtype: Any = jnp.float32
   axis_name: str | None = None
 
@@ -100,14 +112,7 @@ class ResNet(nn.Module):
       raise ValueError(f"model.stochastic_depth must be in [0, 1), got {self.stochastic_depth}")
     if self.variant not in VARIANTS:
       raise ValueError(f"model.variant must be one of {VARIANTS}, got {self.variant!r}")
-    if self.block not in BLOCKS:
-      raise ValueError(f"model.block must be one of {BLOCKS}, got {self.block!r}")
-    per_block = 2 if self.block == "basic" else 3
-    if self.depth < 3 * per_block + 2 or (self.depth - 2) % (3 * per_block):
-      raise ValueError(f"model.depth for {self.block} blocks must be {3 * per_block}n+2 "
-                       f"(e.g. {', '.join(str(3 * per_block * n + 2) for n in (1, 3, 5, 9))}), "
-                       f"got {self.depth}")
-    n = (self.depth - 2) // (3 * per_block)
+    block, stages = self._stages()
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
                              epsilon=1e-5, dtype=self.dtype, axis_name=self.axis_name if train else None)
     act = functools.partial(activate, self.activation)
@@ -115,17 +120,22 @@ class ResNet(nn.Module):
                              kernel_init=he_normal(negative_slope(self.activation)))
 
     x = x.astype(self.dtype)
+    s = 2 if self.layout == "imagenet" else 1
     if self.variant in ("c", "d"):
-      x = act(norm()(conv(self.width // 2, (3, 3))(x)))
+      x = act(norm()(conv(self.width // 2, (3, 3), (s, s))(x)))
       x = act(norm()(conv(self.width // 2, (3, 3))(x)))
       x = act(norm()(conv(self.width, (3, 3))(x)))
     else:
-      x = act(norm()(conv(self.width, (3, 3))(x)))
+      x = act(norm()(conv(self.width, (7, 7) if s == 2 else (3, 3), (s, s))(x)))
+    if self.layout == "imagenet":
+      x = nn.max_pool(x, (3, 3), (2, 2), padding=((1, 1), (1, 1)))
     axis = self.axis_name if train else None
-    for stage in range(3):
+    total, index = sum(stages), 0
+    for stage, n in enumerate(stages):
       for i in range(n):
-        rate = self.stochastic_depth * (stage * n + i) / (3 * n)
-        x = _Block(self.width * 2 ** stage, 2 if stage and i == 0 else 1, self.block == "bottleneck",
+        rate = self.stochastic_depth * index / total
+        index += 1
+        x = _Block(self.width * 2 ** stage, 2 if stage and i == 0 else 1, block == "bottleneck",
                    self.variant, self.zero_gamma, self.activation, norm, self.dtype, rate, axis)(
                        x, train=train)
     x = jnp.mean(x, axis=(1, 2))
@@ -133,3 +143,21 @@ class ResNet(nn.Module):
     self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
                        dtype=self.dtype)
+
+  def _stages(self) -> tuple[str, tuple[int, ...]]:
+    """(block kind, blocks per stage) of this depth and layout."""
+    if self.layout not in LAYOUTS:
+      raise ValueError(f"model.layout must be one of {LAYOUTS}, got {self.layout!r}")
+    if self.layout == "imagenet":
+      if self.depth not in IMAGENET_STAGES:
+        raise ValueError(f"model.depth of an ImageNet ResNet must be one of "
+                         f"{sorted(IMAGENET_STAGES)}, got {self.depth}")
+      return IMAGENET_STAGES[self.depth]
+    if self.block not in BLOCKS:
+      raise ValueError(f"model.block must be one of {BLOCKS}, got {self.block!r}")
+    per_block = 2 if self.block == "basic" else 3
+    if self.depth < 3 * per_block + 2 or (self.depth - 2) % (3 * per_block):
+      raise ValueError(f"model.depth for {self.block} blocks must be {3 * per_block}n+2 "
+                       f"(e.g. {', '.join(str(3 * per_block * n + 2) for n in (1, 3, 5, 9))}), "
+                       f"got {self.depth}")
+    return self.block, ((self.depth - 2) // (3 * per_block),) * 3

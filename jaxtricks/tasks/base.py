@@ -2,7 +2,7 @@
 keys, augmentation and the supervised step.
 
 A *task* (one per family) owns its state, its per-device train step and its evaluators; the trainer
-(:func:`jaxtricks.training.fit`) owns time: data order, pmap/jit, logging, the evaluation schedule,
+(:func:`jaxtricks.training.fit`) owns time: data order, the parallel path, logging, the evaluation schedule,
 checkpoints, resume and the NaN stop, and touches only ``state.step``.
 """
 
@@ -24,7 +24,7 @@ from jaxtricks.data import ArrayDataset, TrainBatches, random_crop_flip
 from jaxtricks.data.randaugment import cutout, op_magnitudes, randaugment, to_float, to_uint8
 from jaxtricks.models import create_model
 from jaxtricks.optim import create_optimizer, learning_rate_schedule
-from jaxtricks.parallel import AXIS, device_count
+from jaxtricks.parallel import AXIS, DataParallel
 from jaxtricks.transfer import transfer_optimizer, transfer_variables
 
 Batch = dict[str, Any]
@@ -60,7 +60,8 @@ class Task(Protocol):
   def train_step(self, state: Any, batch: Batch) -> tuple[Any, Metrics]:
     """Per device; collectives over ``AXIS``. Every metric whose name ends in ``loss`` is NaN-checked."""
 
-  def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: str) -> Sequence[Evaluator]:
+  def evaluators(self, test: ArrayDataset, *, batch_size: int,
+                 parallel: DataParallel) -> Sequence[Evaluator]:
     ...
 
 
@@ -216,11 +217,10 @@ class SingleNet:
 
 
 def train_batches(config: ml_collections.ConfigDict, train: ArrayDataset, **overrides) -> TrainBatches:
-  """The training stream of ``config`` over this host's devices (``overrides``: e.g. resampling)."""
+  """This host's share of the training stream of ``config`` (``overrides``: e.g. resampling)."""
   kwargs = dict(batch_size=config.train.batch_size, seed=config.seed, resample=config.dataset.resample,
                 resample_from_epoch=config.dataset.resample_from_epoch, smote_k=config.dataset.smote_k)
-  return TrainBatches(train, num_devices=device_count(config.parallel), process_index=jax.process_index(),
-                      process_count=jax.process_count(), **{**kwargs, **overrides})
+  return TrainBatches(train, process_index=jax.process_index(), process_count=jax.process_count(), **{**kwargs, **overrides})
 
 
 def single_net_parts(config: ml_collections.ConfigDict, runs: Runs, batches: TrainBatches, *,

@@ -21,7 +21,7 @@ from jaxtricks.imbalance import M2mTranslation
 from jaxtricks.imbalance.m2m import NOISE_MODES
 from jaxtricks.losses import effective_number_weights, logit_adjusted_logits
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES, soft_target_loss
-from jaxtricks.parallel import AXIS
+from jaxtricks.parallel import AXIS, DataParallel
 from jaxtricks.tasks import distillation
 from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState,
                                   single_net_parts, train_batches)
@@ -180,7 +180,7 @@ class Classification(SingleNet):
     sums = classification_sums(logits, batch["label"], batch["mask"], self.targets.num_classes)
     return EvalOut(sums, {})
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
                           parallel=parallel)]
     if self.robust is not None:

@@ -2,8 +2,8 @@
 
 ``sums`` merge by addition (counts, loss sums, per-class hits: psum'd over devices inside the step,
 added over batches); ``rows`` (embeddings, logits, scores: whatever a metric needs whole, e.g. AUROC or
-Recall@K) are gathered over devices and hosts, the padding of the last batch dropped, and concatenated
-in data set order. ``finalize(sums, rows)`` turns both into the ``eval/`` metrics on the host.
+Recall@K) are gathered over every device of every host inside the step, the padding of the last batch
+dropped, and concatenated in data set order. ``finalize(sums, rows)`` turns both into the ``eval/`` metrics on the host.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
-from jax.experimental import multihost_utils
 
 from jaxtricks.data import ArrayDataset, eval_batches
 from jaxtricks.metrics import balanced_accuracy, per_class_recall
 from jaxtricks.metrics.classification import per_class_counts
-from jaxtricks.parallel import AXIS, device_count, parallelize
+from jaxtricks.parallel import AXIS, DataParallel, gather_batch
 
 
 class EvalOut(NamedTuple):
@@ -45,15 +44,15 @@ class BatchEvaluator:
   """
 
   def __init__(self, eval_step: Callable[[Any, dict], EvalOut], dataset: ArrayDataset,
-               finalize: Callable[[dict, dict], dict[str, Any]], *, batch_size: int, parallel: str,
-               full_batches_only: bool = False):
+               finalize: Callable[[dict, dict], dict[str, Any]], *, batch_size: int,
+               parallel: DataParallel, full_batches_only: bool = False):
     def summed(state, batch):
       out = eval_step(state, batch)
-      return EvalOut(lax.psum(out.sums, AXIS), out.rows)
+      return EvalOut(lax.psum(out.sums, AXIS), jax.tree.map(gather_batch, out.rows))
 
-    self.step = parallelize(summed, parallel, out_axes=EvalOut(None, 0))
+    parallel.check_batch_size(batch_size, "eval_batch_size")
+    self.step = parallel.step(summed)
     self.dataset, self.finalize, self.batch_size = dataset, finalize, batch_size
-    self.num_devices = device_count(parallel)
     self.num_batches = -(-len(dataset) // batch_size)
     if full_batches_only:
       self.num_batches = len(dataset) // batch_size
@@ -61,28 +60,21 @@ class BatchEvaluator:
         raise ValueError(f"eval_batch_size={batch_size} exceeds the {len(dataset)} test examples")
 
   def run(self, state) -> dict[str, Any]:
-    sums, rows, masks = None, [], []
-    batches = eval_batches(self.dataset, self.batch_size, num_devices=self.num_devices,
-                           process_index=jax.process_index(), process_count=jax.process_count())
+    sums, rows = None, []
+    batches = eval_batches(self.dataset, self.batch_size, process_index=jax.process_index(),
+                           process_count=jax.process_count())
     for _, batch in zip(range(self.num_batches), batches):
       out = self.step(state, batch)
       sums = out.sums if sums is None else jax.tree.map(lambda a, b: a + b, sums, out.sums)
       rows.append(out.rows)
-      masks.append(batch["mask"])
-    return self.finalize(jax.device_get(sums), _concatenate_rows(rows, masks))
+    return self.finalize(jax.device_get(sums), self._concatenate(jax.device_get(rows)))
 
-
-def _concatenate_rows(rows: list[dict], masks: list[np.ndarray]) -> dict[str, np.ndarray]:
-  """Per-batch ``[devices, b, ...]`` rows of every host, in data set order, padding dropped."""
-  if not rows or not rows[0]:
-    return {}
-  rows = jax.device_get(rows)
-  if jax.process_count() > 1:  # Each leaf gains a leading host axis: order (host, device, example).
-    rows, masks = multihost_utils.process_allgather((rows, masks))
-  lead = np.ndim(masks[0])
-  keep = np.concatenate([np.reshape(m, -1) for m in masks])
-  return {k: np.concatenate([np.reshape(r[k], (-1,) + np.shape(r[k])[lead:]) for r in rows])[keep]
-          for k in rows[0]}
+  def _concatenate(self, rows: list[dict]) -> dict[str, np.ndarray]:
+    """The global batches' rows in data set order, the padding of the last batch dropped."""
+    if not rows or not rows[0]:
+      return {}
+    n = min(len(self.dataset), len(rows) * self.batch_size)
+    return {k: np.concatenate([r[k] for r in rows])[:n] for k in rows[0]}
 
 
 def classification_sums(logits: jax.Array, labels: jax.Array, mask: jax.Array, num_classes: int,

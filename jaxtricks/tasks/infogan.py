@@ -31,7 +31,7 @@ from jaxtricks.data import ArrayDataset, TrainBatches
 from jaxtricks.losses.infogan import discriminator_loss, generator_loss, mutual_information
 from jaxtricks.metrics import best_map_accuracy
 from jaxtricks.models.gan import Discriminator, Generator
-from jaxtricks.parallel import AXIS, example_keys
+from jaxtricks.parallel import AXIS, DataParallel, example_keys
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, DTYPES, IMAGE_AUGMENTATION, Batch, Data,
                                   Metrics, reject_options, train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
@@ -200,7 +200,7 @@ class InfoGan:
     return lambda sums, rows: {f"eval/code_accuracy_{name}": best_map_accuracy(
         rows["code"], rows["label"], self.categories, num_classes)}
 
-  def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: str):
+  def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: DataParallel):
     out = [BatchEvaluator(self.real_step, test, self._finalize("real", test.num_classes),
                           batch_size=batch_size, parallel=parallel)]
     if self.classifier is not None:

@@ -14,7 +14,7 @@ from jax import lax
 from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, infonce_loss,
                                       prior_matching_losses)
 from jaxtricks.models.infomax import PRIOR_OBJECTIVES
-from jaxtricks.parallel import AXIS, gather_batch
+from jaxtricks.parallel import AXIS, DataParallel, gather_batch
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
                                   TrainState, reject_options, single_net_parts, train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
@@ -70,7 +70,7 @@ class InfoMax(SingleNet):
   def finalize(sums, rows) -> dict[str, float]:
     return {"eval/infomax_loss": float(sums["loss_sum"] / sums["batches"])}
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
                            parallel=parallel, full_batches_only=True)]
 

@@ -11,7 +11,7 @@ import ml_collections
 
 from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_triplet_anchors
 from jaxtricks.metrics import recall_at_k
-from jaxtricks.parallel import AXIS, gather_batch
+from jaxtricks.parallel import AXIS, DataParallel, gather_batch
 from jaxtricks.tasks import distillation
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
                                   TrainState, reject_options, single_net_parts, train_batches)
@@ -55,7 +55,7 @@ class MetricLearning(SingleNet):
     recalls = recall_at_k(rows["embedding"], rows["label"], RECALL_KS)
     return {f"eval/recall@{k}": r for k, r in recalls.items()}
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
                            parallel=parallel)]
 

@@ -17,6 +17,7 @@ import numpy as np
 import optax
 
 from jaxtricks.metrics.open_set import open_set_auroc
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
                                   SingleNet, StepKeys, TrainState, reject_options, single_net_parts,
                                   train_batches)
@@ -76,7 +77,7 @@ class MultiTask(SingleNet):
         out[f"eval/auc_{k}"] = open_set_auroc(rows["output"][positive, k], rows["output"][~positive, k])
     return out
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
                            parallel=parallel)]
 

@@ -16,6 +16,7 @@ from jaxtricks.losses.open_set import (OPEN_SET_LOSSES, arpl_loss, open_set_logi
                                        rpl_loss)
 from jaxtricks.metrics.open_set import open_set_aupr, open_set_auroc, oscr
 from jaxtricks.models.open_set import ReciprocalPoints
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
                                   TrainState, reject_options, single_net_parts, train_batches)
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
@@ -76,7 +77,7 @@ class OpenSet(SingleNet):
             **{f"eval/{k}": v for k, v in open_set_aupr(scores[known], scores[~known]).items()},
             "eval/oscr": oscr(probs[known], probs[~known], labels[known])}
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
                            parallel=parallel)]
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
                                   SingleNet, StepKeys, TrainState, reject_options, single_net_parts,
                                   train_batches)
@@ -54,7 +55,7 @@ class RelationalReasoning(SingleNet):
         out[f"eval/accuracy_{name}"] = float(sums["correct"][k] / sums["count"][k])
     return out
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
                            parallel=parallel)]
 

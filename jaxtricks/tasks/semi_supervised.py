@@ -36,6 +36,7 @@ import optax
 from jaxtricks.data import ArrayDataset, JointBatches
 from jaxtricks.data.semi_supervised import balance_pseudo_labels, labelled_split
 from jaxtricks.losses.pseudo_label import alpha_ramp, noisy_student_loss, pseudo_label_loss
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
                                   TrainState, reject_options, single_net_parts, train_batches)
 from jaxtricks.tasks.evaluation import (BatchEvaluator, ConstantMetrics, EvalOut, classification_metrics,
@@ -118,7 +119,7 @@ class SemiSupervised(SingleNet):
     logits = self.infer(state, batch["image"])
     return EvalOut(classification_sums(logits, batch["label"], batch["mask"], self.num_classes), {})
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
                           parallel=parallel)]
     if self.pseudo_label_accuracy is not None:

@@ -10,6 +10,7 @@ import ml_collections
 
 from jaxtricks.losses.label_augmentation import (NUM_TRANSFORMS, SLA_MODES, label_augment,
                                                  sla_output_size, sla_predictions, sla_task_loss)
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet,
                                   StepKeys, TrainState, reject_options, single_net_parts,
                                   train_batches)
@@ -56,7 +57,7 @@ class SelfSupervisedLabelAugmentation(SingleNet):
     return EvalOut(classification_sums(main, batch["label"], batch["mask"], self.num_classes,
                                        **dict(others)), {})
 
-  def evaluators(self, test, *, batch_size: int, parallel: str):
+  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
     return [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
                            parallel=parallel)]
 

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import ml_collections
 
-import jax
-
-from jaxtricks.parallel import check_parallel, device_count
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import TASKS, task_family
 from jaxtricks.tasks.base import DTYPES
 
@@ -28,7 +26,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
   c.dtype = "float32"  # Compute dtype: float32 | bfloat16 (parameters stay float32).
   c.task = "classification"  # A key of jaxtricks.tasks.TASKS; change it with set_task(c, name).
-  c.parallel = "pmap"  # pmap: all local devices | jit: one device.
+  c.parallel = "mesh"  # mesh: jit + shard_map over every device of every process | pmap.
   c.distributed = ml_collections.ConfigDict()  # Multi-process runs (also JAXTRICKS_DISTRIBUTED=1).
   c.distributed.enabled = False  # Call jax.distributed.initialize() before anything else.
   c.distributed.coordinator_address = ""  # host:port of process 0; empty: detected (TPU pod, Slurm).
@@ -142,7 +140,7 @@ def check_config(c: ml_collections.ConfigDict) -> None:
   """A ``ValueError`` naming the first shared option whose value is not allowed (each task checks its
   own blocks before it trains anything)."""
   task_family(c.task)
-  check_parallel(c.parallel)
+  parallel = DataParallel(c.parallel)
   if c.dtype not in DTYPES:
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {c.dtype!r}")
   at_least_one = ("train.num_epochs", "train.batch_size", "eval_batch_size", "log_every_steps",
@@ -155,11 +153,9 @@ def check_config(c: ml_collections.ConfigDict) -> None:
   for key, value in (("optim.lr", c.optim.lr), ("eval_every_epochs", c.eval_every_epochs)):
     if not value > 0:
       raise ValueError(f"{key} must be > 0, got {value}")
-  local, processes = device_count(c.parallel), jax.process_count()
-  for key, value in (("train.batch_size", c.train.batch_size), ("eval_batch_size", c.eval_batch_size)):
-    if value % (local * processes):
-      raise ValueError(f"{key}={value} must be a multiple of the number of devices ({local} local × "
-                       f"{processes} processes = {local * processes})")
+  for key in ("train.batch_size", "eval_batch_size"):
+    section, _, name = key.rpartition(".")
+    parallel.check_batch_size((c[section] if section else c)[name], key)
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:

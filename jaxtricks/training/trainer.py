@@ -1,6 +1,6 @@
 """The fit loop: the time axis of a run. The task (``jaxtricks.tasks``) owns the model, the step and
-the evaluators; the loop owns data order, pmap/jit, logging, the evaluation schedule, checkpoints,
-resume and the NaN stop.
+the evaluators; the loop owns data order, the parallel path (mesh or pmap), logging, the evaluation
+schedule, checkpoints, resume and the NaN stop.
 
 A run lives in its ``workdir``: ``config.json``, ``metrics.jsonl`` (one JSON object per logged step),
 TensorBoard events in ``tb/``, orbax checkpoints in ``checkpoints/`` and PNG plots. Calling
@@ -23,7 +23,7 @@ import tensorboardX
 import tqdm
 
 from jaxtricks.data import ArrayDataset, build_datasets
-from jaxtricks.parallel import device_count, parallelize, place_state
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import task_family
 from jaxtricks.tasks.base import Data, Task
 from jaxtricks.training import plots
@@ -101,7 +101,7 @@ MAX_STEPS_IN_FLIGHT = 2  # Dispatched ahead of the finished ones: enough to keep
 
 
 def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
-           writer: _MetricWriter) -> tuple[Any, dict[str, Any]]:
+           writer: _MetricWriter, num_devices: int) -> tuple[Any, dict[str, Any]]:
   """Steps from ``state.step`` to the end: logs every ``log_every_steps``, evaluates every
   ``eval_every_epochs`` and checkpoints every ``checkpoint_every_steps`` (and at the last step)."""
   steps_per_epoch = batches.steps_per_epoch
@@ -111,7 +111,7 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
   pending: list[tuple[int, dict]] = []
   progress = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                        disable=not (config.progress and writer.enabled),
-                       desc=f"train ({device_count(config.parallel)} dev)")
+                       desc=f"train ({num_devices} dev)")
   t_last, step_last = time.perf_counter(), start_step
   summary: dict[str, Any] = {}
   try:
@@ -157,9 +157,6 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   """
   maybe_initialize_distributed(config)
   check_config(config)
-  if config.parallel == "jit" and jax.process_count() > 1:
-    raise ValueError("parallel='jit' trains on one device of one process; a multi-process run needs "
-                     "parallel='pmap'")
   family = task_family(config.task)
   if datasets is None:
     datasets = build_datasets(config.dataset)
@@ -174,20 +171,22 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     return fit_generations(fit, config, workdir, datasets)
   data = Data(*datasets)
   task: Task = family.from_config(config, data, Runs(workdir, fit, datasets))
-  state = task.init(config.seed)
-  p_train = parallelize(task.train_step, config.parallel, donate_state=True)
-  evaluators = task.evaluators(data.test, batch_size=config.eval_batch_size, parallel=config.parallel)
+  parallel = DataParallel(config.parallel)
+  state = parallel.replicate(task.init(config.seed))
+  p_train = parallel.step(task.train_step, donate_state=True)
+  evaluators = task.evaluators(data.test, batch_size=config.eval_batch_size, parallel=parallel)
   run_eval = lambda state: {k: v for e in evaluators for k, v in e.run(state).items()}
 
-  checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
+  checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
+                            parallel=parallel)
   if checkpoints.latest_step() is not None:
     state = checkpoints.restore(state)
-  state = place_state(state, config.parallel)
   if lead:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
   writer = _MetricWriter(workdir, int(state.step), enabled=lead)
 
-  state, summary = _train(config, task.batches, state, p_train, run_eval, checkpoints, writer)
+  state, summary = _train(config, task.batches, state, p_train, run_eval, checkpoints, writer,
+                          parallel.device_count)
   if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
     summary = run_eval(state)
   train_counts = task.batches.dataset.class_counts().tolist()  # What it trained on (the labelled part).

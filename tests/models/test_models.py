@@ -29,6 +29,19 @@ def test_resnet20_and_32_have_the_papers_parameter_counts():
   assert _count(_shapes(ResNet(depth=32))["params"]) == pytest.approx(0.46e6, rel=0.03)
 
 
+def test_imagenet_layout_has_torchvisions_parameter_counts():
+  # torchvision.models.resnet18 / resnet50 with 1000 classes: 11,689,512 and 25,557,032 parameters.
+  for depth, count in ((18, 11_689_512), (50, 25_557_032)):
+    model = ResNet(depth=depth, num_classes=1000, width=64, layout="imagenet")
+    assert _count(_shapes(model, (1, 224, 224, 3))["params"]) == count
+  _, out = jax.eval_shape(lambda x: ResNet(depth=50, width=64, layout="imagenet").init_with_output(
+      jax.random.key(0), x, train=False, mutable=["params", "batch_stats", "intermediates"]),
+      jnp.zeros((1, 224, 224, 3)))
+  assert out["intermediates"]["embedding"][0].shape == (1, 2048)
+  with pytest.raises(ValueError, match=r"ImageNet ResNet must be one of \[18, 34, 50, 101, 152\]"):
+    _shapes(ResNet(depth=20, layout="imagenet"))
+
+
 def test_variants_change_stem_and_shortcut():
   params = {v: _shapes(ResNet(depth=8, width=8, variant=v))["params"] for v in ("v1", "b", "c", "d")}
   stem_convs = lambda p: sum(1 for k in p if k.startswith("Conv_"))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxtricks.data import ArrayDataset
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
 from jaxtricks.training.trainer import _check_finite
 
@@ -27,21 +28,22 @@ def dataset():
   return ArrayDataset(images, labels, 10)
 
 
-@pytest.mark.parametrize("parallel", ["pmap", "jit"])
+@pytest.mark.parametrize("parallel", [("mesh", 8), ("mesh", 1), ("pmap", 8)])
 def test_rows_come_back_in_data_set_order_without_padding(dataset, parallel):
-  out = BatchEvaluator(_eval_step, dataset, _finalize, batch_size=16, parallel=parallel).run(
-      jnp.float32(2.0))
+  out = BatchEvaluator(_eval_step, dataset, _finalize, batch_size=16,
+                       parallel=DataParallel(*parallel)).run(jnp.float32(2.0))
   np.testing.assert_array_equal(out["rows"]["label"], dataset.labels)
   np.testing.assert_array_equal(out["rows"]["scaled"], 2.0 * np.arange(37))
   assert int(out["sums"]["count"]) == 37 and int(out["sums"]["label_sum"]) == dataset.labels.sum()
 
 
 def test_full_batches_only_leaves_out_the_partial_batch(dataset):
-  out = BatchEvaluator(_eval_step, dataset, _finalize, batch_size=16, parallel="pmap",
+  out = BatchEvaluator(_eval_step, dataset, _finalize, batch_size=16, parallel=DataParallel(),
                        full_batches_only=True).run(jnp.float32(1.0))
   assert int(out["sums"]["count"]) == 32 and len(out["rows"]["label"]) == 32
   with pytest.raises(ValueError, match="eval_batch_size=64 exceeds the 37 test examples"):
-    BatchEvaluator(_eval_step, dataset, _finalize, batch_size=64, parallel="pmap", full_batches_only=True)
+    BatchEvaluator(_eval_step, dataset, _finalize, batch_size=64, parallel=DataParallel(),
+                   full_batches_only=True)
 
 
 class _Checkpoints:

@@ -8,7 +8,7 @@ import ml_collections
 import pytest
 
 from jaxtricks.data import build_datasets
-from jaxtricks.parallel import place_state
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import TASKS
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import fit
@@ -51,8 +51,9 @@ def test_each_task_learns_in_seconds(tmp_path, task):
     config.dataset.test_classes = config.dataset.train_classes
   data = Data(*build_datasets(config.dataset))
   fresh = TASKS[config.task].from_config(config, data, runs=None)
-  evaluator, *_ = fresh.evaluators(data.test, batch_size=config.eval_batch_size, parallel=config.parallel)
-  untrained = evaluator.run(place_state(fresh.init(config.seed), config.parallel))[metric]
+  parallel = DataParallel(config.parallel)
+  evaluator, *_ = fresh.evaluators(data.test, batch_size=config.eval_batch_size, parallel=parallel)
+  untrained = evaluator.run(parallel.replicate(fresh.init(config.seed)))[metric]
 
   final, _ = fit(config, tmp_path, datasets=data)
   if floor is not None and gain > 0:

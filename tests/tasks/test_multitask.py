@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from jaxtricks.data.synthetic import mmoe_datasets
-from jaxtricks.parallel import place_state
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import multitask
 from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training.config import load_config
@@ -50,8 +50,9 @@ def test_auc_and_losses_match_scikit_learn_on_the_whole_test_split(data):
   config = _config()
   task = multitask.from_config(config, data, runs=None)
   state = task.init(3)
-  evaluator, = task.evaluators(data.test, batch_size=64, parallel="pmap")  # 100 rows: a padded batch.
-  metrics = evaluator.run(place_state(state, "pmap"))
+  parallel = DataParallel("mesh")
+  evaluator, = task.evaluators(data.test, batch_size=64, parallel=parallel)  # 100 rows: a padded batch.
+  metrics = evaluator.run(parallel.replicate(state))
   outputs = np.asarray(task.infer(state, data.test.images))
   targets = data.test.extras["targets"]
   assert metrics["eval/auc_0"] == pytest.approx(roc_auc_score(targets[:, 0], outputs[:, 0]), abs=1e-7)

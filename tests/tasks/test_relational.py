@@ -11,11 +11,11 @@ import pytest
 
 from jaxtricks.data import load_digits
 from jaxtricks.data.sort_of_clevr import sort_of_clevr_datasets
-from jaxtricks.parallel import place_state
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import relational
 from jaxtricks.tasks.base import Data
 from jaxtricks.training.config import load_config
-from tests.tasks.steps import run_steps
+from tests.tasks.steps import TOPOLOGIES, run_steps
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def task(scenes):
   return relational.from_config(load_config("sort_of_clevr_rn", "smoke"), scenes, runs=None)
 
 
-def test_step_is_the_same_on_8_2_and_1_devices(task, scenes):
+def test_step_is_the_same_on_every_topology(task, scenes):
   task = dataclasses.replace(task, tx=optax.sgd(0.05))  # Adam's first steps are ±LR even for noise.
 
   # One step: the next would start from ReLUs that rounding can flip among the 12,500 pair
@@ -37,9 +37,9 @@ def test_step_is_the_same_on_8_2_and_1_devices(task, scenes):
 
   start = jax.device_get(task.init(0)).variables
   update = lambda state: jax.tree.map(lambda a, b: a - b, state.variables, start)
-  reference, ref_metrics = run("jit", 1)
-  for num_devices in (8, 2):
-    state, metrics = run("pmap", num_devices)
+  reference, ref_metrics = run("mesh", 1)
+  for topology in TOPOLOGIES[:2] + TOPOLOGIES[3:]:
+    state, metrics = run(*topology)
     # Within 0.1 % of the largest update: a conv or BN bias ahead of a BatchNorm has a gradient that
     # is a near-cancelling sum over the batch (0 in exact arithmetic for the last), so its float32
     # rounding, which depends on the shard size, is large relative to the bias's own update.
@@ -50,8 +50,9 @@ def test_step_is_the_same_on_8_2_and_1_devices(task, scenes):
 
 def test_accuracy_per_kind_counts_every_question_once(task, scenes):
   state = task.init(1)
-  evaluator, = task.evaluators(scenes.test, batch_size=8, parallel="pmap")  # 12 scenes: padding.
-  metrics = evaluator.run(place_state(state, "pmap"))
+  parallel = DataParallel("mesh")
+  evaluator, = task.evaluators(scenes.test, batch_size=8, parallel=parallel)  # 12 scenes: padding.
+  metrics = evaluator.run(parallel.replicate(state))
   logits = np.asarray(task.infer(state, (scenes.test.images, scenes.test.extras["questions"])))
   hit = logits.argmax(-1) == scenes.test.extras["answers"]
   kinds = scenes.test.extras["kinds"]

@@ -3,6 +3,7 @@ labels that no loss reads, the teacher's targets, and Noisy Student generations.
 
 import dataclasses
 import json
+import types
 
 import chex
 import jax
@@ -11,11 +12,12 @@ import pytest
 
 from jaxtricks.data import JointBatches, TrainBatches, load_digits
 from jaxtricks.data.semi_supervised import labelled_split
-from jaxtricks.parallel import AXIS, parallelize, place_state
+from jaxtricks.parallel import AXIS
 from jaxtricks.tasks import TASKS
 from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
+from tests.tasks.steps import run_on_every_topology, run_steps
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +33,21 @@ def _task(digits, method="pseudo_label", **semi):
   return config, TASKS["semi_supervised"].from_config(config, Data(*digits), runs=None)
 
 
-def _steps(task, num_devices, steps=2, batch=None):
-  b = task.batches
-  unlabelled = b.unlabelled and dataclasses.replace(b.unlabelled, num_devices=num_devices)
-  batches = JointBatches(dataclasses.replace(b.labelled, num_devices=num_devices), unlabelled,
-                         b.steps_per_epoch)
-  parallel = "jit" if num_devices == 1 else "pmap"
-  step = parallelize(task.train_step, parallel)
-  state = place_state(task.init(0), parallel, num_devices)
-  for s in range(steps):
-    state, metrics = step(state, batch(batches, s) if batch else batches.batch(s))
-  return jax.device_get(state), jax.device_get(metrics)
+def _steps(task, steps=2, batch=None):
+  """Steps on one device; ``batch(batches, step)`` edits the stream's batches."""
+  batches = types.SimpleNamespace(batch=lambda s: batch(task.batches, s)) if batch else task.batches
+  return run_steps(task, None, steps=steps, batches=batches)
+
+
+def _noisy_student(task, target: int):
+  """``task`` as a Noisy Student whose teacher puts 0.91 on class ``target`` for every unlabelled
+  image (the labelled images stand in for them)."""
+  unlabelled = task.batches.labelled.dataset
+  logp = np.log(np.full((len(unlabelled), 10), 0.01, np.float32))
+  logp[:, target] = np.log(0.91)
+  data = dataclasses.replace(unlabelled, extras={"teacher_logp": logp})
+  return dataclasses.replace(task, method="noisy_student", batches=JointBatches(
+      task.batches.labelled, TrainBatches(data, 96, seed=1), task.batches.steps_per_epoch))
 
 
 def test_labelled_split_is_stratified_disjoint_and_seeded(digits):
@@ -59,20 +65,26 @@ def test_labelled_split_is_stratified_disjoint_and_seeded(digits):
 def test_joint_batches_carry_both_streams(digits):
   _, task = _task(digits)
   batch = task.batches.batch(3)
-  assert batch["image"].shape[:2] == (8, 4) and batch["unlabelled_image"].shape[:2] == (8, 12)
+  assert batch["image"].shape[0] == 32 and batch["unlabelled_image"].shape[0] == 96
   lab_ids = {x.tobytes() for x in task.batches.labelled.dataset.images}
   assert all(x.tobytes() in lab_ids for x in batch["image"].reshape(-1, 8, 8, 1))
   assert task.batches.unlabelled.resample == "none"  # the hidden labels never steer the stream
   assert task.batches.steps_per_epoch == len(digits[0]) // 32
 
 
-@pytest.mark.parametrize("method", ["pseudo_label", "supervised"])
-def test_step_is_the_same_on_8_and_1_devices(digits, method):
-  _, task = _task(digits, method)
-  reference, ref_metrics = _steps(task, 1)
-  state, metrics = _steps(task, 8)
-  chex.assert_trees_all_close(state.variables, reference.variables, atol=1e-5, rtol=1e-5)
-  np.testing.assert_allclose(metrics["loss"], ref_metrics["loss"], rtol=1e-5)
+@pytest.mark.parametrize("method", ["pseudo_label", "noisy_student"])
+def test_step_is_the_same_on_every_topology(digits, method, tmp_path):
+  """Mesh 8 = 2 = 1 device = pmap 8, resumed from a checkpoint of another topology."""
+  _, task = _task(digits, method if method != "noisy_student" else "supervised")
+  if method == "noisy_student":
+    task = _noisy_student(task, 3)
+  reference, ref_metrics = _steps(task)
+  for topology, (state, metrics) in run_on_every_topology(task, None, tmp_path, batches=task.batches):
+    chex.assert_trees_all_close(state.variables, reference.variables, atol=1e-5, rtol=1e-5,
+                                custom_message=str(topology))
+    for key in ref_metrics:
+      np.testing.assert_allclose(metrics[key], ref_metrics[key], rtol=1e-5, atol=1e-5,
+                                 err_msg=f"{topology} {key}")
 
 
 def test_hidden_labels_are_never_trained_on(digits):
@@ -82,29 +94,17 @@ def test_hidden_labels_are_never_trained_on(digits):
     b = batches.batch(s)
     return {**b, "unlabelled_label": (b["unlabelled_label"] + 1) % 10}
 
-  state, metrics = _steps(task, 1)
-  other, other_metrics = _steps(task, 1, batch=shuffled)
+  state, metrics = _steps(task)
+  other, other_metrics = _steps(task, batch=shuffled)
   chex.assert_trees_all_equal(state.params, other.params)
   assert metrics["pseudo_label_accuracy"] != other_metrics["pseudo_label_accuracy"]
   assert metrics["alpha"] == pytest.approx(3.0) and metrics["unlabelled_loss"] > 0
 
 
 def test_noisy_student_trains_on_the_teachers_targets(digits):
-  config, task = _task(digits, "supervised")
-  teacher_like = dataclasses.replace(task, method="noisy_student")
-  unlabelled = task.batches.labelled.dataset  # any images with a teacher_logp field
-  logp = np.log(np.full((len(unlabelled), 10), 0.01, np.float32))
-
-  def with_targets(target):
-    lp = logp.copy()
-    lp[:, target] = np.log(0.91)
-    data = dataclasses.replace(unlabelled, extras={"teacher_logp": lp})
-    ub = TrainBatches(data, 12, seed=1, num_devices=1)
-    return dataclasses.replace(teacher_like, batches=JointBatches(
-        dataclasses.replace(task.batches.labelled, num_devices=1), ub, task.batches.steps_per_epoch))
-
-  a, ma = _steps(with_targets(3), 1)
-  b, mb = _steps(with_targets(7), 1)
+  _, task = _task(digits, "supervised")
+  a, ma = _steps(_noisy_student(task, 3))
+  b, mb = _steps(_noisy_student(task, 7))
   assert ma["unlabelled_loss"] > 0 and not np.isclose(ma["unlabelled_loss"], mb["unlabelled_loss"])
   assert not np.allclose(jax.tree.leaves(a.params)[0], jax.tree.leaves(b.params)[0])
   assert set(ma) >= {"labelled_loss", "unlabelled_loss", "pseudo_label_accuracy"}
@@ -140,7 +140,7 @@ def test_bad_options_are_named(digits, semi, message):
 def test_both_batches_are_augmented_independently(digits):
   _, task = _task(digits)
   state = task.init(0)
-  batch = {k: v[:1] for k, v in task.batches.batch(0).items()}  # one device's shard
+  batch = {k: v[None, :len(v) // 8] for k, v in task.batches.batch(0).items()}  # one device of 8
   keys = step_keys(state)
   out, _ = jax.vmap(lambda b: task.prepare(state, b, keys), axis_name=AXIS)(batch)
   for name in ("image", "unlabelled_image"):

@@ -100,7 +100,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
   def nan_image_at_step_10(self, step):  # Steps count from 1 in logs: index 9 is step 10.
     batch = original(self, step)
     if step == 9:
-      batch["image"][0, 0] = np.nan
+      batch["image"][0] = np.nan
     return batch
   monkeypatch.setattr(TrainBatches, "batch", nan_image_at_step_10)
   with pytest.raises(FloatingPointError, match=r"at step 10;.*last good checkpoint \(step 8\)"):
@@ -115,9 +115,10 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     ("train.num_epochs", 0, r"train.num_epochs must be >= 1, got 0"),
     ("train.batch_size", 0, r"train.batch_size must be >= 1, got 0"),
     ("train.batch_size", 60,
-     r"train.batch_size=60 must be a multiple of the number of devices \(8 local × 1 processes = 8\)"),
+     r"train.batch_size=60 must be a positive multiple of the number of devices \(8 per process × 1 "
+     r"processes = 8\)"),
     ("eval_batch_size", 0, r"eval_batch_size must be >= 1, got 0"),
-    ("eval_batch_size", 12, r"eval_batch_size=12 must be a multiple of the number of devices \(8 local"),
+    ("eval_batch_size", 12, r"eval_batch_size=12 must be a positive multiple of the number of devices"),
     ("log_every_steps", 0, r"log_every_steps must be >= 1, got 0"),
     ("checkpoint_every_steps", -1, r"checkpoint_every_steps must be >= 1, got -1"),
     ("eval_every_epochs", 0, r"eval_every_epochs must be > 0, got 0"),

@@ -1,7 +1,11 @@
 """Multi-process training is a tested path: two processes × 4 CPU devices (collectives over gloo) train,
-checkpoint, are killed, resume, and end where one process with all 8 devices ends."""
+checkpoint, are killed, resume, and end where one process with all 8 devices ends, on the mesh and on
+pmap; a checkpoint of two hosts resumes on one; the command line, run as two processes sharing one
+workdir, saves asynchronously many times without a race."""
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -9,11 +13,15 @@ import sys
 import chex
 import jax
 import numpy as np
+import pytest
 
 from jaxtricks.training import fit
 from jaxtricks.transfer import load_variables
 from tests.conftest import REPO
 from tests.training.multihost_worker import config
+
+FOUR_DEVICES = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+                "JAX_PLATFORMS": "cpu"}
 
 
 def _free_port() -> int:
@@ -22,36 +30,78 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _two_processes(workdir, *extra) -> list[int]:
+def _two_processes(command) -> tuple[list[int], list[str]]:
+  """Runs ``command(process_id, port)`` as two processes; their exit codes and outputs."""
   port = _free_port()
-  procs = [subprocess.Popen([sys.executable, "-m", "tests.training.multihost_worker", str(i), str(port),
-                             str(workdir), *extra], cwd=REPO, stdout=subprocess.PIPE,
+  procs = [subprocess.Popen(command(i, port), cwd=REPO, env=FOUR_DEVICES, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True) for i in range(2)]
   outputs = [p.communicate(timeout=300)[0] for p in procs]
   return [p.returncode for p in procs], outputs
+
+
+def _workers(parallel, workdir, *extra):
+  return _two_processes(lambda i, port: [sys.executable, "-m", "tests.training.multihost_worker",
+                                         parallel, str(i), str(port), str(workdir), *extra])
 
 
 def _records(workdir) -> list[dict]:
   return [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_killed_and_resumed_match_one_process(tmp_path):
-  assert jax.local_device_count() == 8
-  reference, _ = fit(config(), tmp_path / "one_process")
-
-  codes, outputs = _two_processes(tmp_path / "two", "7")
-  assert codes == [-9, -9], outputs
-  steps = sorted(int(p.name) for p in (tmp_path / "two" / "checkpoints").iterdir() if p.name.isdigit())
-  assert steps == [4]
-  codes, outputs = _two_processes(tmp_path / "two")
-  assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
-
-  final = json.loads((tmp_path / "two" / "final_metrics.json").read_text())
+def _assert_same_run(workdir, reference_dir):
+  final = json.loads((workdir / "final_metrics.json").read_text())
+  reference = json.loads((reference_dir / "final_metrics.json").read_text())
   assert final["step"] == reference["step"]
   for key in ("eval/accuracy", "eval/auroc", "eval/oscr"):
     np.testing.assert_allclose(final[key], reference[key], rtol=1e-5, err_msg=key)
-  ours, theirs = load_variables(tmp_path / "two"), load_variables(tmp_path / "one_process")
-  chex.assert_trees_all_close(ours, theirs, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(load_variables(workdir), load_variables(reference_dir), rtol=1e-5,
+                              atol=1e-6)
   logged = lambda records: [(r["step"], r["train/loss"]) for r in records if "train/loss" in r]
-  np.testing.assert_allclose(logged(_records(tmp_path / "two")), logged(_records(tmp_path / "one_process")),
-                             rtol=1e-5)
+  np.testing.assert_allclose(logged(_records(workdir)), logged(_records(reference_dir)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("parallel", ["mesh", "pmap"])
+def test_two_processes_killed_and_resumed_match_one_process(tmp_path, parallel):
+  assert jax.local_device_count() == 8
+  fit(config(parallel), tmp_path / "one_process")
+
+  codes, outputs = _workers(parallel, tmp_path / "two", "7")
+  assert codes == [-9, -9], outputs
+  steps = sorted(int(p.name) for p in (tmp_path / "two" / "checkpoints").iterdir() if p.name.isdigit())
+  assert steps == [4]
+  if parallel == "mesh":  # The two hosts' checkpoint also resumes on one host.
+    shutil.copytree(tmp_path / "two", tmp_path / "two_then_one")
+    fit(config(parallel), tmp_path / "two_then_one")
+    _assert_same_run(tmp_path / "two_then_one", tmp_path / "one_process")
+  codes, outputs = _workers(parallel, tmp_path / "two")
+  assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+  _assert_same_run(tmp_path / "two", tmp_path / "one_process")
+
+
+def _cli_two_processes(workdir) -> list[str]:
+  """The command line as two processes sharing ``workdir``: a checkpoint every 2 of its 16 steps,
+  each save asynchronous, the next steps running while it is written. Returns the problems seen."""
+  codes, outputs = _two_processes(lambda i, port: [
+      sys.executable, "-m", "jaxtricks.training", "--config=digits_lt_erm:smoke", f"--workdir={workdir}",
+      "--config.progress=False", "--config.checkpoint_every_steps=2", "--config.keep_checkpoints=3",
+      "--config.distributed.enabled=True", f"--config.distributed.coordinator_address=localhost:{port}",
+      "--config.distributed.num_processes=2", f"--config.distributed.process_id={i}"])
+  problems = [f"process {i} exited with {code}: {out[-2000:]}"
+              for i, (code, out) in enumerate(zip(codes, outputs)) if code != 0]
+  checkpoints = workdir / "checkpoints"
+  final = json.loads((workdir / "final_metrics.json").read_text()) if not problems else {}
+  saved = sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit()) if not problems else []
+  leftovers = [p.name for p in checkpoints.iterdir() if "tmp" in p.name] if checkpoints.exists() else []
+  if not problems and (saved != [final["step"] - 4, final["step"] - 2, final["step"]] or leftovers):
+    problems.append(f"checkpoints {saved}, temporary directories {leftovers}, final step {final['step']}")
+  return problems
+
+
+def test_command_line_as_two_processes_saves_asynchronously_without_a_race(tmp_path):
+  assert _cli_two_processes(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_command_line_as_two_processes_ten_times(tmp_path):
+  failures = [p for i in range(10) for p in _cli_two_processes(tmp_path / str(i))]
+  assert not failures, f"{len(failures)} of 10 runs failed:\n" + "\n".join(failures)

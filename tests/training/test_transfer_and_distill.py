@@ -11,7 +11,7 @@ import pytest
 from jaxtricks.data import TrainBatches, load_digits
 from jaxtricks.losses import kd_loss, rkd_angle_loss, rkd_distance_loss
 from jaxtricks.models import SmallCNN
-from jaxtricks.parallel import parallelize, place_state
+from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import Classification, Distillation, Targets, create_train_state
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
@@ -31,14 +31,14 @@ def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouc
   t_vars = t_state.variables
   distill = Distillation(teacher, kd_weight=0.7, temperature=3.0, rkd_distance_weight=1.0,
                          rkd_angle_weight=2.0, features="embedding")
-  batches = TrainBatches(train, 64, seed=0, num_devices=jax.local_device_count())
+  batches = TrainBatches(train, 64, seed=0)
   task = Classification(model=student, tx=tx, schedule=lambda s: 0.1, batches=batches,
                         targets=Targets(num_classes=10), task_weight=0.3, distill=distill,
                         frozen={"teacher": t_vars})
   state = task.init(0)
-  step = parallelize(task.train_step, "pmap")
+  parallel = DataParallel("mesh")
   batch = batches.batch(0)
-  new_state, metrics = step(place_state(state, "pmap"), batch)
+  new_state, metrics = parallel.step(task.train_step)(parallel.replicate(state), batch)
   assert _bitwise_equal(jax.device_get(new_state.frozen["teacher"]), t_vars)
   assert not _bitwise_equal(new_state.params, state.params)
   expected = 0.3 * metrics["task_loss"] + metrics["kd"] + metrics["rkd_distance"] + metrics["rkd_angle"]
@@ -49,14 +49,15 @@ def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouc
     s_out, _ = student.apply({"params": state.params, "batch_stats": state.batch_stats}, images,
                              train=True, mutable=["batch_stats"])
     return kd_loss(s_out, teacher.apply(t_vars, images, train=False), temperature=3.0).mean()
-  kd = np.mean([shard_kd(images) for images in batch["image"]])
+  shards = batch["image"].reshape((parallel.device_count, -1) + batch["image"].shape[1:])
+  kd = np.mean([shard_kd(images) for images in shards])
   np.testing.assert_allclose(metrics["kd"], 0.7 * kd, rtol=1e-5)
   # The RKD terms on the embeddings of the whole global batch, with their weights 1 and 2.
   def embeddings(model, variables, images, train):
     _, out = model.apply(variables, images, train=train, mutable=["batch_stats", "intermediates"])
     return out["intermediates"]["embedding"][0]
-  s_emb = np.concatenate([embeddings(student, state.variables, x, True) for x in batch["image"]])
-  t_emb = np.concatenate([embeddings(teacher, t_vars, x, False) for x in batch["image"]])
+  s_emb = np.concatenate([embeddings(student, state.variables, x, True) for x in shards])
+  t_emb = np.concatenate([embeddings(teacher, t_vars, x, False) for x in shards])
   np.testing.assert_allclose(metrics["rkd_distance"], rkd_distance_loss(s_emb, t_emb), rtol=1e-4)
   np.testing.assert_allclose(metrics["rkd_angle"], 2.0 * rkd_angle_loss(s_emb, t_emb), rtol=1e-4)
 
