@@ -1,7 +1,6 @@
 """DataParallel: the global batch's rows reach the devices in order on both paths, every output comes
 back replicated, and bad choices are named."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
