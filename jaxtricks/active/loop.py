@@ -225,7 +225,7 @@ def report(records: list[dict], workdir: Path) -> str:
   ax = fig.subplots()
   for i, name in enumerate(names):
     sizes, acc = data[name]
-    mean, std = acc.mean(0), acc.std(0)
+    mean, std = acc.mean(0), acc.std(0, ddof=1)
     ax.plot(sizes, mean, "o-", ms=3, label=name, color=f"C{i}")
     ax.fill_between(sizes, mean - std, mean + std, alpha=0.15, color=f"C{i}")
   ax.set_xlabel("labelled examples")
@@ -242,7 +242,7 @@ def report(records: list[dict], workdir: Path) -> str:
   for name in names:
     acc = data[name][1]
     lines.append(f"| {name} | " + " | ".join(f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in
-                                              zip(acc.mean(0), acc.std(0)))
+                                              zip(acc.mean(0), acc.std(0, ddof=1)))
                  + f" | {100 * acc.mean():.1f} |")
   seeds = min(len(a) for _, a in data.values())
   if seeds >= 2 and len(sizes) > 1:

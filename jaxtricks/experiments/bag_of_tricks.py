@@ -105,8 +105,8 @@ def write_report(scores: dict[str, list[float]], out: Path) -> None:
     v = np.array(values)
     n = min(len(v), len(base))
     gap = v[:n] - base[:n]
-    lines.append(f"| {name} | {100 * v.mean():.1f} ± {100 * v.std():.1f} | "
-                 f"{100 * gap.mean():+.1f} ± {100 * gap.std():.1f} | "
+    lines.append(f"| {name} | {100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f} | "
+                 f"{100 * gap.mean():+.1f} ± {100 * gap.std(ddof=1):.1f} | "
                  f"{', '.join(f'{100 * x:.1f}' for x in v)} |")
   (out / "results.md").write_text("\n".join(lines) + "\n")
   (out / "results.json").write_text(json.dumps(scores, indent=2))
@@ -114,7 +114,7 @@ def write_report(scores: dict[str, list[float]], out: Path) -> None:
   ax = fig.subplots()
   names = list(scores)
   ax.errorbar(range(len(names)), [100 * np.mean(scores[n]) for n in names],
-              yerr=[100 * np.std(scores[n]) for n in names], fmt="o", capsize=3)
+              yerr=[100 * np.std(scores[n], ddof=1) for n in names], fmt="o", capsize=3)
   for i, n in enumerate(names):
     ax.plot([i] * len(scores[n]), [100 * s for s in scores[n]], "k.", alpha=0.5)
   ax.set_xticks(range(len(names)))

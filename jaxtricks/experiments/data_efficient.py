@@ -133,7 +133,10 @@ def gallery(out: Path) -> None:
 
 
 def _cell(values) -> str:
-  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
+  """``mean ± sample std`` in %; one value has no spread: its mean alone."""
+  if len(values) < 2:
+    return f"{100 * np.mean(values):.1f}"
+  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
 
 
 def report(rows: list[dict], out: Path) -> str:

@@ -59,7 +59,7 @@ def write_report(rows: list[dict], out: Path) -> str:
            "| method | metric | mean ± std | seeds |", "|---|---|---|---|"]
   for m in methods:
     metric = next(r["metric"] for r in rows if r["method"] == m)
-    lines.append(f"| {m} | {metric} | {100 * np.mean(values[m]):.2f} ± {100 * np.std(values[m]):.2f}"
+    lines.append(f"| {m} | {metric} | {100 * np.mean(values[m]):.2f} ± {100 * np.std(values[m], ddof=1):.2f}"
                  f" | {len(values[m])} |")
   report = "\n".join(lines) + "\n"
   (out / "results.md").write_text(report)

@@ -78,7 +78,7 @@ def write_report(rows: list[dict], out: Path) -> str:
   (out / "results.json").write_text(json.dumps(rows, indent=2))
   methods = list(dict.fromkeys(r["method"] for r in rows))
   imbalances = sorted({r["imbalance"] for r in rows})
-  cell = lambda vals: f"{100 * np.mean(vals):.1f} ± {100 * np.std(vals):.1f}"
+  cell = lambda vals: f"{100 * np.mean(vals):.1f} ± {100 * np.std(vals, ddof=1):.1f}"
   lines = ["Balanced test accuracy (%, mean ± std over seeds) on long-tailed digits:", "",
            "| method | " + " | ".join(f"IF={f:g}" for f in imbalances) + " |",
            "|---|" + "---|" * len(imbalances)]
@@ -102,7 +102,7 @@ def write_report(rows: list[dict], out: Path) -> str:
   for i, m in enumerate(methods):
     means = [np.mean([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
              for f in imbalances]
-    stds = [np.std([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
+    stds = [np.std([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f], ddof=1)
             for f in imbalances]
     ax.bar(np.arange(len(imbalances)) + i * width, means, width, yerr=stds, label=m, capsize=2)
   ax.set_xticks(np.arange(len(imbalances)) + 0.4 - width / 2)

@@ -87,7 +87,7 @@ def report(rows: list[dict]) -> str:
            "| model | Q on real test digits | generated samples (classifier) |", "|---|---|---|"]
   for weight in WEIGHTS:
     picked = [r for r in rows if r["info_weight"] == weight]
-    cells = [f"{100 * np.mean([r[m] for r in picked]):.1f} ± {100 * np.std([r[m] for r in picked]):.1f}"
+    cells = [f"{100 * np.mean([r[m] for r in picked]):.1f} ± {100 * np.std([r[m] for r in picked], ddof=1):.1f}"
              for m in METRICS]
     name = "InfoGAN (λ = 1)" if weight else "GAN (λ = 0)"
     lines.append(f"| {name} | {cells[0]} | {cells[1]} |")

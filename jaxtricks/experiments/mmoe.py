@@ -103,13 +103,13 @@ def report(results: dict, out: Path) -> str:
            "|---|" + "---|" * len(RHOS)]
   for m in KINDS:
     lines.append(f"| {m} | " + " | ".join(
-        f"{np.mean(table[m][str(r)]):.4f} ± {np.std(table[m][str(r)]):.4f}" for r in RHOS) + " |")
+        f"{np.mean(table[m][str(r)]):.4f} ± {np.std(table[m][str(r)], ddof=1):.4f}" for r in RHOS) + " |")
   lines += ["", "Paired by seed (run s of every model has the same data and initialisation seed): "
             "loss of the other model minus MMoE's, mean ± std (positive: MMoE better):", "",
             "| other model | " + " | ".join(f"ρ = {r}" for r in RHOS) + " |", "|---|" + "---|" * len(RHOS)]
   for m in KINDS[1:]:
     gaps = [np.subtract(table[m][str(r)], table["mmoe"][str(r)]) for r in RHOS]
-    lines.append(f"| {m} | " + " | ".join(f"{g.mean():+.4f} ± {g.std():.4f}" for g in gaps) + " |")
+    lines.append(f"| {m} | " + " | ".join(f"{g.mean():+.4f} ± {g.std(ddof=1):.4f}" for g in gaps) + " |")
   lines += ["", f"Final test loss over {len(hist[KINDS[0]])} runs at ρ = {results['hist_rho']}:", "",
             "| model | mean | median | 90th percentile | worst |", "|---|---|---|---|---|"]
   for m in KINDS:
@@ -121,7 +121,7 @@ def report(results: dict, out: Path) -> str:
   ax = fig.subplots()
   for m in KINDS:
     means = [np.mean(table[m][str(r)]) for r in RHOS]
-    stds = [np.std(table[m][str(r)]) for r in RHOS]
+    stds = [np.std(table[m][str(r)], ddof=1) for r in RHOS]
     ax.errorbar(RHOS, means, yerr=stds, marker="o", capsize=3, label=m)
   ax.set(xlabel="task relatedness ρ (weight cosine)", ylabel="test loss", title="MMoE synthetic")
   ax.legend()

@@ -51,7 +51,7 @@ def report(rows: list[dict], out: Path) -> str:
            "| model | epochs | relational | non-relational |", "|---|---|---|---|"]
   for model in KINDS:
     picked = [r for r in rows if r["model"] == model]
-    cells = [f"{100 * np.mean([r[k] for r in picked]):.1f} ± {100 * np.std([r[k] for r in picked]):.1f}"
+    cells = [f"{100 * np.mean([r[k] for r in picked]):.1f} ± {100 * np.std([r[k] for r in picked], ddof=1):.1f}"
              for k in ("relational", "nonrelational")]
     lines.append(f"| {NAMES[model]} | {picked[0]['epochs']} | {cells[0]} | {cells[1]} |")
   fig = Figure(figsize=(8, 3.2))

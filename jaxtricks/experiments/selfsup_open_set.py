@@ -56,7 +56,7 @@ def run(seeds: int, out: Path, smoke: bool) -> list[dict]:
 
 
 def _cell(values) -> str:
-  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values):.2f}"
+  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values, ddof=1):.2f}"
 
 
 def write_report(rows: list[dict], out: Path) -> str:

@@ -77,7 +77,7 @@ def self_distillation(seeds: int, out: Path, smoke: bool) -> list[dict]:
 
 
 def _cell(values) -> str:
-  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
+  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
 
 
 def report(rows: list[dict]) -> str:
