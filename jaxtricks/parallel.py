@@ -154,13 +154,6 @@ class DataParallel:
     sharding = _replicated_everywhere()
     return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, _host(a)), tree)
 
-  def global_like(self, tree: Any) -> Any:
-    """Shapes, dtypes and shardings of :meth:`to_global` of ``tree`` (an orbax restore target)."""
-    if self.kind == "mesh" or jax.process_count() == 1:
-      return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), tree)
-    sharding = _replicated_everywhere()
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype, sharding=sharding), tree)
-
   def from_global(self, tree: Any) -> Any:
     """The inverse of :meth:`to_global` (placed as :meth:`replicate` places)."""
     if self.kind == "mesh" or jax.process_count() == 1:

@@ -3,7 +3,8 @@
 ``sums`` merge by addition (counts, loss sums, per-class hits: psum'd over devices inside the step,
 added over batches); ``rows`` (embeddings, logits, scores: whatever a metric needs whole, e.g. AUROC or
 Recall@K) are gathered over every device of every host inside the step, the padding of the last batch
-dropped, and concatenated in data set order. ``finalize(sums, rows)`` turns both into the ``eval/`` metrics on the host.
+dropped, and concatenated in data set order. ``finalize(sums, rows)`` turns both into the ``eval/``
+metrics on the host.
 """
 
 from __future__ import annotations

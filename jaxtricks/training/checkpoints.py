@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
 
 from jaxtricks.parallel import DataParallel
@@ -38,7 +39,7 @@ class Checkpoints:
   def restore(self, like: Any) -> Any:
     """The latest checkpoint, placed like the pytree ``like`` (a state :meth:`DataParallel.replicate`
     placed)."""
-    abstract = self.parallel.global_like(like)
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, self.parallel.to_global(like))
     restored = self.manager.restore(self.latest_step(), args=ocp.args.StandardRestore(abstract))
     return self.parallel.from_global(restored)
 
