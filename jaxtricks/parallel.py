@@ -124,10 +124,12 @@ class DataParallel:
     """This host's ``[b_host, ...]`` batch as the step's input: global arrays sharded over the mesh
     (``mesh``), or ``[local devices, b, ...]`` arrays (``pmap``). Leaves that are already
     ``jax.Array``s (a batch this method placed before) pass through."""
+    host = [v for v in batch.values() if not isinstance(v, jax.Array)]
+    if host:
+      self.check_batch_size(len(host[0]) * jax.process_count(), "the global batch")
     return {k: v if isinstance(v, jax.Array) else self._shard(v) for k, v in batch.items()}
 
   def _shard(self, x: np.ndarray) -> jax.Array:
-    self.check_batch_size(len(x) * jax.process_count(), "the global batch")
     if self.kind == "pmap":
       x = np.reshape(x, (len(self.devices), -1) + np.shape(x)[1:])
       return jax.device_put(x, NamedSharding(self.mesh, P(AXIS)))
