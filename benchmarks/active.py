@@ -10,7 +10,8 @@ minimum updated per pick) with the row norms computed once and one matrix–vect
 and ``alpha_mix_sampling.py`` in closed form (per cap and anchor: ``α = ε·|z|/|g|·g/(z + 1e-8)``, the
 ``[U, D]`` mix, the head, the prediction flips). Both sides see the same random pool, labelled set
 and linear head; the script asserts that they return the same result, runs them interleaved and
-prints medians and ratios. ``--jaxtricks_only`` times jaxtricks alone and prints the process's peak resident memory.
+prints medians and ratios. ``--jaxtricks_only`` times jaxtricks alone and prints the process's peak
+resident memory.
 """
 
 import argparse

@@ -111,7 +111,8 @@ def main():
   medians = {k: statistics.median(v) for k, v in times.items()}
   for name, m in medians.items():
     print(f"{name}: median {m * 1e3:.1f} ms per forward+backward ({args.rounds} rounds)")
-  print(f"speed-up jaxtricks vs PyTorch: {medians['PyTorch (official formulation)'] / medians['jaxtricks']:.1f}x "
+  speedup = medians['PyTorch (official formulation)'] / medians['jaxtricks']
+  print(f"speed-up jaxtricks vs PyTorch: {speedup:.1f}x "
         f"(torch threads: {torch.get_num_threads()})")
 
 

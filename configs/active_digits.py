@@ -2,7 +2,7 @@
 
 Pool = the digits training split (1,257 images); 20 random labelled examples to start, then 8 rounds
 of 20 queries. Each round trains the CNN (width 16, dropout 0.3 before the head, so BALD has MC
-dropout; ``model.pool_dropout_rate`` adds Gal et al.'s dropout after the pooling layer) for 200
+dropout; ``model.cnn.pool_dropout_rate`` adds Gal et al.'s dropout after the pooling layer) for 200
 steps of batch 16 from the seed's initial parameters (the ALFA-Mix protocol; set ``active.warm_start``
 to continue from the previous round), Adam with LR 1e-3. ALFA-Mix uses the closed-form α with cap step
 0.2 (the paper's setting).
@@ -22,9 +22,8 @@ def get_config(arg=None):
   c = base_config()
   c.dataset.source = "digits"
   c.augment.crop_padding = 1
-  c.model.update(name="cnn", width=16, dropout_rate=0.3, pool_dropout_rate=0.0)
-  for key in ("depth", "variant", "block", "zero_gamma"):  # ResNet-only options.
-    del c.model[key]
+  c.model.name = "cnn"
+  c.model.cnn.update(width=16, dropout_rate=0.3, pool_dropout_rate=0.0)
   c.optim.name = "adamw"
   c.optim.lr = 1e-3
   c.optim.reference_batch = 16
@@ -50,5 +49,5 @@ def get_config(arg=None):
     c.active.budget = 16
     c.active.initial = 16
     c.active.steps_per_round = 3
-    c.model.width = 4
+    c.model.cnn.width = 4
   return c

@@ -1,19 +1,9 @@
-"""Long-tailed CIFAR-10 (TFDS), ResNet-32: Class-Balanced focal loss (γ = 1, β = 0.9999), head bias −log(C−1): the CB paper's best CIFAR-10 setting.
+"""Long-tailed CIFAR-10 (TFDS), ResNet-32: Class-Balanced focal loss (γ = 1, β = 0.9999), head bias
+−log(C−1), no decay on biases: the CB paper's best CIFAR-10 setting, on ``cifar10_lt_resnet32``.
 
-Built on ``cifar10_lt_resnet32.py`` (same data, network and CB-paper schedule); takes the same
-``:imbalance=..,seed=..,smoke``.
-
-  python -m jaxtricks.training --config=configs/cifar10_lt_cb_focal.py:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_cb_focal:imbalance=100
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "cifar10_lt_resnet32", arg)
-  c.loss.type = "focal"
-  c.loss.gamma = 1.0
-  c.loss.class_balanced_beta = 0.9999
-  c.model.prior_bias = True
-  c.optim.no_bias_decay = True
-  return c
+get_config = long_tail_recipe(__file__, "cifar10_lt_resnet32", "cb_focal", no_bias_decay=True)

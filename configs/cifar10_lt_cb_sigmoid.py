@@ -1,18 +1,11 @@
-"""Long-tailed CIFAR-10 (TFDS), ResNet-32: Class-Balanced sigmoid cross-entropy, β = 0.9999, head bias −log(C−1), no decay on biases.
+"""Long-tailed CIFAR-10 (TFDS), ResNet-32: Class-Balanced sigmoid cross-entropy, β = 0.9999, head bias
+−log(C−1), no decay on biases.
 
-Built on ``cifar10_lt_resnet32.py`` (same data, network and CB-paper schedule); takes the same
-``:imbalance=..,seed=..,smoke``.
+Data, network, CB-paper schedule and ``:imbalance=..,seed=..,smoke`` of ``cifar10_lt_resnet32``.
 
-  python -m jaxtricks.training --config=configs/cifar10_lt_cb_sigmoid.py:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_cb_sigmoid:imbalance=100
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "cifar10_lt_resnet32", arg)
-  c.loss.type = "sigmoid"
-  c.loss.class_balanced_beta = 0.9999
-  c.model.prior_bias = True
-  c.optim.no_bias_decay = True
-  return c
+get_config = long_tail_recipe(__file__, "cifar10_lt_resnet32", "cb_sigmoid", no_bias_decay=True)

@@ -1,4 +1,6 @@
-"""Long-tailed CIFAR-10 (TFDS), ResNet-32: M2m (Kim et al., CVPR 2020) from the first LR decay (epoch 160) on, as the official schedule; g is trained first into WORKDIR/generator unless --config.m2m.generator_workdir names one.
+"""Long-tailed CIFAR-10 (TFDS), ResNet-32: M2m (Kim et al., CVPR 2020) from the first LR decay (epoch
+160) on, as the official schedule; g is trained first into WORKDIR/generator unless
+--config.m2m.generator_workdir names one.
 
 Built on ``cifar10_lt_resnet32.py`` (same data, network and CB-paper schedule); takes the same
 ``:imbalance=..,seed=..,smoke`` (the smoke variant translates with a single step).
@@ -6,6 +8,7 @@ Built on ``cifar10_lt_resnet32.py`` (same data, network and CB-paper schedule); 
   python -m jaxtricks.training --config=configs/cifar10_lt_m2m.py:imbalance=100
 """
 
+from jaxtricks.imbalance.recipes import long_tail_method
 from jaxtricks.training.config import parse_arg, sibling_config
 
 
@@ -13,8 +16,7 @@ def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0, imbalance=100.0)
   c = sibling_config(__file__, "cifar10_lt_resnet32",
                      f"smoke={arg.smoke},seed={arg.seed},imbalance={arg.imbalance}")
-  c.m2m.enabled = True
-  c.m2m.from_epoch = c.optim.decay_epochs[0]
+  long_tail_method(c, "m2m")
   if arg.smoke:
     c.m2m.steps = 1
   return c

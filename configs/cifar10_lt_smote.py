@@ -1,15 +1,9 @@
-"""Long-tailed CIFAR-10 (TFDS), ResNet-32: SMOTE in input space (k = 5): the stream samples the data plus synthetic points that balance every class.
+"""Long-tailed CIFAR-10 (TFDS), ResNet-32: SMOTE in input space (k = 5): the stream samples the data plus
+synthetic points that balance every class. As ``cifar10_lt_resnet32`` otherwise, arguments included.
 
-Built on ``cifar10_lt_resnet32.py`` (same data, network and CB-paper schedule); takes the same
-``:imbalance=..,seed=..,smoke``.
-
-  python -m jaxtricks.training --config=configs/cifar10_lt_smote.py:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_smote:imbalance=100
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "cifar10_lt_resnet32", arg)
-  c.dataset.resample = "smote"
-  return c
+get_config = long_tail_recipe(__file__, "cifar10_lt_resnet32", "smote")

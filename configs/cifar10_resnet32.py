@@ -4,7 +4,8 @@ Batch 128, SGD momentum 0.9, weight decay 2e-4 on all parameters, LR 0.1 per 128
 5-epoch linear warm-up, ×0.01 at epoch 160 and again at 180 (Cui et al., CVPR 2019), 200 epochs,
 pad-4 random crop + horizontal flip. Needs ``pip install -e ".[tfds]"`` and a prepared ``cifar10``.
 
-  python -m jaxtricks.training --config=configs/cifar10_resnet32.py --config.dataset.data_dir=~/tensorflow_datasets
+  python -m jaxtricks.training --config=configs/cifar10_resnet32.py
+  --config.dataset.data_dir=~/tensorflow_datasets
 """
 
 from jaxtricks.training.config import base_config, parse_arg
@@ -21,8 +22,7 @@ def get_config(arg=None):
   c.augment.flip = True
 
   c.model.name = "resnet"
-  c.model.depth = 32
-  c.model.variant = "v1"
+  c.model.resnet.update(depth=32, variant="v1")
 
   c.optim.name = "sgd"
   c.optim.lr = 0.1
@@ -41,8 +41,7 @@ def get_config(arg=None):
   c.log_every_steps = 100
   c.checkpoint_every_steps = 1000
   if arg.smoke:
-    c.model.depth = 8
-    c.model.width = 8
+    c.model.resnet.update(depth=8, width=8)
     c.train.batch_size = 64
     c.train.num_epochs = 2
     c.optim.warmup_epochs = 1

@@ -26,9 +26,7 @@ def get_config(arg=None):
   c.augment.crop_padding = 4
 
   c.model.name = "resnet"
-  c.model.depth = 20
-  c.model.variant = "d"
-  c.model.zero_gamma = True
+  c.model.resnet.update(depth=20, variant="d", zero_gamma=True)
 
   c.optim.name = "sgd"
   c.optim.nesterov = True
@@ -54,8 +52,7 @@ def get_config(arg=None):
 
 def _smoke(c):
   """Seconds on CPU: a tiny ResNet for two epochs."""
-  c.model.depth = 8
-  c.model.width = 8
+  c.model.resnet.update(depth=8, width=8)
   c.train.batch_size = 32
   c.train.num_epochs = 2
   c.train.mixup_off_epochs = 1

@@ -12,8 +12,7 @@ from jaxtricks.training.config import parse_arg, sibling_config
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0)
   c = sibling_config(__file__, "default", f"smoke={arg.smoke},seed={arg.seed}")
-  c.model.variant = "v1"
-  c.model.zero_gamma = False
+  c.model.resnet.update(variant="v1", zero_gamma=False)
   c.optim.nesterov = False
   c.optim.no_bias_decay = False
   c.optim.schedule = "step"

@@ -8,7 +8,7 @@ epochs; the test metric is the estimator's loss on held-out batches. Evaluate th
 """
 
 from jaxtricks.tasks.infomax import ESTIMATORS
-from jaxtricks.training.config import base_config, parse_arg, set_task, sibling_config
+from jaxtricks.training.config import parse_arg, set_task, sibling_config
 
 
 def get_config(arg=None):
@@ -17,11 +17,8 @@ def get_config(arg=None):
     raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {arg.estimator!r}")
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
   set_task(c, "infomax")
-  c.model = base_config().model
-  c.model.update(name="dim", width=4 if arg.smoke else 32, mi_units=16 if arg.smoke else 128,
-                 embedding_dim=64)
-  for key in ("depth", "variant", "block", "zero_gamma"):  # ResNet-only options.
-    del c.model[key]
+  c.model.update(name="dim", embedding_dim=64)
+  c.model.dim.update(width=4 if arg.smoke else 32, mi_units=16 if arg.smoke else 128)
   c.infomax.estimator = arg.estimator
   c.optim.update(name="adamw", lr=1e-3, weight_decay=0.0, warmup_epochs=0)
   c.eval_batch_size = 128

@@ -18,7 +18,7 @@ def get_config(arg=None):
     c.transfer.pretrain = sibling_config(__file__, "digits_dim", f"smoke={arg.smoke},seed={arg.seed},"
                                          f"estimator={arg.estimator}")
   set_task(c, "classification")
-  c.model.infomax_heads = False
+  c.model.dim.infomax_heads = False
   c.transfer.freeze_backbone = True
   c.optim.update(name="sgd", lr=0.1, weight_decay=0.0)
   return c

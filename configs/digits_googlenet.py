@@ -15,9 +15,8 @@ from jaxtricks.training.config import parse_arg, sibling_config
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0, aux=True)
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
-  c.model = {"name": "googlenet", "stem": "cifar", "width": 0.25, "aux_logits": arg.aux,
-             "dropout_rate": 0.2, "aux_dropout_rate": 0.7}
-  c.loss.aux_weight = 0.3
-  if arg.smoke:
-    c.model.width = 0.0625
+  c.model.name = "googlenet"
+  c.model.googlenet.update(stem="cifar", width=0.0625 if arg.smoke else 0.25, aux_logits=arg.aux,
+                           dropout_rate=0.2, aux_dropout_rate=0.7)
+  c.loss.aux_weight = 0.3 if arg.aux else 0.0
   return c

@@ -8,7 +8,6 @@ class: through Q on the test digits, and on generated samples classified by a sm
   python -m jaxtricks.training --config=digits_infogan --workdir=runs/infogan
 """
 
-import ml_collections
 
 from jaxtricks.training.config import base_config, parse_arg, set_task, sibling_config
 
@@ -18,7 +17,6 @@ def get_config(arg=None):
   c = set_task(base_config(), "infogan")
   c.seed = arg.seed
   c.dataset.update(source="digits", standardize=False)
-  c.model = ml_collections.ConfigDict({"name": "infogan", "width": 1.0})  # × the reference's widths.
   c.infogan.info_weight = arg.info_weight
   classifier = sibling_config(__file__, "digits_student", f"smoke={arg.smoke}")
   classifier.dataset.standardize = False
@@ -31,7 +29,7 @@ def get_config(arg=None):
   c.log_every_steps = 50
   c.checkpoint_every_steps = 1000
   if arg.smoke:
-    c.model.width = 0.125
+    c.infogan.width = 0.125
     c.infogan.eval_samples = 200
     c.train.num_epochs = 2
     c.eval_every_epochs = 1

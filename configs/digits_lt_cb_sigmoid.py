@@ -1,16 +1,9 @@
-"""Long-tailed digits: Class-Balanced sigmoid (one-vs-all) cross-entropy, β = 0.9999, head bias −log(C−1).
+"""Long-tailed digits: Class-Balanced sigmoid (one-vs-all) cross-entropy, β = 0.9999, head bias
+−log(C−1); otherwise ``digits_lt_erm`` (its data, network, schedule and ``:arg``).
 
-Built on ``digits_lt_erm.py`` (same data, network and schedule); takes the same ``:imbalance=..,seed=..,smoke``.
-
-  python -m jaxtricks.training --config=configs/digits_lt_cb_sigmoid.py:imbalance=50
+  python -m jaxtricks.training --config=digits_lt_cb_sigmoid:imbalance=50
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "digits_lt_erm", arg)
-  c.loss.type = "sigmoid"
-  c.loss.class_balanced_beta = 0.9999
-  c.model.prior_bias = True
-  return c
+get_config = long_tail_recipe(__file__, "digits_lt_erm", "cb_sigmoid")

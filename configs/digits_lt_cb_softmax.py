@@ -1,14 +1,10 @@
 """Long-tailed digits: Class-Balanced softmax cross-entropy (Cui et al., CVPR 2019), β = 0.9999.
 
-Built on ``digits_lt_erm.py`` (same data, network and schedule); takes the same ``:imbalance=..,seed=..,smoke``.
+Everything else as ``digits_lt_erm``, whose ``:imbalance=..,seed=..,smoke`` it takes.
 
-  python -m jaxtricks.training --config=configs/digits_lt_cb_softmax.py:imbalance=50
+  python -m jaxtricks.training --config=digits_lt_cb_softmax:imbalance=50
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "digits_lt_erm", arg)
-  c.loss.class_balanced_beta = 0.9999
-  return c
+get_config = long_tail_recipe(__file__, "digits_lt_erm", "cb_softmax")

@@ -17,7 +17,8 @@ def get_config(arg=None):
   c.dataset.source = "digits"
   c.dataset.imbalance_factor = arg.imbalance
   c.augment.crop_padding = 1
-  c.model = {"name": "cnn", "width": 32, "prior_bias": False}
+  c.model.name = "cnn"
+  c.model.cnn.width = 32
 
   c.optim.name = "sgd"
   c.optim.lr = 0.1
@@ -34,7 +35,7 @@ def get_config(arg=None):
   c.log_every_steps = 20
   c.checkpoint_every_steps = 500
   if arg.smoke:
-    c.model.width = 8
+    c.model.cnn.width = 8
     c.train.num_epochs = 2
     c.optim.warmup_epochs = 1
     c.optim.decay_epochs = (1, 2)

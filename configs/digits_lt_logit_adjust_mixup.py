@@ -9,10 +9,6 @@ IF=50 but −3.9 at IF=100). Takes ``digits_lt_erm``'s ``:imbalance=..,seed=..,s
   python -m jaxtricks.training --config=configs/digits_lt_logit_adjust_mixup.py:imbalance=100
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "digits_lt_erm_mixup", arg)
-  c.loss.logit_adjustment = 1.0
-  return c
+get_config = long_tail_recipe(__file__, "digits_lt_erm", "logit_adjust_mixup")

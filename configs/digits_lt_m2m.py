@@ -9,11 +9,6 @@ Inputs are standardised, so translation is clamped to the training data's range.
   python -m jaxtricks.training --config=configs/digits_lt_m2m.py:imbalance=50
 """
 
-from jaxtricks.training.config import sibling_config
+from jaxtricks.imbalance.recipes import long_tail_recipe
 
-
-def get_config(arg=None):
-  c = sibling_config(__file__, "digits_lt_erm", arg)
-  c.m2m.enabled = True
-  c.m2m.from_epoch = c.optim.decay_epochs[0]
-  return c
+get_config = long_tail_recipe(__file__, "digits_lt_erm", "m2m")

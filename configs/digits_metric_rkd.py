@@ -12,7 +12,7 @@ from jaxtricks.training.config import parse_arg, sibling_config
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0)
   c = sibling_config(__file__, "digits_metric_student", f"smoke={arg.smoke},seed={arg.seed}")
-  c.model.l2_normalize = False
+  c.model.cnn.l2_normalize = False
   c.loss.weight = 0.0
   c.distill.teacher = sibling_config(__file__, "digits_metric_teacher", f"smoke={arg.smoke}")
   c.distill.features = "output"

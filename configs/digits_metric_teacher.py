@@ -17,7 +17,8 @@ def get_config(arg=None):
   c.dataset.train_classes = (0, 1, 2, 3, 4)
   c.dataset.test_classes = (5, 6, 7, 8, 9)
   c.augment.crop_padding = 1
-  c.model.update(name="resnet", depth=20, width=16, l2_normalize=True, embedding_dim=64)
+  c.model.update(name="resnet", embedding_dim=64)
+  c.model.resnet.update(depth=20, width=16, l2_normalize=True)
   c.loss.margin = 0.2
 
   c.optim.name = "adamw"
@@ -32,7 +33,7 @@ def get_config(arg=None):
   c.log_every_steps = 10
   c.checkpoint_every_steps = 500
   if arg.smoke:
-    c.model.update(depth=8, width=4)
+    c.model.resnet.update(depth=8, width=4)
     c.train.num_epochs = 2
     c.eval_every_epochs = 1
     c.log_every_steps = 2

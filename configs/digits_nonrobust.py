@@ -14,7 +14,7 @@ from jaxtricks.training.config import parse_arg, sibling_config
 def _standard(smoke: bool, seed: int):
   c = sibling_config(__file__, "digits_student", f"smoke={smoke},seed={seed}")
   c.dataset.standardize = False  # The attack's ε and clamping are in pixel units.
-  c.model.width = 4 if smoke else 16
+  c.model.cnn.width = 4 if smoke else 16
   return c
 
 

@@ -24,7 +24,7 @@ def get_config(arg=None):
   set_task(c, "open_set")
   c.dataset.train_classes = tuple(int(k) for k in known)
   c.dataset.test_classes = tuple(int(k) for k in known) + tuple(int(u) for u in unknown)
-  c.model.width = 4 if arg.smoke else 16
+  c.model.cnn.width = 4 if arg.smoke else 16
   c.model.embedding_dim = 32
   c.open_set.loss = arg.loss
   return c

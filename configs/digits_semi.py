@@ -25,7 +25,7 @@ def get_config(arg=None):
   set_task(c, "semi_supervised")
   c.dataset.standardize = False  # RandAugment works on [0, 1] pixels.
   c.augment.randaugment_ops = arg.randaugment
-  c.model.update(width=4 if arg.smoke else 16, dropout_rate=0.5)
+  c.model.cnn.update(width=4 if arg.smoke else 16, dropout_rate=0.5)
   c.optim.update(lr=0.05, reference_batch=32, warmup_epochs=0 if arg.smoke else 1)
   c.train.batch_size = 32
 

@@ -19,7 +19,7 @@ def get_config(arg=None):
   if arg.mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {arg.mode!r}")
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
-  c.model.width = 4 if arg.smoke else 16
+  c.model.cnn.width = 4 if arg.smoke else 16
   if arg.mode != "baseline":
     set_task(c, "sla")
     c.sla.mode = arg.mode

@@ -16,9 +16,8 @@ def get_config(arg=None):
   c.seed = arg.seed
   c.dataset.source = "digits"
   c.augment.crop_padding = 1
-  c.model.update(name="cnn", width=8)
-  for key in ("depth", "variant", "block", "zero_gamma"):  # ResNet-only options.
-    del c.model[key]
+  c.model.name = "cnn"
+  c.model.cnn.width = 8
 
   c.optim.name = "sgd"
   c.optim.lr = 0.1
@@ -33,7 +32,7 @@ def get_config(arg=None):
   c.log_every_steps = 20
   c.checkpoint_every_steps = 500
   if arg.smoke:
-    c.model.width = 4
+    c.model.cnn.width = 4
     c.train.num_epochs = 1
     c.optim.warmup_epochs = 0
     c.eval_every_epochs = 1

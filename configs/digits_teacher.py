@@ -3,14 +3,14 @@
   python -m jaxtricks.training --config=configs/digits_teacher.py --workdir=runs/teacher
 """
 
-from jaxtricks.training.config import base_config, parse_arg, sibling_config
+from jaxtricks.training.config import parse_arg, sibling_config
 
 
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0)
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
-  c.model = base_config().model
-  c.model.update(name="resnet", depth=56, width=16)
+  c.model.name = "resnet"
+  c.model.resnet.update(depth=56, width=16)
   if arg.smoke:
-    c.model.update(depth=8, width=4)
+    c.model.resnet.update(depth=8, width=4)
   return c

@@ -12,7 +12,7 @@ from jaxtricks.training.config import parse_arg, sibling_config
 def get_config(arg=None):
   arg = parse_arg(arg, smoke=False, seed=0, scratch=False, source=False)
   c = sibling_config(__file__, "digits_student", f"smoke={arg.smoke},seed={arg.seed}")
-  c.model.width = 4 if arg.smoke else 32
+  c.model.cnn.width = 4 if arg.smoke else 32
   c.train.num_epochs = 1 if arg.smoke else 10
   if arg.source:
     c.dataset.train_classes = c.dataset.test_classes = (0, 1, 2, 3, 4)

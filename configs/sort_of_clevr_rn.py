@@ -11,7 +11,6 @@ test on 200 scenes.
   python -m jaxtricks.training --config=sort_of_clevr_rn:model=cnn_mlp --workdir=runs/cnn_mlp
 """
 
-import ml_collections
 
 from jaxtricks.models.relational import KINDS
 from jaxtricks.training.config import base_config, parse_arg, set_task
@@ -30,8 +29,8 @@ def get_config(arg=None):
   c.seed = arg.seed
   c.dataset.update(source="sort_of_clevr", version="2017", num_train=9800 if full else 2000,
                    num_test=200, standardize=False)
-  c.model = ml_collections.ConfigDict({"name": "relational", "kind": arg.model,
-                                       "g_units": 256 if full else 64})
+  c.model.name = "relational"
+  c.model.relational.update(kind=arg.model, g_units=256 if full else 64)
   c.optim.update(name="adamw", lr=1e-4 if full else 3e-4, reference_batch=8,
                  weight_decay=0.0, schedule="constant", warmup_epochs=0)
   c.train.batch_size = 8  # Scenes; each brings its 20 questions.
@@ -43,7 +42,7 @@ def get_config(arg=None):
   c.checkpoint_every_steps = 500
   if arg.smoke:
     c.dataset.update(num_train=64, num_test=16)
-    c.model.g_units = 16
+    c.model.relational.g_units = 16
     c.optim.lr = 1e-3
     c.train.num_epochs = 1
     c.eval_batch_size = 16

@@ -18,11 +18,8 @@ def get_config(arg=None):
   c = set_task(base_config(), "multitask")
   c.seed = arg.seed
   c.dataset.update(source="mmoe_synthetic", split_seed=arg.data_seed, rho=arg.rho)
-  c.model = base_config().model
-  for key in ("depth", "variant", "block", "zero_gamma", "activation", "prior_bias",
-              "l2_normalize", "width"):  # Options of the image networks.
-    del c.model[key]
-  c.model.update(name="multitask", kind=arg.model, num_experts=8, units=16, tower_hidden=8)
+  c.model.name = "multitask"
+  c.model.multitask.update(kind=arg.model, num_experts=8, units=16, tower_hidden=8)
   c.optim.update(name="adamw", lr=1e-4, reference_batch=32, weight_decay=0.0, schedule="constant",
                  warmup_epochs=0)
   c.train.batch_size = 32

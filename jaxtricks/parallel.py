@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 AXIS = "batch"
 PARALLEL = ("mesh", "pmap")
@@ -119,6 +120,11 @@ class DataParallel:
     if jax.process_count() == 1 or self.kind == "pmap":
       return jax.device_put(tree, sharding)
     return jax.tree.map(lambda a: jax.make_array_from_process_local_data(sharding, _host(a)), tree)
+
+  @staticmethod
+  def to_host(tree: Any) -> Any:
+    """One host copy (NumPy) of a replicated ``tree``, e.g. a state that :meth:`step` returned."""
+    return jax.tree.map(_host, tree)
 
   def shard(self, batch: dict[str, Any]) -> dict[str, jax.Array]:
     """This host's ``[b_host, ...]`` batch as the step's input: global arrays sharded over the mesh

@@ -39,11 +39,12 @@ def test_list_prints_every_recipe_with_its_summary(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   lines = result.stdout.splitlines()
   assert len(lines) == len(list((REPO / "configs").glob("[!_]*.py")))
-  assert any(l.startswith("digits_lt_cb_focal ") and "focal" in l for l in lines)
+  assert any(line.startswith("digits_lt_cb_focal ") and "focal" in line for line in lines)
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--config=default:smoke", "--config.optim.lrr=0.1"], 'no such key in --config: \'lrr\' Did you mean "lr"'),
+    (["--config=default:smoke", "--config.optim.lrr=0.1"],
+     'no such key in --config: \'lrr\' Did you mean "lr"'),
     (["--config=default:smoke", "--config.sla.mode=da"], "no such key in --config: 'sla'"),
     (["--config=nope"], "config 'nope' is neither a file nor the name of a recipe; recipes: active_digits,"),
     (["--config=default:smok"], "ValueError: config argument 'smok' is not one of ['seed', 'smoke']"),
@@ -56,6 +57,6 @@ def test_list_prints_every_recipe_with_its_summary(tmp_path):
 def test_bad_input_is_a_one_line_error_with_exit_status_2(tmp_path, args, message):
   result = _cli(*args, f"--workdir={tmp_path / 'run'}", cwd=tmp_path)
   assert result.returncode == 2, result.stderr[-3000:]
-  errors = [l for l in result.stderr.splitlines() if l.startswith("error: ")]
+  errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
   assert len(errors) == 1 and message in errors[0], result.stderr[-3000:]
   assert "Traceback" not in result.stderr

@@ -5,15 +5,16 @@ then ``rounds`` queries of ``budget`` points. Each round trains the model for ``
 steps from the seed's initial parameters (the official ALFA-Mix protocol) or from the previous
 round's (``warm_start``), records the test accuracy against the labelled-set size in
 ``metrics.jsonl`` (with the labelled indices, so an interrupted run resumes after its last finished
-round), and queries with the strategy. The training step is compiled once for all rounds,
-strategies and seeds. At the end: ``learning_curves.png`` (mean ± std over seeds),
+round), and queries with the strategy. A round trains through :func:`jaxtricks.training.trainer.train`
+in ``<strategy>_seed<s>/round_<r>`` (its logs and checkpoints: a round cut short resumes from its
+last checkpoint); the training step is compiled once for all rounds, strategies and seeds. At the
+end: ``learning_curves.png`` (mean ± std over seeds),
 ``penalty_matrix.png`` and ``results.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import time
 from pathlib import Path
@@ -31,14 +32,16 @@ from jaxtricks.active.alfamix import alfamix_candidates, alfamix_select, class_a
 from jaxtricks.active.badge import badge
 from jaxtricks.active.coreset import kcenter_greedy
 from jaxtricks.active.evaluation import penalty_matrix
-from jaxtricks.data import TrainBatches, build_datasets
+from jaxtricks.data import TrainBatches, build_datasets, map_in_chunks
+from jaxtricks.models.layers import aux_output
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import classification
 from jaxtricks.tasks.base import Data
+from jaxtricks.training import trainer
+from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
 from jaxtricks.training.plots import read_metrics
 from jaxtricks.training.runs import Runs
-from jaxtricks.training.trainer import fit
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "bald", "coreset", "badge",
               "alfamix")
@@ -46,34 +49,27 @@ SCORES = {"least_confidence": uncertainty.least_confidence, "margin": uncertaint
           "entropy": uncertainty.entropy}
 
 
-@functools.partial(jax.jit, static_argnames=("model", "mc_passes"))
-def _pool_outputs(variables, images, key, *, model, mc_passes):
-  """Logits, penultimate embeddings and ``[T, n, C]`` MC-dropout logits of a chunk of the pool."""
-  logits, state = model.apply(variables, images, train=False, mutable=["intermediates"])
-  embedding = state["intermediates"]["embedding"][0]
-  mc = None
-  if mc_passes:
-    apply = lambda k, x: model.apply(variables, x, train=False, dropout=True, rngs={"dropout": k})
-    mc = uncertainty.mc_dropout_logits(apply, key, images, mc_passes)
-  return logits, embedding, mc
-
-
 def pool_outputs(model, variables, images: np.ndarray, key, *, mc_passes: int = 0,
                  chunk_size: int = 1024) -> dict[str, np.ndarray]:
-  """The model's outputs over the whole pool, in fixed-size chunks (one compilation)."""
-  out = {"logits": [], "embeddings": [], "mc_logits": []}
-  for start in range(0, len(images), chunk_size):
-    chunk = images[start:start + chunk_size]
-    padded = np.concatenate([chunk, np.zeros((chunk_size - len(chunk),) + chunk.shape[1:],
-                                             chunk.dtype)])
-    logits, emb, mc = _pool_outputs(variables, padded, jax.random.fold_in(key, start), model=model,
-                                    mc_passes=mc_passes)
-    out["logits"].append(np.asarray(logits)[:len(chunk)])
-    out["embeddings"].append(np.asarray(emb)[:len(chunk)])
-    if mc is not None:
-      out["mc_logits"].append(np.asarray(mc)[:, :len(chunk)])
-  return {"logits": np.concatenate(out["logits"]), "embeddings": np.concatenate(out["embeddings"]),
-          "mc_logits": np.concatenate(out["mc_logits"], axis=1) if mc_passes else None}
+  """The model's ``logits``, penultimate ``embeddings`` and ``[T, n, C]`` MC-dropout ``mc_logits``
+  (None without ``mc_passes``) over the whole pool; example ``i``'s dropout masks are keyed by
+  ``fold_in(key, i)``, whatever the chunk size."""
+
+  def outputs(chunk):
+    logits, aux = model.apply(variables, chunk["image"], train=False)
+    out = {"logits": logits, "embeddings": aux_output(aux, "embedding", needed_by="active learning")}
+    if mc_passes:
+      def passes(i, x):  # [T, C]: one example's stochastic passes.
+        apply = lambda k, x: model.apply(variables, x, train=False, dropout=True,  # noqa: E731
+                                         rngs={"dropout": k})[0]
+        logits = uncertainty.mc_dropout_logits(apply, jax.random.fold_in(key, i), x[None], mc_passes)
+        return logits[:, 0]
+      out["mc_logits"] = jax.vmap(passes)(chunk["index"], chunk["image"])
+    return out
+
+  out = map_in_chunks(outputs, {"image": images, "index": np.arange(len(images))}, chunk_size=chunk_size)
+  out["mc_logits"] = np.swapaxes(out["mc_logits"], 0, 1) if mc_passes else None
+  return out
 
 
 def query(strategy: str, key, outputs: dict[str, Any], labelled: np.ndarray, labels: np.ndarray,
@@ -148,12 +144,17 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
     return TrainBatches(train.subset(indices), batch_size, seed=seed)
 
   task = classification.from_config(
-      config, Data(train, test), Runs(workdir, fit, (train, test)),
+      config, Data(train, test), Runs(workdir, trainer.fit, (train, test)),
       batches=RoundBatches(labelled_batches(np.arange(active.initial), 0), active.steps_per_round))
-  model, tx = task.model, task.tx
-  p_train = parallel.step(task.train_step)
+  model, tx = task.model, task.net.tx
+  p_train = parallel.step(task.train_step)  # Compiled once for every round, strategy and seed.
   evaluator, *_ = task.evaluators(test, batch_size=config.eval_batch_size, parallel=parallel)
   mc_passes = active.mc_passes if "bald" in active.strategies else 0
+  round_config = config.copy_and_resolve_references()  # A round: one epoch of steps_per_round steps.
+  round_config.train.num_epochs = 1
+  round_config.update(eval_every_epochs=1, progress=False,
+                      log_every_steps=min(config.log_every_steps, active.steps_per_round),
+                      checkpoint_every_steps=min(config.checkpoint_every_steps, active.steps_per_round))
 
   records_path = workdir / "metrics.jsonl"
   records = read_metrics(workdir) if records_path.exists() else []
@@ -167,24 +168,29 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
     init = task.init(seed)
     state = init
     for round_ in range(active.rounds + 1):
+      round_dir = workdir / f"{strategy}_seed{seed}" / f"round_{round_}"
       if (strategy, seed, round_) in done:  # Resume: replay the recorded labelled set.
         labelled = np.zeros(len(train), bool)
         labelled[done[(strategy, seed, round_)]["labelled_indices"]] = True
         labelled[done[(strategy, seed, round_)]["queried"]] = True
+        state = None  # Its trained state is in its checkpoint (read if the next round starts from it).
         continue
-      start = state if active.warm_start and round_ else init
-      state = parallel.replicate(
-          start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)))
+      if not (active.warm_start and round_):
+        start = init
+      else:
+        start = state if state is not None else _finished_round(round_dir.parent / f"round_{round_ - 1}",
+                                                                 init, parallel)
       indices = np.flatnonzero(labelled)
-      batches = labelled_batches(indices, seed * 1000 + round_)
-      for step in range(active.steps_per_round):
-        state, _ = p_train(state, batches.batch(step))
+      batches = RoundBatches(labelled_batches(indices, seed * 1000 + round_), active.steps_per_round)
+      state, summary = trainer.train(round_config, round_dir, batches,
+                             start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)),
+                             p_train, evaluator.run, parallel)
+      state = parallel.to_host(state)
       record = {"strategy": strategy, "seed": seed, "round": round_,
-                "num_labelled": int(labelled.sum()),
-                "test_accuracy": evaluator.run(state)["eval/accuracy"],
+                "num_labelled": int(labelled.sum()), "test_accuracy": summary["eval/accuracy"],
                 "labelled_indices": indices.tolist(), "queried": []}
       if round_ < active.rounds:
-        variables = jax.device_get(state.variables)
+        variables = state.variables
         key = jax.random.fold_in(jax.random.key(seed), round_)
         t0 = time.perf_counter()
         outputs = pool_outputs(model, variables, train.images, key,
@@ -201,6 +207,14 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
       records.append(record)
   report(records, workdir)
   return records
+
+
+def _finished_round(directory: Path, like, parallel: DataParallel):
+  """The trained state of a round finished before the run was interrupted (its last checkpoint)."""
+  checkpoints = Checkpoints(directory / "checkpoints", max_to_keep=1, parallel=parallel)
+  state = checkpoints.restore(parallel.replicate(like))
+  checkpoints.close()
+  return parallel.to_host(state)
 
 
 def curves(records: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

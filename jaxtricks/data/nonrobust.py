@@ -19,6 +19,7 @@ import optax
 
 from jaxtricks.adversarial import targeted_pgd_l2
 from jaxtricks.data.datasets import ArrayDataset
+from jaxtricks.data.pipeline import map_in_chunks
 
 KINDS = ("det", "rand")
 
@@ -36,22 +37,18 @@ def nonrobust_targets(labels: np.ndarray, num_classes: int, kind: str,
 def nonrobust_dataset(logits_fn: Callable[[jax.Array], jax.Array], dataset: ArrayDataset, kind: str, *,
                       epsilon: float, step_size: float, steps: int, seed: int,
                       data_range: tuple[float, float] = (0.0, 1.0),
-                      batch_size: int = 256) -> tuple[ArrayDataset, float]:
+                      chunk_size: int = 256) -> tuple[ArrayDataset, float]:
   """``(D_kind, attack success rate)``: each image of ``dataset`` after :func:`targeted_pgd_l2` on
   ``CE(logits_fn(x), t)`` (``logits_fn``: the standard model in inference mode), labelled ``t``."""
   targets = nonrobust_targets(dataset.labels, dataset.num_classes, kind, np.random.default_rng(seed))
 
-  @jax.jit
-  def attack(x, t):
+  def attack(chunk):
+    x, t = chunk["image"], chunk["target"]
     loss = lambda z: optax.softmax_cross_entropy_with_integer_labels(logits_fn(z), t)  # noqa: E731
     x_adv = targeted_pgd_l2(loss, x, epsilon=epsilon, step_size=step_size, steps=steps,
                             data_range=data_range)
-    return x_adv, jnp.argmax(logits_fn(x_adv), -1) == t
+    return {"image": x_adv, "hit": jnp.argmax(logits_fn(x_adv), -1) == t}
 
-  images, hits = [], []
-  for i in range(0, len(dataset), batch_size):
-    x_adv, hit = attack(dataset.images[i:i + batch_size], targets[i:i + batch_size])
-    images.append(np.asarray(x_adv))
-    hits.append(np.asarray(hit))
-  relabelled = ArrayDataset(np.concatenate(images), targets, dataset.num_classes)
-  return relabelled, float(np.concatenate(hits).mean())
+  out = map_in_chunks(attack, {"image": dataset.images, "target": targets}, chunk_size=chunk_size)
+  relabelled = ArrayDataset(out["image"], targets, dataset.num_classes)
+  return relabelled, float(out["hit"].mean())

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
+import jax
 import numpy as np
 
 from jaxtricks.data.datasets import ArrayDataset
@@ -150,3 +151,21 @@ def eval_batches(dataset: ArrayDataset, batch_size: int, *, process_index: int =
     mask = idx < n
     idx = np.where(mask, idx, 0)
     yield {**dataset.fields(idx), "mask": mask}
+
+
+def map_in_chunks(fn: Callable[[Any], Any], inputs: Any, *, chunk_size: int = 1024) -> Any:
+  """``fn`` (jitted once) over ``inputs`` (a pytree of arrays with one leading length ``n``) in
+  chunks of ``min(chunk_size, n)`` rows, the last one zero-padded; the outputs' leading axes are
+  concatenated and trimmed to ``n``. Pass the row indices as an input where ``fn`` draws random
+  numbers, so that each row's draws do not depend on the chunk size."""
+  leaves = jax.tree.leaves(inputs)
+  n = len(leaves[0])
+  size = min(chunk_size, n)
+  step = jax.jit(fn)
+  chunks = []
+  for start in range(0, n, size):
+    def pad(a):
+      part = np.asarray(a[start:start + size])
+      return np.concatenate([part, np.zeros((size - len(part),) + part.shape[1:], part.dtype)])
+    chunks.append(jax.device_get(step(jax.tree.map(pad, inputs))))
+  return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)

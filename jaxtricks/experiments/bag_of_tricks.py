@@ -11,22 +11,21 @@ Writes ``results.md``, ``results.json`` and ``results.png`` into ``--out`` after
 keeps its workdir there, so an interrupted sweep resumes where it stopped.
 """
 
-import json
 from pathlib import Path
 
 import ml_collections
 import numpy as np
-from absl import app, flags, logging
 
+from jaxtricks.experiments.common import Option, mean_std, run_script, sample_std, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.trainer import fit
 
 STACK = (
     ("baseline", {}),
     ("+ warm-up, Nesterov", {"optim.warmup_epochs": 5, "optim.nesterov": True}),
-    ("+ zero-γ", {"model.zero_gamma": True}),
+    ("+ zero-γ", {"model.resnet.zero_gamma": True}),
     ("+ no bias decay", {"optim.no_bias_decay": True}),
-    ("+ ResNet-D", {"model.variant": "d"}),
+    ("+ ResNet-D", {"model.resnet.variant": "d"}),
     ("+ cosine", {"optim.schedule": "cosine"}),
     ("+ label smoothing", {"train.label_smoothing": 0.1}),
     ("+ mixup", {"train.mixup_alpha": 0.2, "train.mixup_off_epochs": 5}),
@@ -35,13 +34,12 @@ STACK = (
     ("+ logit adjustment, − label smoothing", {"loss.logit_adjustment": 1.0, "train.label_smoothing": 0.0}),
 )
 VARIANTS = (
-    ("all, PReLU", {"model.activation": "prelu"}),
+    ("all, PReLU", {"model.resnet.activation": "prelu"}),
     ("all + distillation", {"distill.kd_weight": 0.5, "distill.temperature": 20.0, "loss.weight": 0.5}),
 )
 DEFAULT = STACK[-1][0]
-TEACHER = {"model.depth": 32}  # The distillation variant's teacher: the whole stack, deeper, seed 0.
+TEACHER = {"model.resnet.depth": 32}  # The distillation variant's teacher: the whole stack, deeper, seed 0.
 
-FLAGS = flags.FLAGS
 
 
 def row_overrides(name: str) -> dict:
@@ -105,40 +103,30 @@ def write_report(scores: dict[str, list[float]], out: Path) -> None:
     v = np.array(values)
     n = min(len(v), len(base))
     gap = v[:n] - base[:n]
-    lines.append(f"| {name} | {100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f} | "
-                 f"{100 * gap.mean():+.1f} ± {100 * gap.std(ddof=1):.1f} | "
+    lines.append(f"| {name} | {mean_std(v)} | {mean_std(gap, signed=True)} | "
                  f"{', '.join(f'{100 * x:.1f}' for x in v)} |")
-  (out / "results.md").write_text("\n".join(lines) + "\n")
-  (out / "results.json").write_text(json.dumps(scores, indent=2))
+  save_results(out, scores, "\n".join(lines) + "\n", echo=False)  # Rewritten after every run.
   fig = Figure(figsize=(7, 3.5))
   ax = fig.subplots()
   names = list(scores)
   ax.errorbar(range(len(names)), [100 * np.mean(scores[n]) for n in names],
-              yerr=[100 * np.std(scores[n], ddof=1) for n in names], fmt="o", capsize=3)
+              yerr=[100 * sample_std(scores[n]) for n in names], fmt="o", capsize=3)
   for i, n in enumerate(names):
     ax.plot([i] * len(scores[n]), [100 * s for s in scores[n]], "k.", alpha=0.5)
   ax.set_xticks(range(len(names)))
   ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
   ax.set_ylabel("balanced test accuracy (%)")
   ax.set_title("Bag of Tricks, stacked: digits-LT (IF=10), ResNet-20")
-  fig.tight_layout()
-  fig.savefig(out / "results.png", dpi=100)
+  save_figure(fig, out / "results.png", dpi=100)
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  out = Path(FLAGS.out)
-  out.mkdir(parents=True, exist_ok=True)
-  for name in FLAGS.rows:
+def main(args, out: Path) -> None:
+  for name in args.rows:
     row_overrides(name)  # A misspelt row fails before any training.
-  run(FLAGS.seeds, out, FLAGS.rows, FLAGS.smoke)
+  run(args.seeds, out, args.rows, args.smoke)
   print((out / "results.md").read_text())
 
 
-if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
-  flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
-  flags.DEFINE_string("out", "results/bag_of_tricks", "Output directory.")
-  flags.DEFINE_list("rows", [], "Only these rows (names as in the table); default all.")
-  flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
-  app.run(main)
+if __name__ == "__main__":
+  run_script("bag_of_tricks", main,
+             rows=Option([], "Only these rows (names as in the table); default all."))

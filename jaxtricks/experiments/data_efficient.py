@@ -18,15 +18,15 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from absl import app, flags, logging
 from matplotlib.figure import Figure
 
 from jaxtricks.data import load_digits
-from jaxtricks.data.randaugment import TORCHVISION_OPS, op_magnitudes, randaugment, to_float, to_uint8, torchvision_op
-from jaxtricks.experiments import fit_and_release, save_results
+from jaxtricks.data.randaugment import (TORCHVISION_OPS, op_magnitudes, randaugment, to_float, to_uint8,
+                                        torchvision_op)
+from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_parts, run_script,
+                                         save_figure, save_results)
 from jaxtricks.training.config import load_config
 
-FLAGS = flags.FLAGS
 PARTS = ("few_labels", "aux", "nonrobust", "gallery")
 FRACTIONS = (0.05, 0.1)
 GENERATIONS = 3
@@ -68,7 +68,8 @@ def aux(seeds: int, out: Path, smoke: bool) -> list[dict]:
   rows = []
   for heads in (True, False):
     for seed in range(seeds):
-      final = _fit("digits_googlenet", f"smoke={smoke},seed={seed},aux={heads}", out / f"googlenet_aux{int(heads)}_s{seed}")
+      final = _fit("digits_googlenet", f"smoke={smoke},seed={seed},aux={heads}",
+                   out / f"googlenet_aux{int(heads)}_s{seed}")
       rows.append({"part": "aux", "method": "with_aux" if heads else "without_aux", "seed": seed,
                    "accuracy": final["eval/accuracy"]})
   return rows
@@ -80,7 +81,8 @@ def nonrobust(seeds: int, out: Path, smoke: bool) -> list[dict]:
   rows = [{"part": "nonrobust", "method": "standard", "seed": 0, "accuracy": final["eval/accuracy"]}]
   for kind in ("det", "rand"):
     for seed in range(seeds):
-      final = _fit("digits_nonrobust", f"smoke={smoke},seed={seed},kind={kind}", out / f"nonrobust_{kind}_s{seed}",
+      final = _fit("digits_nonrobust", f"smoke={smoke},seed={seed},kind={kind}",
+                   out / f"nonrobust_{kind}_s{seed}",
                    **{"nonrobust.source_workdir": str(source), "nonrobust.source": {}})
       rows.append({"part": "nonrobust", "method": kind, "seed": seed, "accuracy": final["eval/accuracy"],
                    "attack_success": final["eval/nonrobust_attack_success"]})
@@ -117,8 +119,7 @@ def gallery(out: Path) -> None:
   for ax in axes.ravel():
     ax.set_xticks([])
     ax.set_yticks([])
-  fig.tight_layout()
-  fig.savefig(out / "randaugment_ops.png", dpi=90)
+  save_figure(fig, out / "randaugment_ops.png", dpi=90)
 
   train, _ = load_digits(image_size=32, channels=3)
   digits = np.repeat(to_uint8(train.images[:6]), 4, axis=0)
@@ -130,13 +131,6 @@ def gallery(out: Path) -> None:
     ax.axis("off")
   fig.suptitle("digits: input, then four RandAugment draws (N = 2, bin 9)", fontsize=9)
   fig.savefig(out / "randaugment_digits.png", dpi=90)
-
-
-def _cell(values) -> str:
-  """``mean ± sample std`` in %; one value has no spread: its mean alone."""
-  if len(values) < 2:
-    return f"{100 * np.mean(values):.1f}"
-  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
 
 
 def report(rows: list[dict], out: Path) -> str:
@@ -158,10 +152,10 @@ def report(rows: list[dict], out: Path) -> str:
         acc = {r["seed"]: r["accuracy"] for r in few if r["method"] == m and r["fraction"] == f}
         ref = {r["seed"]: r["accuracy"] for r in few if r["method"] == "supervised" and r["fraction"] == f}
         diff = [acc[s] - ref[s] for s in acc]
-        cells.append(_cell(list(acc.values())) + ("" if m == "supervised" else f" ({_cell(diff)})"))
+        cells.append(mean_std(list(acc.values())) + ("" if m == "supervised" else f" ({mean_std(diff)})"))
       label = names[m] if m in names else f"Noisy Student, generation {m.rsplit('_', 1)[1]}"
       lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    pl = {f: _cell([r["teacher_pseudo_label_accuracy"] for r in few
+    pl = {f: mean_std([r["teacher_pseudo_label_accuracy"] for r in few
                     if r["method"] == "noisy_student_1" and r["fraction"] == f]) for f in FRACTIONS}
     lines += ["", "Accuracy of the first teacher's pseudo-labels on the kept (balanced) unlabelled set: "
               + ", ".join(f"{pl[f]} at {100 * f:g} %" for f in FRACTIONS) + ".", ""]
@@ -176,8 +170,7 @@ def report(rows: list[dict], out: Path) -> str:
       ax.set(xlabel="generation (0 = supervised teacher)", ylabel="test accuracy (%)",
              title=f"{100 * f:g} % labelled", xticks=range(GENERATIONS + 1))
       ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "few_labels.png", dpi=120)
+    save_figure(fig, out / "few_labels.png", dpi=120)
   for part, title, methods in (
       ("aux", "GoogLeNet (¼ width) on digits, test accuracy (%)", ("with_aux", "without_aux")),
       ("nonrobust", "Trained on non-robust data, clean test accuracy (%) (chance 10 %)",
@@ -185,36 +178,29 @@ def report(rows: list[dict], out: Path) -> str:
     picked = [r for r in rows if r["part"] == part]
     if not picked:
       continue
-    lines += [f"{title}:", "", "| training data / model | seeds | accuracy | attack success |", "|---|---|---|---|"]
+    lines += [f"{title}:", "", "| training data / model | seeds | accuracy | attack success |",
+              "|---|---|---|---|"]
     for m in methods:
       rs = [r for r in picked if r["method"] == m]
-      success = _cell([r["attack_success"] for r in rs]) if "attack_success" in rs[0] else ""
-      lines.append(f"| {m} | {len(rs)} | {_cell([r['accuracy'] for r in rs])} | {success} |")
+      success = mean_std([r["attack_success"] for r in rs]) if "attack_success" in rs[0] else ""
+      lines.append(f"| {m} | {len(rs)} | {mean_std([r['accuracy'] for r in rs])} | {success} |")
     if part == "aux":
       acc = {(r["method"], r["seed"]): r["accuracy"] for r in picked}
       diff = [acc["with_aux", s] - acc["without_aux", s] for s in {r["seed"] for r in picked}]
-      lines.append(f"\nPaired difference with − without heads: {_cell(diff)} points.")
+      lines.append(f"\nPaired difference with − without heads: {mean_std(diff)} points.")
     lines.append("")
   return "\n".join(lines)
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)  # Checkpointing logs every save at INFO.
-  out = Path(FLAGS.out)
-  out.mkdir(parents=True, exist_ok=True)
-  rows = []
-  for part in FLAGS.parts:
-    if part == "gallery":
-      gallery(out)
-    else:
-      rows += {"few_labels": few_labels, "aux": aux, "nonrobust": nonrobust}[part](FLAGS.seeds, out, FLAGS.smoke)
+def main(args, out: Path) -> None:
+  def figures_only(seeds, out, smoke):  # The gallery trains nothing.
+    gallery(out)
+    return []
+
+  rows = run_parts({"few_labels": few_labels, "aux": aux, "nonrobust": nonrobust, "gallery": figures_only},
+                   args, out)
   save_results(out, rows, report(rows, out))
 
 
-if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
-  flags.DEFINE_integer("seeds", 3, "Seeds per setting.")
-  flags.DEFINE_list("parts", list(PARTS), f"Which parts to run: {', '.join(PARTS)}.")
-  flags.DEFINE_string("out", "results/data_efficient", "Output directory.")
-  flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
-  app.run(main)
+if __name__ == "__main__":
+  run_script("data_efficient", main, parts=Option(PARTS, "Which parts to run.", choices=PARTS))

@@ -9,27 +9,19 @@ mean ± std over seeds) and ``results.png`` into ``--out``; each run keeps its w
 interrupted sweep resumes.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import tqdm
-from absl import app, flags, logging
 from matplotlib.figure import Figure
 
+from jaxtricks.experiments.common import Option, mean_std, run_script, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
 from jaxtricks.training.trainer import fit
 
 CLASSIFICATION = ("teacher", "student", "kd", "rkd_d", "rkd_a", "rkd_da", "kd_rkd")
 METRIC = ("metric_teacher", "metric_student", "metric_rkd")
-
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
-_METHODS = flags.DEFINE_list("methods", list(CLASSIFICATION + METRIC),
-                             "Methods (configs/digits_<method>.py).")
-_OUT = flags.DEFINE_string("out", "results/distillation", "Output directory.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
-
 
 def run(methods, seeds: int, out: Path, smoke: bool) -> list[dict]:
   rows = []
@@ -51,7 +43,6 @@ def run(methods, seeds: int, out: Path, smoke: bool) -> list[dict]:
 
 
 def write_report(rows: list[dict], out: Path) -> str:
-  (out / "results.json").write_text(json.dumps(rows, indent=2))
   methods = list(dict.fromkeys(r["method"] for r in rows))
   values = {m: [r["value"] for r in rows if r["method"] == m] for m in methods}
   lines = ["Digits: test accuracy (classification) and Recall@1 on unseen digits 5–9 (metric "
@@ -59,13 +50,12 @@ def write_report(rows: list[dict], out: Path) -> str:
            "| method | metric | mean ± std | seeds |", "|---|---|---|---|"]
   for m in methods:
     metric = next(r["metric"] for r in rows if r["method"] == m)
-    lines.append(f"| {m} | {metric} | {100 * np.mean(values[m]):.2f} ± {100 * np.std(values[m], ddof=1):.2f}"
-                 f" | {len(values[m])} |")
+    lines.append(f"| {m} | {metric} | {mean_std(values[m])} | {len(values[m])} |")
   report = "\n".join(lines) + "\n"
-  (out / "results.md").write_text(report)
+  save_results(out, rows, report, echo=False)
 
-  groups = [[m for m in methods if not m.startswith("metric")], [m for m in methods if m.startswith("metric")]]
-  groups = [g for g in groups if g]
+  metric = [m for m in methods if m.startswith("metric")]
+  groups = [g for g in ([m for m in methods if m not in metric], metric) if g]
   fig = Figure(figsize=(4 * len(groups) + 2, 3.5))
   axes = np.atleast_1d(fig.subplots(1, len(groups)))
   for ax, group, title in zip(axes, groups, ("test accuracy", "Recall@1 (digits 5–9)")):
@@ -73,23 +63,14 @@ def write_report(rows: list[dict], out: Path) -> str:
                    colors=["C7" if "teacher" in m else "C0" for m in group])
     ax.set_ylabel(f"{title} (%)")
   fig.suptitle("distillation on digits (ResNet teacher → small-CNN student)")
-  fig.tight_layout()
-  fig.savefig(out / "results.png", dpi=100)
+  save_figure(fig, out / "results.png", dpi=100)
   return report
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  out = Path(_OUT.value)
-  out.mkdir(parents=True, exist_ok=True)
-  unknown = set(_METHODS.value) - set(CLASSIFICATION + METRIC)
-  if unknown:
-    raise app.UsageError(f"--methods: unknown {sorted(unknown)}; allowed: "
-                         f"{list(CLASSIFICATION + METRIC)}")
-  rows = run(_METHODS.value, _SEEDS.value, out, _SMOKE.value)
-  print(write_report(rows, out))
+def main(args, out: Path) -> None:
+  print(write_report(run(args.methods, args.seeds, out, args.smoke), out))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run_script("distillation", main, methods=Option(
+      CLASSIFICATION + METRIC, "Methods (configs/digits_<method>.py).", choices=CLASSIFICATION + METRIC))

@@ -8,18 +8,17 @@ workdir there, so an interrupted sweep resumes. M2m reuses the ERM run of the sa
 as its generator g.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import tqdm
-from absl import app, flags, logging
 from matplotlib.figure import Figure
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import recall_score
 from sklearn.svm import SVC
 
 from jaxtricks.data import build_datasets
+from jaxtricks.experiments.common import Option, mean_std, run_script, sample_std, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.trainer import fit
 
@@ -29,11 +28,6 @@ SKLEARN = {"sklearn_svc": lambda: SVC(class_weight="balanced"),
 METHODS = ("erm", "cb_softmax", "cb_sigmoid", "cb_focal", "oversample", "smote", "drw", "m2m", "logit_adjust",
            "erm_mixup", "logit_adjust_mixup") + tuple(SKLEARN)
 
-_SEEDS = flags.DEFINE_integer("seeds", 3, "Number of seeds (0, 1, ...).")
-_IMBALANCE = flags.DEFINE_list("imbalance", ["10", "50", "100"], "Imbalance factors.")
-_METHODS = flags.DEFINE_list("methods", list(METHODS), "Methods (digits_lt_<method>.py).")
-_OUT = flags.DEFINE_string("out", "results/imbalance", "Output directory.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
 
 
 def shot_accuracies(per_class_recall, train_counts) -> dict[str, float]:
@@ -75,26 +69,24 @@ def run(methods, imbalances, seeds, out: Path, smoke: bool) -> list[dict]:
 
 
 def write_report(rows: list[dict], out: Path) -> str:
-  (out / "results.json").write_text(json.dumps(rows, indent=2))
   methods = list(dict.fromkeys(r["method"] for r in rows))
   imbalances = sorted({r["imbalance"] for r in rows})
-  cell = lambda vals: f"{100 * np.mean(vals):.1f} ± {100 * np.std(vals, ddof=1):.1f}"
   lines = ["Balanced test accuracy (%, mean ± std over seeds) on long-tailed digits:", "",
            "| method | " + " | ".join(f"IF={f:g}" for f in imbalances) + " |",
            "|---|" + "---|" * len(imbalances)]
   for m in methods:
     lines.append(f"| {m} | " + " | ".join(
-        cell([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
+        mean_std([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
         for f in imbalances) + " |")
   for f in imbalances:
     lines += ["", f"IF={f:g}: accuracy (%) on the many / medium / few-shot thirds of the classes:", "",
               "| method | many | medium | few |", "|---|---|---|---|"]
     for m in methods:
       sel = [r for r in rows if r["method"] == m and r["imbalance"] == f]
-      lines.append(f"| {m} | " + " | ".join(cell([r[k] for r in sel]) for k in ("many", "medium", "few"))
+      lines.append(f"| {m} | " + " | ".join(mean_std([r[k] for r in sel]) for k in ("many", "medium", "few"))
                    + " |")
   report = "\n".join(lines) + "\n"
-  (out / "results.md").write_text(report)
+  save_results(out, rows, report, echo=False)
 
   fig = Figure(figsize=(7, 4))
   ax = fig.subplots()
@@ -102,7 +94,7 @@ def write_report(rows: list[dict], out: Path) -> str:
   for i, m in enumerate(methods):
     means = [np.mean([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
              for f in imbalances]
-    stds = [np.std([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f], ddof=1)
+    stds = [sample_std([r["balanced_accuracy"] for r in rows if r["method"] == m and r["imbalance"] == f])
             for f in imbalances]
     ax.bar(np.arange(len(imbalances)) + i * width, means, width, yerr=stds, label=m, capsize=2)
   ax.set_xticks(np.arange(len(imbalances)) + 0.4 - width / 2)
@@ -111,22 +103,16 @@ def write_report(rows: list[dict], out: Path) -> str:
   ax.set_ylim(0.5, 1.0)
   ax.legend(fontsize=7, ncol=4, loc="lower left")
   ax.set_title("long-tailed digits, SmallCNN")
-  fig.tight_layout()
-  fig.savefig(out / "results.png", dpi=100)
+  save_figure(fig, out / "results.png", dpi=100)
   return report
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  out = Path(_OUT.value)
-  out.mkdir(parents=True, exist_ok=True)
-  unknown = set(_METHODS.value) - set(METHODS)
-  if unknown:
-    raise app.UsageError(f"--methods: unknown {sorted(unknown)}; allowed: {list(METHODS)}")
-  rows = run(_METHODS.value, [float(f) for f in _IMBALANCE.value], _SEEDS.value, out, _SMOKE.value)
+def main(args, out: Path) -> None:
+  rows = run(args.methods, [float(f) for f in args.imbalance], args.seeds, out, args.smoke)
   print(write_report(rows, out))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  run_script("imbalance", main,
+             imbalance=Option(["10", "50", "100"], "Imbalance factors."),
+             methods=Option(list(METHODS), "Methods (digits_lt_<method>.py).", choices=METHODS))

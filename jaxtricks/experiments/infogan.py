@@ -18,17 +18,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import app, flags
 from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
-from jaxtricks.experiments import save_results
+from jaxtricks.experiments.common import mean_std, run_script, save_figure, save_results
 from jaxtricks.tasks import infogan
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
-
-FLAGS = flags.FLAGS
 
 WEIGHTS = (1.0, 0.0)
 METRICS = ("code_accuracy_real", "code_accuracy_generated")
@@ -77,8 +74,7 @@ def save_code_grid(config, state, path: Path, code: int = 0, steps: int = 8) -> 
   ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
   ax.set(xlabel=f"continuous code {code + 1}: −1 → 1", ylabel="categorical code", xticks=[], yticks=[],
          title=f"λ = {config.infogan.info_weight:g}")
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  save_figure(fig, path, dpi=120)
 
 
 def report(rows: list[dict]) -> str:
@@ -87,23 +83,16 @@ def report(rows: list[dict]) -> str:
            "| model | Q on real test digits | generated samples (classifier) |", "|---|---|---|"]
   for weight in WEIGHTS:
     picked = [r for r in rows if r["info_weight"] == weight]
-    cells = [f"{100 * np.mean([r[m] for r in picked]):.1f} ± {100 * np.std([r[m] for r in picked], ddof=1):.1f}"
-             for m in METRICS]
+    cells = [mean_std([r[m] for r in picked]) for m in METRICS]
     name = "InfoGAN (λ = 1)" if weight else "GAN (λ = 0)"
     lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
   return "\n".join(lines) + "\n"
 
 
-def main(argv):
-  del argv
-  out = Path(FLAGS.out)
-  out.mkdir(parents=True, exist_ok=True)
-  rows = run(FLAGS.seeds, out, FLAGS.smoke)
+def main(args, out: Path) -> None:
+  rows = run(args.seeds, out, args.smoke)
   save_results(out, rows, report(rows))
 
 
-if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
-  flags.DEFINE_integer("seeds", 3, "Seeds per λ.")
-  flags.DEFINE_string("out", "results/infogan", "Output directory.")
-  flags.DEFINE_bool("smoke", False, "Use the config's :smoke variant (a quick check).")
-  app.run(main)
+if __name__ == "__main__":
+  run_script("infogan", main)

@@ -19,18 +19,15 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import app, flags
 from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
-from jaxtricks.experiments import save_results
+from jaxtricks.experiments.common import Option, mean_std, run_script, sample_std, save_figure, save_results
 from jaxtricks.models.multitask import KINDS
 from jaxtricks.parallel import AXIS
 from jaxtricks.tasks import multitask
 from jaxtricks.tasks.base import Data
 from jaxtricks.training.config import load_config
-
-FLAGS = flags.FLAGS
 
 RHOS = (0.5, 0.8, 0.9, 1.0)
 
@@ -64,7 +61,7 @@ def train_seeds(config: ml_collections.ConfigDict, num_seeds: int, *, vmapped: b
     step = jax.vmap(task.train_step, axis_name=AXIS)
 
     def body(state, idx):
-      batch = {"image": x[idx][None], "targets": y[idx][None], "label": jnp.zeros((1, len(idx)))}
+      batch = {"image": x[idx][None], "targets": y[idx][None]}
       return step(state, batch)[0], None
 
     state, _ = jax.lax.scan(body, state, order)
@@ -103,13 +100,13 @@ def report(results: dict, out: Path) -> str:
            "|---|" + "---|" * len(RHOS)]
   for m in KINDS:
     lines.append(f"| {m} | " + " | ".join(
-        f"{np.mean(table[m][str(r)]):.4f} ± {np.std(table[m][str(r)], ddof=1):.4f}" for r in RHOS) + " |")
+        mean_std(table[m][str(r)], scale=1, digits=4) for r in RHOS) + " |")
   lines += ["", "Paired by seed (run s of every model has the same data and initialisation seed): "
             "loss of the other model minus MMoE's, mean ± std (positive: MMoE better):", "",
             "| other model | " + " | ".join(f"ρ = {r}" for r in RHOS) + " |", "|---|" + "---|" * len(RHOS)]
   for m in KINDS[1:]:
     gaps = [np.subtract(table[m][str(r)], table["mmoe"][str(r)]) for r in RHOS]
-    lines.append(f"| {m} | " + " | ".join(f"{g.mean():+.4f} ± {g.std(ddof=1):.4f}" for g in gaps) + " |")
+    lines.append(f"| {m} | " + " | ".join(mean_std(g, scale=1, digits=4, signed=True) for g in gaps) + " |")
   lines += ["", f"Final test loss over {len(hist[KINDS[0]])} runs at ρ = {results['hist_rho']}:", "",
             "| model | mean | median | 90th percentile | worst |", "|---|---|---|---|---|"]
   for m in KINDS:
@@ -121,12 +118,11 @@ def report(results: dict, out: Path) -> str:
   ax = fig.subplots()
   for m in KINDS:
     means = [np.mean(table[m][str(r)]) for r in RHOS]
-    stds = [np.std(table[m][str(r)], ddof=1) for r in RHOS]
+    stds = [sample_std(table[m][str(r)]) for r in RHOS]
     ax.errorbar(RHOS, means, yerr=stds, marker="o", capsize=3, label=m)
   ax.set(xlabel="task relatedness ρ (weight cosine)", ylabel="test loss", title="MMoE synthetic")
   ax.legend()
-  fig.tight_layout()
-  fig.savefig(out / "loss_vs_rho.png", dpi=120)
+  save_figure(fig, out / "loss_vs_rho.png", dpi=120)
   fig = Figure(figsize=(5, 3.5))
   ax = fig.subplots()
   bins = np.histogram_bin_edges(np.concatenate([hist[m] for m in KINDS]), bins=20)
@@ -134,23 +130,18 @@ def report(results: dict, out: Path) -> str:
     ax.hist(hist[m], bins=bins, alpha=0.5, label=m)
   ax.set(xlabel="final test loss", ylabel="runs", title=f"robustness, ρ = {results['hist_rho']}")
   ax.legend()
-  fig.tight_layout()
-  fig.savefig(out / "robustness.png", dpi=120)
+  save_figure(fig, out / "robustness.png", dpi=120)
   return "\n".join(lines) + "\n"
 
 
-def main(argv):
-  del argv
-  out = Path(FLAGS.out)
-  out.mkdir(parents=True, exist_ok=True)
-  results = run(FLAGS.seeds, FLAGS.hist_seeds, FLAGS.hist_rho, FLAGS.epochs)
+def main(args, out: Path) -> None:
+  epochs = 2 if args.smoke else args.epochs
+  results = run(args.seeds, args.hist_seeds, args.hist_rho, epochs)
   save_results(out, results, report(results, out))
 
 
-if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
-  flags.DEFINE_integer("seeds", 5, "Runs per (model, rho) for the loss-vs-rho table.")
-  flags.DEFINE_integer("hist_seeds", 60, "Runs per model for the robustness histogram.")
-  flags.DEFINE_float("hist_rho", 0.5, "Task relatedness of the robustness histogram.")
-  flags.DEFINE_integer("epochs", 100, "Epochs per run (keras-mmoe: 100).")
-  flags.DEFINE_string("out", "results/mmoe", "Output directory.")
-  app.run(main)
+if __name__ == "__main__":
+  run_script("mmoe", main, seeds=5,
+             hist_seeds=Option(60, "Runs per model for the robustness histogram."),
+             hist_rho=Option(0.5, "Task relatedness of the robustness histogram."),
+             epochs=Option(100, "Epochs per run (keras-mmoe: 100; --smoke: 2)."))

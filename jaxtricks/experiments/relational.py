@@ -13,16 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-from absl import app, flags
 from matplotlib.figure import Figure
 
-from jaxtricks.experiments import save_results
+from jaxtricks.experiments.common import Option, mean_std, run_script, save_figure, save_results
 from jaxtricks.models.relational import KINDS
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
-
-FLAGS = flags.FLAGS
 
 QUESTION_KINDS = ("nonrelational", "relational")
 NAMES = {"rn": "RN", "cnn_mlp": "CNN+MLP"}
@@ -51,8 +47,7 @@ def report(rows: list[dict], out: Path) -> str:
            "| model | epochs | relational | non-relational |", "|---|---|---|---|"]
   for model in KINDS:
     picked = [r for r in rows if r["model"] == model]
-    cells = [f"{100 * np.mean([r[k] for r in picked]):.1f} ± {100 * np.std([r[k] for r in picked], ddof=1):.1f}"
-             for k in ("relational", "nonrelational")]
+    cells = [mean_std([r[k] for r in picked]) for k in ("relational", "nonrelational")]
     lines.append(f"| {NAMES[model]} | {picked[0]['epochs']} | {cells[0]} | {cells[1]} |")
   fig = Figure(figsize=(8, 3.2))
   for ax, kind in zip(fig.subplots(1, 2), QUESTION_KINDS):
@@ -63,22 +58,14 @@ def report(rows: list[dict], out: Path) -> str:
                 label=NAMES[model] if r["seed"] == 0 else None)
     ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"{kind} questions")
     ax.legend()
-  fig.tight_layout()
-  fig.savefig(out / "curves.png", dpi=120)
+  save_figure(fig, out / "curves.png", dpi=120)
   return "\n".join(lines) + "\n"
 
 
-def main(argv):
-  del argv
-  out = Path(FLAGS.out)
-  out.mkdir(parents=True, exist_ok=True)
-  rows = run(FLAGS.seeds, FLAGS.scale, out, FLAGS.smoke)
+def main(args, out: Path) -> None:
+  rows = run(args.seeds, args.scale, out, args.smoke)
   save_results(out, rows, report(rows, out))
 
 
-if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
-  flags.DEFINE_integer("seeds", 3, "Seeds per model.")
-  flags.DEFINE_enum("scale", "cpu", ["cpu", "full"], "The recipe's scale.")
-  flags.DEFINE_string("out", "results/relational", "Output directory.")
-  flags.DEFINE_bool("smoke", False, "Use the config's :smoke variant (a quick check).")
-  app.run(main)
+if __name__ == "__main__":
+  run_script("relational", main, scale=Option("cpu", "The recipe's scale.", choices=("cpu", "full")))

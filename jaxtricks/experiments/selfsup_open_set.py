@@ -9,14 +9,13 @@ DIM: linear-probe accuracy of ``configs/digits_dim_probe.py`` per estimator and 
 Writes ``results.md`` and ``results.png`` into ``--out``; runs keep their workdirs, so a sweep resumes.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import tqdm
-from absl import app, flags, logging
 from matplotlib.figure import Figure
 
+from jaxtricks.experiments.common import mean_std, run_script, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
 from jaxtricks.training.trainer import fit
@@ -25,14 +24,11 @@ SLA_MODES = ("baseline", "da", "mt", "sla", "sla_sd")
 OPEN_SET_LOSSES = ("softmax", "rpl", "arpl")
 DIM_ESTIMATORS = ("random", "jsd", "nce", "dv")
 
-_SEEDS = flags.DEFINE_integer("seeds", 3, "SLA: seeds; open set: known/unknown splits.")
-_OUT = flags.DEFINE_string("out", "results/selfsup_open_set", "Output directory.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
 
 
 def run(seeds: int, out: Path, smoke: bool) -> list[dict]:
   jobs = ([("sla", m, s) for s in range(seeds) for m in SLA_MODES]
-          + [("open_set", l, s) for s in range(seeds) for l in OPEN_SET_LOSSES]
+          + [("open_set", line, s) for s in range(seeds) for line in OPEN_SET_LOSSES]
           + [("dim", e, s) for s in range(seeds) for e in DIM_ESTIMATORS])
   rows = []
   for family, method, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
@@ -55,12 +51,7 @@ def run(seeds: int, out: Path, smoke: bool) -> list[dict]:
   return rows
 
 
-def _cell(values) -> str:
-  return f"{100 * np.mean(values):.2f} ± {100 * np.std(values, ddof=1):.2f}"
-
-
 def write_report(rows: list[dict], out: Path) -> str:
-  (out / "results.json").write_text(json.dumps(rows, indent=2))
   sla = [r for r in rows if r["family"] == "sla"]
   osr = [r for r in rows if r["family"] == "open_set"]
   dim = [r for r in rows if r["family"] == "dim"]
@@ -73,21 +64,21 @@ def write_report(rows: list[dict], out: Path) -> str:
            "sla_sd": ("SLA+SD (self-distilled head)", "accuracy_aggregated")}
   for m in SLA_MODES:
     label, other = names[m]
-    other_cell = f"{other.removeprefix('accuracy_')}: {_cell(pick(sla, m, other))}" if other else ""
-    lines.append(f"| {label} | {_cell(pick(sla, m, 'accuracy'))} | {other_cell} |")
+    other_cell = f"{other.removeprefix('accuracy_')}: {mean_std(pick(sla, m, other))}" if other else ""
+    lines.append(f"| {label} | {mean_std(pick(sla, m, 'accuracy'))} | {other_cell} |")
   lines += ["", "Open set on digits (6 known / 4 unknown, one run per split), %, mean ± std over splits:",
             "", "| method | AUROC | closed-set accuracy | OSCR |", "|---|---|---|---|"]
   for m in OPEN_SET_LOSSES:
-    lines.append(f"| {m} | {_cell(pick(osr, m, 'auroc'))} | {_cell(pick(osr, m, 'accuracy'))} | "
-                 f"{_cell(pick(osr, m, 'oscr'))} |")
+    lines.append(f"| {m} | {mean_std(pick(osr, m, 'auroc'))} | {mean_std(pick(osr, m, 'accuracy'))} | "
+                 f"{mean_std(pick(osr, m, 'oscr'))} |")
   lines += ["", "Deep InfoMax on digits: linear-probe test accuracy % of the frozen encoder (pooled "
             "last-conv features), mean ± std over seeds:", "", "| encoder | probe accuracy |",
             "|---|---|"]
   for e in DIM_ESTIMATORS:
     lines.append(f"| {'random (untrained)' if e == 'random' else 'DIM ' + e.upper()} | "
-                 f"{_cell(pick(dim, e, 'accuracy'))} |")
+                 f"{mean_std(pick(dim, e, 'accuracy'))} |")
   report = "\n".join(lines) + "\n"
-  (out / "results.md").write_text(report)
+  save_results(out, rows, report, echo=False)
 
   fig = Figure(figsize=(14, 3.5))
   axes = fig.subplots(1, 3)
@@ -100,18 +91,13 @@ def write_report(rows: list[dict], out: Path) -> str:
       continue
     plot_seed_bars({m: 100 * np.asarray(pick(group, m, key)) for m in present}, ax, margin=5.0)
     ax.set_title(title)
-  fig.tight_layout()
-  fig.savefig(out / "results.png", dpi=100)
+  save_figure(fig, out / "results.png", dpi=100)
   return report
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  out = Path(_OUT.value)
-  out.mkdir(parents=True, exist_ok=True)
-  print(write_report(run(_SEEDS.value, out, _SMOKE.value), out))
+def main(args, out: Path) -> None:
+  print(write_report(run(args.seeds, out, args.smoke), out))
 
 
-if __name__ == "__main__":
-  app.run(main)
+if __name__ == "__main__":  # --seeds: SLA's seeds; open set: known/unknown splits.
+  run_script("selfsup_open_set", main)

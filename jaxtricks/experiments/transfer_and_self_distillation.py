@@ -19,14 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
 
 from jaxtricks.data import build_datasets
 from jaxtricks.data.semi_supervised import labelled_split
-from jaxtricks.experiments import fit_and_release, save_results
+from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_parts, run_script,
+                                         save_results)
 from jaxtricks.training.config import load_config
 
-FLAGS = flags.FLAGS
 PARTS = ("transfer", "self_distillation")
 BUDGETS = (5, 20, 0)  # Training images per class; 0: all.
 METHODS = ("scratch", "finetune", "freeze")
@@ -76,10 +75,6 @@ def self_distillation(seeds: int, out: Path, smoke: bool) -> list[dict]:
   return rows
 
 
-def _cell(values) -> str:
-  return f"{100 * np.mean(values):.1f} ± {100 * np.std(values, ddof=1):.1f}"
-
-
 def report(rows: list[dict]) -> str:
   lines = []
   picked = [r for r in rows if r["part"] == "transfer"]
@@ -94,8 +89,9 @@ def report(rows: list[dict]) -> str:
       cells = []
       for m in METHODS:
         values = [acc[m, s] for s in range(seeds)]
-        diff = "" if m == "scratch" else f" ({_cell([acc[m, s] - acc['scratch', s] for s in range(seeds)])})"
-        cells.append(_cell(values) + diff)
+        gaps = [acc[m, s] - acc["scratch", s] for s in range(seeds)]
+        diff = "" if m == "scratch" else f" ({mean_std(gaps, signed=True)})"
+        cells.append(mean_std(values) + diff)
       lines.append(f"| {budget or 'all'} | " + " | ".join(cells) + " |")
     lines.append("")
   picked = [r for r in rows if r["part"] == "self_distillation"]
@@ -105,27 +101,17 @@ def report(rows: list[dict]) -> str:
     lines += [f"Self-distillation, test accuracy (%), mean ± std over {seeds} seeds; in brackets the paired "
               "difference to the previous generation:", "", "| generation | accuracy |", "|---|---|"]
     for g in sorted({r["generation"] for r in picked}):
-      diff = "" if g == 0 else f" ({_cell([acc[g, s] - acc[g - 1, s] for s in range(seeds)])})"
+      diff = "" if g == 0 else f" ({mean_std([acc[g, s] - acc[g - 1, s] for s in range(seeds)])})"
       name = "0 (the CNN alone, the first teacher)" if g == 0 else str(g)
-      lines.append(f"| {name} | {_cell([acc[g, s] for s in range(seeds)])}{diff} |")
+      lines.append(f"| {name} | {mean_std([acc[g, s] for s in range(seeds)])}{diff} |")
     lines.append("")
   return "\n".join(lines)
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  out = Path(FLAGS.out)
-  out.mkdir(parents=True, exist_ok=True)
-  rows = []
-  for part in FLAGS.parts:
-    rows += {"transfer": transfer, "self_distillation": self_distillation}[part](FLAGS.seeds, out, FLAGS.smoke)
+def main(args, out: Path) -> None:
+  rows = run_parts({"transfer": transfer, "self_distillation": self_distillation}, args, out)
   save_results(out, rows, report(rows))
 
 
-if __name__ == "__main__":  # Flags defined here: the module is also imported next to others.
-  flags.DEFINE_integer("seeds", 3, "Seeds per setting.")
-  flags.DEFINE_list("parts", list(PARTS), f"Which parts to run: {', '.join(PARTS)}.")
-  flags.DEFINE_string("out", "results/transfer", "Output directory.")
-  flags.DEFINE_bool("smoke", False, "Use the configs' :smoke variants (a quick check).")
-  app.run(main)
+if __name__ == "__main__":
+  run_script("transfer", main, parts=Option(PARTS, "Which parts to run.", choices=PARTS))

@@ -6,5 +6,4 @@ from jaxtricks.losses.classification import (auxiliary_classifier_loss, class_ba
                                              weighted_focal_loss)
 from jaxtricks.losses.distillation import (distillation_cross_entropy, kd_loss, pairwise_distances,
                                            rkd_angle_loss, rkd_distance_loss, rkd_loss)
-from jaxtricks.losses.metric_learning import (batch_hard_triplet_loss, squared_distances,
-                                              valid_triplet_anchors)
+from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, squared_distances, valid_triplet_anchors

@@ -75,7 +75,8 @@ def class_balanced_loss(logits: ArrayLike, labels: ArrayLike, samples_per_class:
 
   * ``softmax``: softmax cross-entropy (official mean divides by B, not by ``Σ w``);
   * ``sigmoid``: one-vs-all binary cross-entropy summed over the C classes;
-  * ``focal``: one-vs-all focal loss with ``γ = gamma`` summed over the C classes (:func:`sigmoid_focal_terms`).
+  * ``focal``: one-vs-all focal loss with ``γ = gamma`` summed over the C classes
+    (:func:`sigmoid_focal_terms`).
 
   The popular PyTorch port differs: its "softmax" is a binary cross-entropy on softmax probabilities and
   its sigmoid loss averages over B·C (= official / C); we follow the official code.

@@ -7,7 +7,8 @@ leaky ReLU → dense ``K + 2·M`` (categorical logits, then mean and log-varianc
 Generator: dense 1024 → BN → ReLU; dense (size/4)²·128 → BN → ReLU; deconv 64 (4×4, stride 2) → BN →
 ReLU; deconv C (4×4, stride 2) → sigmoid (the Bernoulli mean image). Weights N(0, 0.02) (truncated for
 convolutions), BN γ ~ N(1, 0.02); a layer followed by BN has no bias (BN's β replaces it: its gradient
-is zero, and Adam would turn the rounding noise of that zero into full-size steps). ``width`` scales every layer's size (1 = the official widths).
+is zero, and Adam would turn the rounding noise of that zero into full-size steps). ``width`` scales
+every layer's size (1 = the official widths).
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ def _gamma_init(key, shape, dtype=jnp.float32):
 
 
 def _norm(train: bool, axis_name: str | None, dtype):
+  """BatchNorm with the two-pass variance ``E[(x − E x)²]``: an untrained generator's samples barely
+  vary, and the one-pass ``E[x²] − (E x)²`` then cancels to rounding noise that depends on how the
+  batch is split over devices (tf.nn.moments, the reference's, is two-pass as well)."""
   return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
-                      scale_init=_gamma_init, axis_name=axis_name if train else None)
+                      scale_init=_gamma_init, axis_name=axis_name if train else None,
+                      use_fast_variance=False)
 
 
 class Discriminator(nn.Module):

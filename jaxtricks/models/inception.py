@@ -8,9 +8,10 @@ weights ``trunc_normal(0.01, ±2σ)``.
 parameter counts equal torchvision's at ``width=1``); ``stem="cifar"`` is one 3×3 conv at full
 resolution for 32×32 (or 8×8) inputs. ``width`` scales every channel count.
 
-The auxiliary heads run only in training (``train=True``) and are sown as ``intermediates["aux1"]``
-and ``["aux2"]`` (torchvision returns them as ``(logits, aux2, aux1)``); the classification task adds
-``loss.aux_weight × (CE(aux1) + CE(aux2))``. At inference they are not computed.
+The model returns ``(logits, aux)``: ``aux["embedding"]`` (the pooled features) and, in training
+(``train=True``), ``aux["aux_logits"] = (aux1, aux2)`` (torchvision returns them as
+``(logits, aux2, aux1)``); the classification task adds ``loss.aux_weight × (CE(aux1) + CE(aux2))``.
+At inference the auxiliary heads are not computed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import HEAD, ExampleDropout
+from jaxtricks.models.layers import HEAD, ExampleDropout, ModelOutput
 
 STEMS = ("imagenet", "cifar")
 # name: (1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5", pool projection), torchvision's table.
@@ -131,7 +132,7 @@ class GoogLeNet(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool) -> ModelOutput:
     if self.stem not in STEMS:
       raise ValueError(f"model.stem must be one of {STEMS}, got {self.stem!r}")
     axis = self.axis_name if train else None
@@ -152,15 +153,16 @@ class GoogLeNet(nn.Module):
     aux = functools.partial(AuxiliaryHead, self.num_classes, self.width, norm, self.aux_dropout_rate,
                             self.dtype, axis)
     heads = self.aux_logits and (train or self.is_initializing())  # Parameters exist from init on.
+    aux_logits = []
     if heads:
-      self.sow("intermediates", "aux1", aux(name="aux_head1")(x, train=train))
+      aux_logits.append(aux(name="aux_head1")(x, train=train))
     x = block("4d")(block("4c")(block("4b")(x)))
     if heads:
-      self.sow("intermediates", "aux2", aux(name="aux_head2")(x, train=train))
+      aux_logits.append(aux(name="aux_head2")(x, train=train))
     x = max_pool_ceil(block("4e")(x), 2, 2)
     x = block("5b")(block("5a")(x))
-    x = jnp.mean(x, axis=(1, 2))
-    self.sow("intermediates", "embedding", x)
-    x = ExampleDropout(self.dropout_rate, axis_name=axis)(x, deterministic=not train)
-    return nn.Dense(self.num_classes, kernel_init=WEIGHT_INIT, dtype=self.dtype, name=HEAD)(x)
+    embedding = jnp.mean(x, axis=(1, 2))
+    x = ExampleDropout(self.dropout_rate, axis_name=axis)(embedding, deterministic=not train)
+    logits = nn.Dense(self.num_classes, kernel_init=WEIGHT_INIT, dtype=self.dtype, name=HEAD)(x)
+    return logits, {"embedding": embedding, **({"aux_logits": tuple(aux_logits)} if train and heads else {})}
 

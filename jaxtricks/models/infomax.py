@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import output_head
+from jaxtricks.models.layers import ModelOutput, output_head
 from jaxtricks.models.small import conv_trunk
 from jaxtricks.parallel import example_keys
 
@@ -39,7 +39,8 @@ class DeepInfoMax(nn.Module):
   """The SmallCNN trunk (:func:`~jaxtricks.models.small.conv_trunk`): the local map
   ``[N, h, w, 2w]`` and, from the pooled features, the code ``head`` (``num_classes`` = code size).
 
-  Besides the code it sows, under ``intermediates``: ``local_mi`` ``[N, units, h·w]`` and
+  Returns ``(code, aux)``; ``aux`` holds the pooled ``embedding`` and, with ``infomax_heads``,
+  ``local_mi`` ``[N, units, h·w]`` and
   ``global_mi`` ``[N, units, 1]`` (the MI networks: 1×1 convolutions on the local map and an MLP on the
   code, both with a linear shortcut, as in the official ``LocalDIM``), and ``prior_scores``, the
   discriminator's outputs: ``prior`` on uniform prior samples and ``encoded`` on
@@ -66,16 +67,15 @@ class DeepInfoMax(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> ModelOutput:
     del dropout  # No dropout layer.
     local, pooled = conv_trunk(x, width=self.width, activation=self.activation,
                                bn_momentum=self.bn_momentum, dtype=self.dtype,
                                axis_name=self.axis_name, train=train)
-    self.sow("intermediates", "embedding", pooled)
     code = output_head(pooled, self.num_classes, prior_bias=self.prior_bias,
                        l2_normalize=self.l2_normalize, dtype=self.dtype)
     if not self.infomax_heads:
-      return code
+      return code, {"embedding": pooled}
 
     def mi_net(h, name):
       hidden = nn.relu(nn.Dense(self.mi_units, name=f"{name}_0")(h))
@@ -83,8 +83,8 @@ class DeepInfoMax(nn.Module):
           self.mi_units, use_bias=False, name=f"{name}_shortcut")(h)
 
     flat_local = local.astype(jnp.float32).reshape(local.shape[0], -1, local.shape[-1])
-    self.sow("intermediates", "local_mi", jnp.swapaxes(mi_net(flat_local, "local_mi"), 1, 2))
-    self.sow("intermediates", "global_mi", mi_net(code, "global_mi")[:, :, None])
+    local_mi = jnp.swapaxes(mi_net(flat_local, "local_mi"), 1, 2)
+    global_mi = mi_net(code, "global_mi")[:, :, None]
 
     if self.prior_objective not in PRIOR_OBJECTIVES:
       raise ValueError(f"prior_objective must be one of {PRIOR_OBJECTIVES}, "
@@ -102,5 +102,5 @@ class DeepInfoMax(nn.Module):
       scores["encoded"] = discriminator(jax.lax.stop_gradient(encoded))
       frozen = jax.lax.stop_gradient(discriminator.variables["params"])
       scores["generator"] = PriorDiscriminator(parent=None).apply({"params": frozen}, encoded)
-    self.sow("intermediates", "prior_scores", scores)
-    return code
+    return code, {"embedding": pooled, "local_mi": local_mi, "global_mi": global_mi,
+                  "prior_scores": scores}

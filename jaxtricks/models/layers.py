@@ -3,6 +3,8 @@ dropout, the classifier head."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -76,6 +78,20 @@ class ExampleDropout(nn.Module):
     keys = example_keys(self.make_rng("dropout"), x.shape[0], self.axis_name)
     mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, x.shape[1:]))(keys)
     return jnp.where(mask, x / keep, 0.0).astype(x.dtype)
+
+
+ModelOutput = tuple[jax.Array, dict[str, Any]]
+"""What every model returns: ``(outputs, aux)``, ``aux`` naming what else it computed (``embedding``,
+``aux_logits``, ``local_mi``, ...). A family reads ``aux`` with :func:`aux_output`."""
+
+
+def aux_output(aux: dict[str, Any], name: str, *, needed_by: str) -> Any:
+  """``aux[name]``, or a ``ValueError`` saying that ``needed_by`` needs an output the model does not
+  return."""
+  if name not in aux:
+    raise ValueError(f"{needed_by} needs the model output {name!r}, but the model returns only "
+                     f"{sorted(aux) or 'its main output'}: choose a model that computes it")
+  return aux[name]
 
 
 HEAD = "head"  # Name of every model's output layer (transfer learning replaces it).

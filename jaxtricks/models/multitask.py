@@ -18,12 +18,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxtricks.models.layers import ModelOutput
+
 KINDS = ("mmoe", "omoe", "shared_bottom")
 keras_init = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
 
 
 class MixtureOfExperts(nn.Module):
-  """``[B, d] → [B, num_gates, units]``: the gated mixtures of ``num_experts`` dense ReLU experts."""
+  """``[B, d] → ([B, num_gates, units], gates [B, num_gates, num_experts])``: the gated mixtures of
+  ``num_experts`` dense ReLU experts, and the gates' softmax weights."""
 
   units: int
   num_experts: int
@@ -40,8 +43,7 @@ class MixtureOfExperts(nn.Module):
     gate_logits = nn.DenseGeneral((self.num_gates, self.num_experts), kernel_init=keras_init,
                                   dtype=self.dtype, name="gate")(x)
     gates = nn.softmax(gate_logits.astype(jnp.float32), axis=-1).astype(self.dtype)
-    self.sow("intermediates", "gates", gates)
-    return jnp.einsum("bge,bue->bgu", gates, experts)
+    return jnp.einsum("bge,bue->bgu", gates, experts), gates
 
 
 class Towers(nn.Module):
@@ -73,8 +75,9 @@ def shared_bottom_units(dim: int, *, units: int, num_experts: int, num_tasks: in
 
 
 class MultiTaskNet(nn.Module):
-  """``[B, d] → [B, num_classes]``: one output per task (``num_classes`` = the number of tasks) from
-  ``kind`` (``mmoe``, ``omoe`` or ``shared_bottom``) and per-task towers."""
+  """``[B, d] → ([B, num_classes], aux)``: one output per task (``num_classes`` = the number of tasks)
+  from ``kind`` (``mmoe``, ``omoe`` or ``shared_bottom``) and per-task towers; ``aux["gates"]``
+  ``[B, gates, experts]`` for the mixtures of experts."""
 
   num_classes: int = 2
   kind: str = "mmoe"
@@ -89,9 +92,10 @@ class MultiTaskNet(nn.Module):
     return self.num_classes
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool = False) -> ModelOutput:
     del train  # No dropout or BatchNorm.
     x = x.reshape(x.shape[0], -1)
+    aux = {}
     if self.kind == "shared_bottom":
       width = shared_bottom_units(x.shape[-1], units=self.units, num_experts=self.num_experts,
                                   num_tasks=self.num_tasks, tower_hidden=self.tower_hidden)
@@ -99,9 +103,10 @@ class MultiTaskNet(nn.Module):
       task_inputs = jnp.broadcast_to(bottom[:, None], (x.shape[0], self.num_tasks, width))
     elif self.kind in ("mmoe", "omoe"):
       gates = self.num_tasks if self.kind == "mmoe" else 1
-      mixed = MixtureOfExperts(self.units, self.num_experts, gates, dtype=self.dtype, name="moe")(x)
+      mixed, aux["gates"] = MixtureOfExperts(self.units, self.num_experts, gates, dtype=self.dtype,
+                                             name="moe")(x)
       task_inputs = jnp.broadcast_to(mixed, (x.shape[0], self.num_tasks, self.units))
     else:
       raise ValueError(f"model.kind must be one of {KINDS}, got {self.kind!r}")
-    return Towers(self.num_tasks, self.tower_hidden, dtype=self.dtype, name="towers")(
-        task_inputs).astype(jnp.float32)
+    outputs = Towers(self.num_tasks, self.tower_hidden, dtype=self.dtype, name="towers")(task_inputs)
+    return outputs.astype(jnp.float32), aux

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxtricks.data.sort_of_clevr import cell_coordinates
-from jaxtricks.models.layers import ExampleDropout
+from jaxtricks.models.layers import ExampleDropout, ModelOutput
 
 KINDS = ("rn", "cnn_mlp")
 # PyTorch's default for Linear and Conv2d (the reference's): U(±1/√fan_in). Flax's LeCun normal is √3
@@ -54,7 +54,7 @@ class SceneObjects(nn.Module):
 
 
 class RelationalQA(nn.Module):
-  """``(images [B, H, W, C], questions [B, Q, q]) → answer logits [B, Q, num_classes]``."""
+  """``(images [B, H, W, C], questions [B, Q, q]) → (answer logits [B, Q, num_classes], {})``."""
 
   num_classes: int = 10
   kind: str = "rn"
@@ -66,7 +66,7 @@ class RelationalQA(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, images: jax.Array, questions: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, images: jax.Array, questions: jax.Array, *, train: bool) -> ModelOutput:
     dense = functools.partial(nn.Dense, kernel_init=torch_init, dtype=self.dtype)
     objects = SceneObjects(dtype=self.dtype, axis_name=self.axis_name)(images, train=train)
     questions = questions.astype(self.dtype)
@@ -89,4 +89,4 @@ class RelationalQA(nn.Module):
     h = nn.relu(dense(256)(h))
     h = ExampleDropout(self.dropout_rate, axis_name=self.axis_name if train else None)(
         h, deterministic=not (train or self.test_dropout))
-    return dense(self.num_classes)(h).astype(jnp.float32)
+    return dense(self.num_classes)(h).astype(jnp.float32), {}

@@ -24,7 +24,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import ExampleDropout, activate, he_normal, negative_slope, output_head
+from jaxtricks.models.layers import (ExampleDropout, ModelOutput, activate, he_normal, negative_slope,
+                                     output_head)
 from jaxtricks.parallel import example_keys
 
 VARIANTS = ("v1", "b", "c", "d")
@@ -87,6 +88,7 @@ class ResNet(nn.Module):
 
     model = ResNet(depth=20, num_classes=10, variant="d", zero_gamma=True)
     variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)), train=False)
+    logits, aux = model.apply(variables, jnp.zeros((1, 32, 32, 3)), train=False)  # aux["embedding"]
     resnet50 = ResNet(depth=50, num_classes=1000, width=64, layout="imagenet")
   """
 
@@ -107,7 +109,8 @@ class ResNet(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, *, train: bool) -> ModelOutput:
+    """``(logits, {"embedding": pooled features})``."""
     if not 0.0 <= self.stochastic_depth < 1.0:
       raise ValueError(f"model.stochastic_depth must be in [0, 1), got {self.stochastic_depth}")
     if self.variant not in VARIANTS:
@@ -140,9 +143,8 @@ class ResNet(nn.Module):
                        x, train=train)
     x = jnp.mean(x, axis=(1, 2))
     x = ExampleDropout(self.dropout_rate, axis_name=axis)(x, deterministic=not train)
-    self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
-                       dtype=self.dtype)
+                       dtype=self.dtype), {"embedding": x}
 
   def _stages(self) -> tuple[str, tuple[int, ...]]:
     """(block kind, blocks per stage) of this depth and layout."""

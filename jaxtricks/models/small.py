@@ -9,7 +9,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxtricks.models.layers import ExampleDropout, activate, he_normal, negative_slope, output_head
+from jaxtricks.models.layers import (ExampleDropout, ModelOutput, activate, he_normal, negative_slope,
+                                     output_head)
 
 
 def conv_trunk(x: jax.Array, *, width: int, activation: str, bn_momentum: float, dtype,
@@ -50,8 +51,9 @@ class SmallCNN(nn.Module):
   axis_name: str | None = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
-    """``dropout`` (default: ``train``) turns dropout on alone, e.g. for MC-dropout in inference mode."""
+  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> ModelOutput:
+    """``(logits, {"embedding": pooled features})``; ``dropout`` (default: ``train``) turns dropout on
+    alone, e.g. for MC-dropout in inference mode."""
     deterministic = not (train if dropout is None else dropout)
     pool_dropout = None
     if self.pool_dropout_rate:
@@ -62,9 +64,8 @@ class SmallCNN(nn.Module):
                       dtype=self.dtype, axis_name=self.axis_name, train=train, pool_dropout=pool_dropout)
     x = ExampleDropout(self.dropout_rate, axis_name=self.axis_name if train else None)(
         x, deterministic=deterministic)
-    self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
-                       dtype=self.dtype)
+                       dtype=self.dtype), {"embedding": x}
 
 
 class MLP(nn.Module):
@@ -81,14 +82,14 @@ class MLP(nn.Module):
   axis_name: str | None = None  # Per-example dropout masks keyed by the global position.
 
   @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> jax.Array:
-    """``dropout`` (default: ``train``) turns dropout on alone, e.g. for MC-dropout in inference mode."""
+  def __call__(self, x: jax.Array, *, train: bool, dropout: bool | None = None) -> ModelOutput:
+    """``(logits, {"embedding": last hidden layer})``; ``dropout`` (default: ``train``) turns dropout
+    on alone, e.g. for MC-dropout in inference mode."""
     slope = negative_slope(self.activation)
     x = x.reshape(x.shape[0], -1).astype(self.dtype)
     for _ in range(self.depth):
       x = activate(self.activation, nn.Dense(self.width, dtype=self.dtype, kernel_init=he_normal(slope))(x))
       x = ExampleDropout(self.dropout_rate, axis_name=self.axis_name if train else None)(
         x, deterministic=not (train if dropout is None else dropout))
-    self.sow("intermediates", "embedding", x)
     return output_head(x, self.num_classes, prior_bias=self.prior_bias, l2_normalize=self.l2_normalize,
-                       dtype=self.dtype)
+                       dtype=self.dtype), {"embedding": x}

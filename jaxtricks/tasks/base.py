@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import flax
 import flax.linen as nn
@@ -25,6 +25,8 @@ from jaxtricks.data.randaugment import cutout, op_magnitudes, randaugment, to_fl
 from jaxtricks.models import create_model
 from jaxtricks.optim import create_optimizer, learning_rate_schedule
 from jaxtricks.parallel import AXIS, DataParallel
+from jaxtricks.tasks.evaluation import (EvalOut, EvalSpec, build_evaluators, classification_metrics,
+                                        classification_sums)
 from jaxtricks.transfer import transfer_optimizer, transfer_variables
 
 Batch = dict[str, Any]
@@ -51,8 +53,19 @@ class Runs(Protocol):
     is given; ``.config``, ``.variables`` and ``.model(num_classes, dtype)``."""
 
 
+class Batches(Protocol):
+  """A training stream: ``batch(step)`` is a pure function of ``(seed, step)`` (resume is exact),
+  this host's rows of the global batch."""
+  steps_per_epoch: int
+  dataset: ArrayDataset  # What the run trains on (its class counts are reported).
+
+  def batch(self, step: int) -> Batch:
+    ...
+
+
 class Task(Protocol):
-  batches: TrainBatches  # The training stream: batch(step), pure in (seed, step); steps_per_epoch.
+  """What :func:`jaxtricks.training.fit` runs: built by a family's ``from_config``."""
+  batches: Batches
 
   def init(self, seed: int) -> Any:
     """Fresh state: a flax.struct pytree with a scalar ``step``."""
@@ -63,6 +76,22 @@ class Task(Protocol):
   def evaluators(self, test: ArrayDataset, *, batch_size: int,
                  parallel: DataParallel) -> Sequence[Evaluator]:
     ...
+
+
+class Family(Protocol):
+  """A training family: one module of :mod:`jaxtricks.tasks`, named by ``config.task``."""
+  GENERATIONS: str | None  # The config block with teacher, teacher_workdir and generations, if any.
+
+  def config_blocks(self) -> dict[str, ml_collections.ConfigDict]:
+    """The family's own config blocks with their defaults."""
+
+  def output_size(self, config: ml_collections.ConfigDict, num_classes: int) -> int:
+    """The network's output size for ``num_classes`` classes (a finished run's network is rebuilt
+    from it)."""
+
+  def from_config(self, config: ml_collections.ConfigDict, data: Data, runs: Runs) -> Task:
+    """The task of ``config``: checks the family's blocks (a ``ValueError`` naming the key), then
+    trains or loads the prerequisite runs it needs."""
 
 
 @flax.struct.dataclass
@@ -99,15 +128,33 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 class StepKeys(NamedTuple):
-  """This step's keys, the same on every device: per-example draws fold in the global position."""
-  augment: jax.Array
-  mix: jax.Array
-  model: jax.Array
+  """Every random stream of one step, carved from the step's key by one ``split``; the same on every
+  device. A per-example draw folds the example's global position into its own stream only."""
+  augment: jax.Array  # Crop, flip, RandAugment, Cutout (Augment splits it into its three streams).
+  mix: jax.Array  # Mixup's λ.
+  model: jax.Array  # The network's "dropout" rng: dropout, stochastic depth.
+  prior: jax.Array  # The network's "prior" rng: Deep InfoMax's prior samples.
+  m2m: jax.Array  # M2m's seed rejection and noise.
+  latent: jax.Array  # InfoGAN: the discriminator step's latents,
+  latent_generator: jax.Array  # and the generator step's.
+  unlabelled: jax.Array  # The unlabelled batch's own StepKeys (semi-supervised): ``.for_unlabelled()``.
+
+  @classmethod
+  def from_key(cls, key: jax.Array) -> "StepKeys":
+    return cls(*jax.random.split(key, len(cls._fields)))
+
+  def for_unlabelled(self) -> "StepKeys":
+    return StepKeys.from_key(self.unlabelled)
+
+  @property
+  def rngs(self) -> dict[str, jax.Array]:
+    """The network's flax rng streams."""
+    return {"dropout": self.model, "prior": self.prior}
 
 
-def step_keys(state: TrainState) -> StepKeys:
-  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-  return StepKeys(*jax.random.split(key, 3))
+def step_keys(state: Any) -> StepKeys:
+  """The streams of step ``state.step`` of the run seeded into ``state.rng``."""
+  return StepKeys.from_key(jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,9 +175,9 @@ class Augment:
                        f"{self.randaugment_ops} and {self.cutout}")
 
   def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
-    images = random_crop_flip(key, images, padding=self.crop_padding, flip=self.flip, axis_name=AXIS)
-    # The crop folds example positions into ``key``; these two streams use data no position reaches.
-    ra_key, cutout_key = jax.random.fold_in(key, 2**31 - 1), jax.random.fold_in(key, 2**31 - 2)
+    crop_key, ra_key, cutout_key = jax.random.split(key, 3)  # Each folds in example positions.
+    images = random_crop_flip(crop_key, images, padding=self.crop_padding, flip=self.flip,
+                              axis_name=AXIS)
     if self.randaugment_ops:
       pixels = randaugment(ra_key, to_uint8(images), num_ops=self.randaugment_ops,
                            magnitude=self.randaugment_magnitude, policy=self.randaugment_policy,
@@ -149,49 +196,66 @@ class Augment:
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
-class SingleNet:
-  """A family with one network and one optimizer, trained by :meth:`train_step` on ``loss``.
-
-  ``prepare`` runs outside the gradient (augmentation, ...) and returns ``(batch, metrics)``;
-  ``loss(params, state, batch, keys)`` returns ``(scalar, (batch_stats, metrics))`` on this device's
-  shard. Gradients, BatchNorm statistics and metrics are averaged over devices. ``pretrained``
-  variables (transfer learning) replace the fresh ones at :meth:`init`, except the output head;
-  ``frozen`` variables ride in ``state.frozen``.
-  With ``frozen_backbone`` the network runs in inference mode and its BN statistics stay as they are.
-  """
-
+class Net:
+  """One network and how it is trained: the model, its optimizer and LR schedule, the training
+  stream and augmentation. ``pretrained`` variables (transfer learning) replace the fresh ones at
+  :meth:`SingleNet.init`, except the output head; with ``frozen_backbone`` the network runs in
+  inference mode and its BatchNorm statistics stay as they are."""
   model: nn.Module
   tx: optax.GradientTransformation
   schedule: optax.Schedule
-  batches: TrainBatches
+  batches: Batches
   augment: Augment = Augment()
   frozen_backbone: bool = False
   pretrained: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class SingleNet:
+  """A family with one network :class:`Net`, trained by :meth:`train_step` on ``loss``.
+
+  ``prepare`` runs outside the gradient (augmentation, ...) and returns ``(batch, metrics)``;
+  ``loss(params, state, batch, keys)`` returns ``(scalar, (batch_stats, metrics))`` on this device's
+  shard. Gradients, BatchNorm statistics and metrics are averaged over devices. ``frozen`` variables
+  (a KD teacher, an M2m generator) ride in ``state.frozen``. Evaluated by ``eval_step`` and
+  ``finalize`` (by default: classification of the test split) and the ``constant_metrics``.
+  """
+
+  net: Net
   frozen: dict = dataclasses.field(default_factory=dict)
+  constant_metrics: dict | None = None  # Fixed eval/ values measured once (e.g. an attack's success).
+
+  @property
+  def model(self) -> nn.Module:
+    return self.net.model
+
+  @property
+  def batches(self) -> Batches:
+    return self.net.batches
 
   def example_inputs(self) -> tuple:
     """The network's inputs for one training example (initialisation)."""
     return (self.batches.dataset.images[:1],)
 
   def init(self, seed: int) -> TrainState:
-    state = create_train_state(self.model, self.tx, self.example_inputs(), seed, frozen=self.frozen)
-    if self.pretrained is None:
+    tx = self.net.tx
+    state = create_train_state(self.model, tx, self.example_inputs(), seed, frozen=self.frozen)
+    if self.net.pretrained is None:
       return state
-    loaded = transfer_variables(state.variables, self.pretrained)
-    return state.replace(**loaded, opt_state=self.tx.init(loaded["params"]))
+    loaded = transfer_variables(state.variables, self.net.pretrained)
+    return state.replace(**loaded, opt_state=tx.init(loaded["params"]))
 
   def apply(self, params, state: TrainState, images: jax.Array | tuple, keys: StepKeys):
-    """``(outputs, batch_stats, intermediates)`` of the network in training mode on ``images`` (or a
-    tuple of the network's inputs)."""
+    """``(outputs, batch_stats, aux)`` of the network in training mode on ``images`` (or a tuple of
+    the network's inputs); ``aux``: what else the model returns (see ``jaxtricks.models``)."""
     inputs = images if isinstance(images, tuple) else (images,)
-    out, updates = self.model.apply(
-        {"params": params, "batch_stats": state.batch_stats}, *inputs, train=not self.frozen_backbone,
-        rngs={"dropout": keys.model, "prior": jax.random.fold_in(keys.model, 1)},
-        mutable=["batch_stats", "intermediates"])
-    return out, updates.get("batch_stats", {}), updates.get("intermediates", {})
+    (out, aux), updates = self.model.apply(
+        {"params": params, "batch_stats": state.batch_stats}, *inputs,
+        train=not self.net.frozen_backbone, rngs=keys.rngs, mutable=["batch_stats"])
+    return out, updates.get("batch_stats", {}), aux
 
   def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
-    return {**batch, "image": self.augment(keys.augment, batch["image"])}, {}
+    return {**batch, "image": self.net.augment(keys.augment, batch["image"])}, {}
 
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
     raise NotImplementedError
@@ -202,32 +266,49 @@ class SingleNet:
     (loss, (stats, loss_metrics)), grads = jax.value_and_grad(self.loss, has_aux=True)(
         state.params, state, batch, keys)
     grads = lax.pmean(grads, AXIS)
-    updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
+    updates, opt_state = self.net.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    stats = state.batch_stats if self.frozen_backbone else lax.pmean(stats, AXIS)
+    stats = state.batch_stats if self.net.frozen_backbone else lax.pmean(stats, AXIS)
     metrics = lax.pmean({"loss": loss, **metrics, **loss_metrics}, AXIS)
-    metrics["lr"] = self.schedule(state.step + 1)
+    metrics["lr"] = self.net.schedule(state.step + 1)
     return state.replace(step=state.step + 1, params=params, batch_stats=stats,
                          opt_state=opt_state), metrics
 
   def infer(self, state: TrainState, images: jax.Array | tuple) -> jax.Array:
     """The network's outputs in inference mode (``images``: or a tuple of the network's inputs)."""
     inputs = images if isinstance(images, tuple) else (images,)
-    return self.model.apply(state.variables, *inputs, train=False)
+    return self.model.apply(state.variables, *inputs, train=False)[0]
+
+  def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
+    """Classification of the test split (outputs = class logits)."""
+    logits = self.infer(state, batch["image"])
+    return EvalOut(classification_sums(logits, batch["label"], batch["mask"], logits.shape[-1]), {})
+
+  def finalize(self, sums: dict, rows: dict) -> dict[str, Any]:
+    return classification_metrics(sums, rows)
+
+  def eval_specs(self) -> list[EvalSpec]:
+    """What is evaluated: by default ``eval_step`` and ``finalize`` on the test split."""
+    return [EvalSpec(self.eval_step, self.finalize)]
+
+  def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: DataParallel):
+    return build_evaluators(self.eval_specs(), test, batch_size=batch_size, parallel=parallel,
+                            constants=self.constant_metrics)
 
 
 def train_batches(config: ml_collections.ConfigDict, train: ArrayDataset, **overrides) -> TrainBatches:
   """This host's share of the training stream of ``config`` (``overrides``: e.g. resampling)."""
   kwargs = dict(batch_size=config.train.batch_size, seed=config.seed, resample=config.dataset.resample,
                 resample_from_epoch=config.dataset.resample_from_epoch, smote_k=config.dataset.smote_k)
-  return TrainBatches(train, process_index=jax.process_index(), process_count=jax.process_count(), **{**kwargs, **overrides})
+  return TrainBatches(train, process_index=jax.process_index(), process_count=jax.process_count(),
+                      **{**kwargs, **overrides})
 
 
-def single_net_parts(config: ml_collections.ConfigDict, runs: Runs, batches: TrainBatches, *,
-                     output_size: int, wrap=None) -> dict[str, Any]:
-  """The :class:`SingleNet` fields that the shared config blocks define: the model (``config.dtype``
-  compute; ``wrap`` it, e.g. with reciprocal points), the LR schedule and optimizer with the
-  ``transfer`` options, augmentation, and the pretrained variables of ``transfer.init_from`` (or of
+def build_net(config: ml_collections.ConfigDict, runs: Runs, batches: Batches, *, output_size: int,
+              wrap: Callable[[nn.Module], nn.Module] | None = None) -> Net:
+  """The :class:`Net` that the shared config blocks define: the model (``config.dtype`` compute;
+  ``wrap`` it, e.g. with reciprocal points), the LR schedule and optimizer with the ``transfer``
+  options, augmentation, and the pretrained variables of ``transfer.init_from`` (or of
   ``transfer.pretrain``, trained first into ``WORKDIR/pretrained``)."""
   if config.dtype not in DTYPES:
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
@@ -243,9 +324,8 @@ def single_net_parts(config: ml_collections.ConfigDict, runs: Runs, batches: Tra
   pretrained = None
   if t.pretrain or t.init_from:
     pretrained = runs.load("pretrained", t.pretrain or None, t.init_from, same_data=False).variables
-  return dict(model=model, tx=tx, schedule=schedule, batches=batches,
-              augment=Augment.from_config(config),
-              frozen_backbone=t.freeze_backbone, pretrained=pretrained)
+  return Net(model=model, tx=tx, schedule=schedule, batches=batches, augment=Augment.from_config(config),
+             frozen_backbone=t.freeze_backbone, pretrained=pretrained)
 
 
 CLASSIFICATION_TARGETS = ("train.label_smoothing", "train.mixup_alpha", "train.mixup_off_epochs")

@@ -21,15 +21,15 @@ from jaxtricks.imbalance import M2mTranslation
 from jaxtricks.imbalance.m2m import NOISE_MODES
 from jaxtricks.losses import effective_number_weights, logit_adjusted_logits
 from jaxtricks.losses.classification import SOFT_TARGET_LOSSES, soft_target_loss
-from jaxtricks.parallel import AXIS, DataParallel
+from jaxtricks.models.layers import aux_output
+from jaxtricks.parallel import AXIS
 from jaxtricks.tasks import distillation
-from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState,
-                                  single_net_parts, train_batches)
+from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState, build_net,
+                                  train_batches)
 from jaxtricks.tasks.distillation import Distillation
-from jaxtricks.tasks.evaluation import (BatchEvaluator, ConstantMetrics, EvalOut, classification_metrics,
-                                        classification_sums)
+from jaxtricks.tasks.evaluation import EvalOut, EvalSpec
 
-AUXILIARY_HEADS = ("aux1", "aux2")  # Intermediates a model sows with auxiliary logits in training.
+GENERATIONS = "distill"  # Self-distillation: distill.generations.
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -38,9 +38,11 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   loss.gamma = 0.0  # Focusing parameter of focal / softmax_focal.
   loss.class_balanced_beta = 0.0  # > 0: weight examples by effective-number class weights (CB loss).
   loss.reweight_from_epoch = 0  # Deferred re-weighting (DRW): class weights from this epoch on.
-  loss.logit_adjustment = 0.0  # τ > 0: train on logits + τ·log(class prior) (softmax losses; 1 = Balanced Softmax).
+  loss.logit_adjustment = 0.0  # τ > 0: train on logits + τ·log(class prior) (softmax losses;
+  #                              1 = Balanced Softmax).
   loss.weight = 1.0  # Weight of the task loss; 0 trains on distillation losses alone.
-  loss.aux_weight = 0.3  # Each auxiliary classifier's loss weight (GoogLeNet: 0.3), if the model has any.
+  loss.aux_weight = 0.0  # > 0: each auxiliary classifier's loss weight (GoogLeNet: 0.3); the model
+  #                        must return aux_logits.
 
   m2m = ml_collections.ConfigDict()  # Major-to-minor translation (Kim et al., CVPR 2020).
   m2m.enabled = False
@@ -135,61 +137,53 @@ class RobustAccuracy:
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class Classification(SingleNet):
   """Softmax (or sigmoid / focal) classification: ``task_weight · targets.loss`` plus the
-  ``distill`` losses against ``state.frozen["teacher"]``; ``m2m`` replaces slots of the augmented
-  batch by translated minority samples of the generator ``state.frozen["generator"]``."""
+  ``distill`` losses against ``state.frozen["teacher"]`` and, with ``aux_weight > 0``,
+  ``aux_weight ×`` the targets' loss of every auxiliary classifier (the model's ``aux_logits``);
+  ``m2m`` replaces slots of the augmented batch by translated minority samples of the generator
+  ``state.frozen["generator"]``."""
 
   targets: Targets
-  extra_metrics: dict | None = None  # Fixed eval/ values of the training data (e.g. attack success).
   m2m: M2mTranslation | None = None
   distill: Distillation | None = None
   task_weight: float = 1.0
-  aux_weight: float = 0.3
+  aux_weight: float = 0.0
   robust: RobustAccuracy | None = None
 
   def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
-    images, labels = self.augment(keys.augment, batch["image"]), batch["label"]
+    images, labels = self.net.augment(keys.augment, batch["image"]), batch["label"]
     metrics = {}
     if self.m2m is not None:
-      g_apply = lambda x: self.model.apply(state.frozen["generator"], x, train=False)
+      g_apply = lambda x: self.model.apply(state.frozen["generator"], x, train=False)[0]  # noqa: E731
       f_apply = functools.partial(self.infer, state)
       images, kept = lax.cond(
           state.step >= self.m2m.from_step,
-          lambda: self.m2m(jax.random.fold_in(keys.augment, 1), images, labels, g_apply=g_apply,
-                           f_apply=f_apply, axis_name=AXIS),
+          lambda: self.m2m(keys.m2m, images, labels, g_apply=g_apply, f_apply=f_apply,
+                           axis_name=AXIS),
           lambda: (images, jnp.zeros(labels.shape, bool)))
       metrics["m2m_accepted"] = jnp.mean(kept)
     images, targets = self.targets(keys.mix, state.step, images, labels)
     return {**batch, "image": images, "targets": targets}, metrics
 
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
-    logits, stats, intermediates = self.apply(params, state, batch["image"], keys)
+    logits, stats, aux = self.apply(params, state, batch["image"], keys)
     task_loss = self.targets.loss(logits, batch["targets"], state.step)
-    aux = [intermediates[k][0] for k in AUXILIARY_HEADS if k in intermediates]
-    if aux:  # Auxiliary classifiers (GoogLeNet): the same targets, weighted; absent at inference.
-      aux_loss = sum(self.targets.loss(a, batch["targets"], state.step) for a in aux)
-      task_loss = task_loss + self.aux_weight * aux_loss
+    metrics = {}
+    if self.aux_weight:  # Auxiliary classifiers (GoogLeNet): the same targets; absent at inference.
+      heads = aux_output(aux, "aux_logits", needed_by=f"loss.aux_weight={self.aux_weight}")
+      metrics["aux_loss"] = sum(self.targets.loss(a, batch["targets"], state.step) for a in heads)
+      task_loss = task_loss + self.aux_weight * metrics["aux_loss"]
     terms = {}
     if self.distill is not None:
-      terms = self.distill.losses(state.frozen["teacher"], batch["image"], logits, intermediates)
-    metrics = {"task_loss": task_loss, **terms, **({"aux_loss": aux_loss} if aux else {}),
+      terms = self.distill.losses(state.frozen["teacher"], batch["image"], logits, aux)
+    metrics = {"task_loss": task_loss, **terms, **metrics,
                "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"])}
     return self.task_weight * task_loss + sum(terms.values()), (stats, metrics)
 
-  def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    logits = self.infer(state, batch["image"])
-    sums = classification_sums(logits, batch["label"], batch["mask"], self.targets.num_classes)
-    return EvalOut(sums, {})
-
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
-                          parallel=parallel)]
+  def eval_specs(self) -> list[EvalSpec]:
+    specs = super().eval_specs()
     if self.robust is not None:
-      step = functools.partial(self.robust.eval_step, self.infer)
-      out.append(BatchEvaluator(step, test, self.robust.finalize, batch_size=batch_size,
-                                parallel=parallel))
-    if self.extra_metrics:
-      out.append(ConstantMetrics(self.extra_metrics))
-    return out
+      specs.append(EvalSpec(functools.partial(self.robust.eval_step, self.infer), self.robust.finalize))
+    return specs
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -229,7 +223,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
     batches = (train_batches(config, train, resample="oversample",
                              resample_from_epoch=config.m2m.from_epoch)
                if m2m else train_batches(config, train))
-  parts = single_net_parts(config, runs, batches, output_size=output_size(config, train.num_classes))
+  net = build_net(config, runs, batches, output_size=output_size(config, train.num_classes))
   steps = batches.steps_per_epoch
   off = config.train.mixup_off_epochs
   beta = config.loss.class_balanced_beta
@@ -242,7 +236,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
                      if beta > 0 else None),
       reweight_from_step=config.loss.reweight_from_epoch * steps,
       logit_adjustment=config.loss.logit_adjustment, class_counts=tuple(train.class_counts().tolist()))
-  distill, frozen = distillation.from_config(config, runs, train.num_classes, parts["model"].dtype)
+  distill, frozen = distillation.from_config(config, runs, train.num_classes, net.model.dtype)
   translation = None
   if m2m:
     translation, frozen["generator"] = _m2m(config, runs, train, steps)
@@ -251,7 +245,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
     robust = RobustAccuracy(epsilon=config.eval_pgd.epsilon, step_size=config.eval_pgd.step_size,
                             steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
                             data_range=(float(data.test.images.min()), float(data.test.images.max())))
-  return Classification(**parts, frozen=frozen, targets=targets, extra_metrics=extra_metrics,
+  return Classification(net=net, frozen=frozen, targets=targets, constant_metrics=extra_metrics,
                         m2m=translation, distill=distill,
                         task_weight=config.loss.weight, aux_weight=config.loss.aux_weight, robust=robust)
 
@@ -262,9 +256,10 @@ def _nonrobust(config, runs, train) -> tuple[ArrayDataset, float]:
   n = config.nonrobust
   run = runs.load("source", n.source or None, n.source_workdir)
   model = run.model(train.num_classes, jnp.float32)
-  logits = lambda x: model.apply(run.variables, x, train=False)  # noqa: E731  (BN statistics, no dropout)
+  logits = lambda x: model.apply(run.variables, x, train=False)[0]  # noqa: E731  (BN statistics, no dropout)
   return nonrobust_dataset(logits, train, n.kind, epsilon=n.epsilon, step_size=n.step_size, steps=n.steps,
-                           seed=config.seed, data_range=(float(train.images.min()), float(train.images.max())))
+                           seed=config.seed,
+                           data_range=(float(train.images.min()), float(train.images.max())))
 
 
 def _m2m(config, runs, train, steps_per_epoch: int) -> tuple[M2mTranslation, dict]:

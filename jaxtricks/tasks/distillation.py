@@ -13,6 +13,7 @@ import ml_collections
 from jax import lax
 
 from jaxtricks.losses.distillation import kd_loss, rkd_angle_loss, rkd_distance_loss
+from jaxtricks.models.layers import aux_output
 from jaxtricks.parallel import AXIS, gather_batch
 
 FEATURES = ("output", "embedding")
@@ -53,16 +54,19 @@ class Distillation:
     if self.features not in FEATURES:
       raise ValueError(f"distill.features must be one of {FEATURES}, got {self.features!r}")
 
-  def losses(self, teacher_variables, images, outputs, intermediates) -> dict[str, jax.Array]:
-    t_out, t_state = self.teacher.apply(teacher_variables, images, train=False,
-                                        mutable=["intermediates"])
+  def losses(self, teacher_variables, images, outputs, aux) -> dict[str, jax.Array]:
+    """The weighted terms, given the student's ``outputs`` and ``aux`` on ``images``."""
+    t_out, t_aux = self.teacher.apply(teacher_variables, images, train=False)
     t_out = lax.stop_gradient(t_out)
     out = {}
     if self.kd_weight:
       out["kd"] = self.kd_weight * kd_loss(outputs, t_out, temperature=self.temperature).mean()
     if self.rkd_distance_weight or self.rkd_angle_weight:
-      student = outputs if self.features == "output" else intermediates["embedding"][0]
-      teacher = t_out if self.features == "output" else t_state["intermediates"]["embedding"][0]
+      student, teacher = outputs, t_out
+      if self.features == "embedding":
+        needed_by = "distill.features='embedding'"
+        student = aux_output(aux, "embedding", needed_by=needed_by)
+        teacher = aux_output(t_aux, "embedding", needed_by=needed_by + " (the teacher)")
       teacher = gather_batch(lax.stop_gradient(teacher.astype(jnp.float32)), AXIS)
       student = gather_batch(student.astype(jnp.float32), AXIS)
       if self.rkd_distance_weight:

@@ -4,12 +4,12 @@
 added over batches); ``rows`` (embeddings, logits, scores: whatever a metric needs whole, e.g. AUROC or
 Recall@K) are gathered over every device of every host inside the step, the padding of the last batch
 dropped, and concatenated in data set order. ``finalize(sums, rows)`` turns both into the ``eval/``
-metrics on the host.
+metrics on the host. :func:`build_evaluators` makes a task's evaluators from its :class:`EvalSpec` s.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,24 @@ class ConstantMetrics(NamedTuple):
 
   def run(self, state) -> dict[str, float]:
     return dict(self.values)
+
+
+class EvalSpec(NamedTuple):
+  """One evaluation: a per-device ``step(state, batch) -> EvalOut`` and ``finalize(sums, rows)``
+  over ``dataset`` (default: the test split)."""
+  step: Callable[[Any, dict], EvalOut]
+  finalize: Callable[[dict, dict], dict[str, Any]]
+  dataset: ArrayDataset | None = None
+  full_batches_only: bool = False
+
+
+def build_evaluators(specs: Sequence[EvalSpec], test: ArrayDataset, *, batch_size: int,
+                     parallel: DataParallel, constants: dict[str, float] | None = None) -> list:
+  """A :class:`BatchEvaluator` per spec, then :class:`ConstantMetrics` of ``constants`` if any."""
+  out = [BatchEvaluator(spec.step, test if spec.dataset is None else spec.dataset, spec.finalize,
+                        batch_size=batch_size, parallel=parallel,
+                        full_batches_only=spec.full_batches_only) for spec in specs]
+  return out + ([ConstantMetrics(constants)] if constants else [])
 
 
 class BatchEvaluator:

@@ -32,15 +32,17 @@ from jaxtricks.losses.infogan import discriminator_loss, generator_loss, mutual_
 from jaxtricks.metrics import best_map_accuracy
 from jaxtricks.models.gan import Discriminator, Generator
 from jaxtricks.parallel import AXIS, DataParallel, example_keys
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, DTYPES, IMAGE_AUGMENTATION, Batch, Data,
-                                  Metrics, reject_options, train_batches)
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, DTYPES, IMAGE_AUGMENTATION, Batch, Data, Metrics,
+                                  reject_options, step_keys, train_batches)
+from jaxtricks.tasks.evaluation import EvalOut, EvalSpec, build_evaluators
 
 PLAYERS = ("generator", "discriminator")
+GENERATIONS = None
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   c = ml_collections.ConfigDict()
+  c.width = 1.0  # × the reference's channel widths (its own G and D networks; model.* is not used).
   c.noise_dim = 62  # Unregularised U(−1, 1) noise.
   c.categories = 10  # Categorical code (one-hot).
   c.continuous = 2  # U(−1, 1) codes, scored as Gaussians.
@@ -124,12 +126,11 @@ class InfoGan:
                               fix_std=self.fix_std)
 
   def train_step(self, state: GanState, batch: Batch) -> tuple[GanState, Metrics]:
-    key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-    d_key, g_key = jax.random.split(key)
+    keys = step_keys(state)
     n = batch["image"].shape[0]
     g_vars = {"params": state.params["generator"], "batch_stats": state.batch_stats["generator"]}
 
-    z, category, cont = self.sample_latent(d_key, n)
+    z, category, cont = self.sample_latent(keys.latent, n)
     fake, _ = self.generator.apply(g_vars, z, train=True, mutable=["batch_stats"])
     fake = lax.stop_gradient(fake)
 
@@ -145,7 +146,7 @@ class InfoGan:
         state.params["discriminator"])
     d_params, d_opt = self._update("discriminator", state, grads)
 
-    z, category, cont = self.sample_latent(g_key, n)
+    z, category, cont = self.sample_latent(keys.latent_generator, n)
 
     def g_objective(params):
       fake, updates = self.generator.apply({**g_vars, "params": params}, z, train=True,
@@ -186,7 +187,7 @@ class InfoGan:
   def generated_step(self, state: GanState, batch: Batch) -> EvalOut:
     z = self.latent(batch["image"][:, :self.noise_dim], batch["label"],
                     batch["image"][:, self.noise_dim:])
-    logits = self.classifier.apply(state.frozen["classifier"], self.generate(state, z), train=False)
+    logits, _ = self.classifier.apply(state.frozen["classifier"], self.generate(state, z), train=False)
     return EvalOut({}, {"code": batch["label"], "label": jnp.argmax(logits, -1)})
 
   def latent_probe(self) -> ArrayDataset:
@@ -201,13 +202,11 @@ class InfoGan:
         rows["code"], rows["label"], self.categories, num_classes)}
 
   def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: DataParallel):
-    out = [BatchEvaluator(self.real_step, test, self._finalize("real", test.num_classes),
-                          batch_size=batch_size, parallel=parallel)]
+    specs = [EvalSpec(self.real_step, self._finalize("real", test.num_classes))]
     if self.classifier is not None:
-      out.append(BatchEvaluator(self.generated_step, self.latent_probe(),
-                                self._finalize("generated", test.num_classes),
-                                batch_size=batch_size, parallel=parallel))
-    return out
+      specs.append(EvalSpec(self.generated_step, self._finalize("generated", test.num_classes),
+                            self.latent_probe()))
+    return build_evaluators(specs, test, batch_size=batch_size, parallel=parallel)
 
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
@@ -222,8 +221,8 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoGan:
       raise ValueError(f"infogan.{key} must be >= {1 if key != 'continuous' else 0}, got {c[key]}")
   if c.info_weight < 0:
     raise ValueError(f"infogan.info_weight must be >= 0, got {c.info_weight}")
-  if config.model.name != "infogan":
-    raise ValueError(f"task='infogan' needs model.name='infogan', got {config.model.name!r}")
+  if c.width <= 0:
+    raise ValueError(f"infogan.width must be > 0, got {c.width}")
   images = data.train.images
   if images.ndim != 4 or images.shape[1] != images.shape[2] or images.shape[1] % 4:
     raise ValueError(f"task='infogan' needs square images with a side divisible by 4, got "
@@ -232,7 +231,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoGan:
     raise ValueError("task='infogan' generates pixels in [0, 1]: set dataset.standardize=False")
   reject_options(config, "infogan", CLASSIFICATION_TARGETS + IMAGE_AUGMENTATION)
   dtype = DTYPES[config.dtype]
-  kwargs = dict(width=config.model.width, dtype=dtype, axis_name=AXIS)
+  kwargs = dict(width=c.width, dtype=dtype, axis_name=AXIS)
   adam = lambda lr: optax.adam(lr, b1=c.b1)
   classifier, frozen = None, {}
   if c.classifier or c.classifier_workdir:

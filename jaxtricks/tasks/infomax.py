@@ -13,35 +13,39 @@ from jax import lax
 
 from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, infonce_loss,
                                       prior_matching_losses)
-from jaxtricks.models.infomax import PRIOR_OBJECTIVES
-from jaxtricks.parallel import AXIS, DataParallel, gather_batch
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
-                                  TrainState, reject_options, single_net_parts, train_batches)
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+from jaxtricks.models.layers import aux_output
+from jaxtricks.parallel import AXIS, gather_batch
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys, TrainState,
+                                  build_net, reject_options, train_batches)
+from jaxtricks.tasks.evaluation import EvalOut, EvalSpec
+
+GENERATIONS = None
 
 ESTIMATORS = {"jsd": functools.partial(fenchel_dual_loss, measure="JSD"), "nce": infonce_loss,
               "dv": donsker_varadhan_loss}
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
-  c = ml_collections.ConfigDict()  # model.name must be "dim".
+  c = ml_collections.ConfigDict()  # The model returns local_mi, global_mi, prior_scores (model.dim).
   c.estimator = "jsd"  # jsd | nce | dv
   c.prior_weight = 0.1  # Prior matching of sigmoid(code) to U(0, 1); 0 turns it off.
-  c.prior_objective = "nonsaturating"  # The encoder's side: nonsaturating (official) | minimax.
   return {"infomax": c}
 
 
-def infomax_loss(intermediates, *, estimator: str, prior_weight: float = 0.0) -> jax.Array:
+def infomax_loss(aux, *, estimator: str, prior_weight: float = 0.0) -> jax.Array:
   """Local DIM over the global batch: the MI estimator between the local and global MI-network
   outputs of :class:`~jaxtricks.models.DeepInfoMax` (every other example of the batch, gathered over
   devices, is a negative), plus ``prior_weight`` × prior matching (GAN measure): the discriminator's
   loss, and, with the model's ``nonsaturating`` objective, the encoder's ``mean softplus(−D(code))``
   through the frozen discriminator (with ``minimax`` the encoder descends the reversed discriminator
   loss instead)."""
-  local, global_ = (gather_batch(intermediates[k][0], AXIS) for k in ("local_mi", "global_mi"))
+  needed_by = "task='infomax'"
+  local, global_ = (gather_batch(aux_output(aux, k, needed_by=needed_by), AXIS)
+                    for k in ("local_mi", "global_mi"))
   loss = ESTIMATORS[estimator](local, global_)
   if prior_weight:
-    scores = {k: gather_batch(v, AXIS) for k, v in intermediates["prior_scores"][0].items()}
+    scores = aux_output(aux, "prior_scores", needed_by=f"infomax.prior_weight={prior_weight}")
+    scores = {k: gather_batch(v, AXIS) for k, v in scores.items()}
     loss += prior_weight * prior_matching_losses(scores["prior"], scores["encoded"])["discriminator"]
     if "generator" in scores:
       loss += prior_weight * prior_matching_losses(scores["prior"], scores["generator"])["encoder"]
@@ -54,25 +58,23 @@ class InfoMax(SingleNet):
   prior_weight: float = 0.0
 
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
-    _, stats, intermediates = self.apply(params, state, batch["image"], keys)
-    loss = infomax_loss(intermediates, estimator=self.estimator, prior_weight=self.prior_weight)
+    _, stats, aux = self.apply(params, state, batch["image"], keys)
+    loss = infomax_loss(aux, estimator=self.estimator, prior_weight=self.prior_weight)
     return loss, (stats, {"task_loss": loss})
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
     """The estimator's loss on the global test batch (inference mode, no prior term); every device
     holds it, so each contributes ``1/devices`` of it to the sums."""
-    _, out = self.model.apply(state.variables, batch["image"], train=False, mutable=["intermediates"])
+    _, aux = self.model.apply(state.variables, batch["image"], train=False)
     share = 1.0 / lax.axis_size(AXIS)
-    loss = infomax_loss(out["intermediates"], estimator=self.estimator)
+    loss = infomax_loss(aux, estimator=self.estimator)
     return EvalOut({"loss_sum": share * loss, "batches": share}, {})
 
-  @staticmethod
-  def finalize(sums, rows) -> dict[str, float]:
+  def finalize(self, sums, rows) -> dict[str, float]:
     return {"eval/infomax_loss": float(sums["loss_sum"] / sums["batches"])}
 
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
-                           parallel=parallel, full_batches_only=True)]
+  def eval_specs(self) -> list[EvalSpec]:
+    return [EvalSpec(self.eval_step, self.finalize, full_batches_only=True)]
 
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
@@ -83,13 +85,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoMax:
   c = config.infomax
   if c.estimator not in ESTIMATORS:
     raise ValueError(f"infomax.estimator must be one of {sorted(ESTIMATORS)}, got {c.estimator!r}")
-  if config.model.name != "dim":
-    raise ValueError(f"task='infomax' needs model.name='dim', got {config.model.name!r}")
   reject_options(config, "infomax", CLASSIFICATION_TARGETS)
-  if c.prior_objective not in PRIOR_OBJECTIVES:
-    raise ValueError(f"infomax.prior_objective must be one of {PRIOR_OBJECTIVES}, got "
-                     f"{c.prior_objective!r}")
-  parts = single_net_parts(config, runs, train_batches(config, data.train),
-                           output_size=output_size(config, data.train.num_classes),
-                           wrap=lambda model: model.clone(prior_objective=c.prior_objective))
-  return InfoMax(**parts, estimator=c.estimator, prior_weight=c.prior_weight)
+  net = build_net(config, runs, train_batches(config, data.train),
+                  output_size=output_size(config, data.train.num_classes))
+  return InfoMax(net=net, estimator=c.estimator, prior_weight=c.prior_weight)

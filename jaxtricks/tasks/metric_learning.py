@@ -11,14 +11,15 @@ import ml_collections
 
 from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_triplet_anchors
 from jaxtricks.metrics import recall_at_k
-from jaxtricks.parallel import AXIS, DataParallel, gather_batch
+from jaxtricks.parallel import AXIS, gather_batch
 from jaxtricks.tasks import distillation
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
-                                  TrainState, reject_options, single_net_parts, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys, TrainState,
+                                  build_net, reject_options, train_batches)
 from jaxtricks.tasks.distillation import Distillation
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+from jaxtricks.tasks.evaluation import EvalOut
 
 RECALL_KS = (1, 2, 4, 8)
+GENERATIONS = "distill"  # Self-distillation: distill.generations.
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -38,26 +39,21 @@ class MetricLearning(SingleNet):
   distill: Distillation | None = None
 
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
-    embeddings, stats, intermediates = self.apply(params, state, batch["image"], keys)
+    embeddings, stats, aux = self.apply(params, state, batch["image"], keys)
     labels = gather_batch(batch["label"], AXIS)
     per_example = batch_hard_triplet_loss(gather_batch(embeddings, AXIS), labels, margin=self.margin)
     task_loss = jnp.sum(per_example) / jnp.maximum(jnp.sum(valid_triplet_anchors(labels)), 1)
     terms = {}
     if self.distill is not None:
-      terms = self.distill.losses(state.frozen["teacher"], batch["image"], embeddings, intermediates)
+      terms = self.distill.losses(state.frozen["teacher"], batch["image"], embeddings, aux)
     return self.task_weight * task_loss + sum(terms.values()), (stats, {"task_loss": task_loss, **terms})
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
     return EvalOut({}, {"embedding": self.infer(state, batch["image"]), "label": batch["label"]})
 
-  @staticmethod
-  def finalize(sums, rows) -> dict[str, float]:
+  def finalize(self, sums, rows) -> dict[str, float]:
     recalls = recall_at_k(rows["embedding"], rows["label"], RECALL_KS)
     return {f"eval/recall@{k}": r for k, r in recalls.items()}
-
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
-                           parallel=parallel)]
 
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
@@ -67,9 +63,8 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MetricLearning:
   reject_options(config, "metric_learning", CLASSIFICATION_TARGETS)
   distillation.check(config)
-  parts = single_net_parts(config, runs, train_batches(config, data.train),
-                           output_size=output_size(config, data.train.num_classes))
-  distill, frozen = distillation.from_config(config, runs, data.train.num_classes,
-                                             parts["model"].dtype)
-  return MetricLearning(**parts, frozen=frozen, margin=config.loss.margin,
+  net = build_net(config, runs, train_batches(config, data.train),
+                  output_size=output_size(config, data.train.num_classes))
+  distill, frozen = distillation.from_config(config, runs, data.train.num_classes, net.model.dtype)
+  return MetricLearning(net=net, frozen=frozen, margin=config.loss.margin,
                         task_weight=config.loss.weight, distill=distill)

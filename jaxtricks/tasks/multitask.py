@@ -17,13 +17,12 @@ import numpy as np
 import optax
 
 from jaxtricks.metrics.open_set import open_set_auroc
-from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
-                                  SingleNet, StepKeys, TrainState, reject_options, single_net_parts,
-                                  train_batches)
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics, SingleNet,
+                                  StepKeys, TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.evaluation import EvalOut
 
 HEADS = ("regression", "binary")
+GENERATIONS = None
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -77,10 +76,6 @@ class MultiTask(SingleNet):
         out[f"eval/auc_{k}"] = open_set_auroc(rows["output"][positive, k], rows["output"][~positive, k])
     return out
 
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
-                           parallel=parallel)]
-
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return len(config.multitask.heads)
@@ -103,9 +98,6 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MultiTas
   for k, head in enumerate(heads):
     if head == "binary" and not np.isin(targets[:, k], (0.0, 1.0)).all():
       raise ValueError(f"multitask.heads[{k}]='binary' needs 0/1 targets (dataset.binarize=True)")
-  if config.model.name != "multitask":
-    raise ValueError(f"task='multitask' needs model.name='multitask', got {config.model.name!r}")
   reject_options(config, "multitask", CLASSIFICATION_TARGETS + IMAGE_AUGMENTATION)
-  parts = single_net_parts(config, runs, train_batches(config, data.train),
-                           output_size=len(heads))
-  return MultiTask(**parts, heads=heads, weights=weights)
+  net = build_net(config, runs, train_batches(config, data.train), output_size=len(heads))
+  return MultiTask(net=net, heads=heads, weights=weights)

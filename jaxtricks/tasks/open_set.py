@@ -12,14 +12,14 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxtricks.losses.open_set import (OPEN_SET_LOSSES, arpl_loss, open_set_logits, open_set_scores,
-                                       rpl_loss)
+from jaxtricks.losses.open_set import OPEN_SET_LOSSES, arpl_loss, open_set_logits, open_set_scores, rpl_loss
 from jaxtricks.metrics.open_set import open_set_aupr, open_set_auroc, oscr
 from jaxtricks.models.open_set import ReciprocalPoints
-from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys,
-                                  TrainState, reject_options, single_net_parts, train_batches)
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys, TrainState,
+                                  build_net, reject_options, train_batches)
+from jaxtricks.tasks.evaluation import EvalOut
+
+GENERATIONS = None
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -77,10 +77,6 @@ class OpenSet(SingleNet):
             **{f"eval/{k}": v for k, v in open_set_aupr(scores[known], scores[~known]).items()},
             "eval/oscr": oscr(probs[known], probs[~known], labels[known])}
 
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
-                           parallel=parallel)]
-
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   """Class logits (``softmax``), or the features compared with the reciprocal points."""
@@ -96,7 +92,7 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> OpenSet:
   wrap = None
   if o.loss != "softmax":
     wrap = functools.partial(ReciprocalPoints, num_classes=n, num_centers=o.num_centers)
-  parts = single_net_parts(config, runs, train_batches(config, data.train), wrap=wrap,
-                           output_size=output_size(config, n))
-  return OpenSet(**parts, num_known=n, method=o.loss, num_centers=o.num_centers,
+  net = build_net(config, runs, train_batches(config, data.train), wrap=wrap,
+                  output_size=output_size(config, n))
+  return OpenSet(net=net, num_known=n, method=o.loss, num_centers=o.num_centers,
                  temperature=o.temperature, weight=o.weight, official_indexing=o.official_indexing)

@@ -12,13 +12,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
-                                  SingleNet, StepKeys, TrainState, reject_options, single_net_parts,
-                                  train_batches)
-from jaxtricks.tasks.evaluation import BatchEvaluator, EvalOut
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics, SingleNet,
+                                  StepKeys, TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.evaluation import EvalOut
 
 QUESTION_KINDS = ("nonrelational", "relational", "ternary")
+GENERATIONS = None
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -47,17 +46,12 @@ class RelationalReasoning(SingleNet):
     return EvalOut({"correct": jnp.sum(asked & hit[..., None], axis=(0, 1)),
                     "count": jnp.sum(asked, axis=(0, 1))}, {})
 
-  @staticmethod
-  def finalize(sums, rows) -> dict[str, float]:
+  def finalize(self, sums, rows) -> dict[str, float]:
     out = {"eval/accuracy": float(sums["correct"].sum() / sums["count"].sum())}
     for k, name in enumerate(QUESTION_KINDS):
       if sums["count"][k]:
         out[f"eval/accuracy_{name}"] = float(sums["correct"][k] / sums["count"][k])
     return out
-
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    return [BatchEvaluator(self.eval_step, test, self.finalize, batch_size=batch_size,
-                           parallel=parallel)]
 
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
@@ -68,9 +62,6 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> Relation
   if not {"questions", "answers", "kinds"} <= set(data.train.extras):
     raise ValueError(f"task='relational' needs scenes with questions, answers and kinds "
                      f"(dataset.source='sort_of_clevr'), got dataset.source={config.dataset.source!r}")
-  if config.model.name != "relational":
-    raise ValueError(f"task='relational' needs model.name='relational', got {config.model.name!r}")
   reject_options(config, "relational", CLASSIFICATION_TARGETS + IMAGE_AUGMENTATION)
-  parts = single_net_parts(config, runs, train_batches(config, data.train),
-                           output_size=data.train.num_classes)
-  return RelationalReasoning(**parts)
+  net = build_net(config, runs, train_batches(config, data.train), output_size=data.train.num_classes)
+  return RelationalReasoning(net=net)

@@ -33,16 +33,14 @@ import ml_collections
 import numpy as np
 import optax
 
-from jaxtricks.data import ArrayDataset, JointBatches
+from jaxtricks.data import ArrayDataset, JointBatches, map_in_chunks
 from jaxtricks.data.semi_supervised import balance_pseudo_labels, labelled_split
 from jaxtricks.losses.pseudo_label import alpha_ramp, noisy_student_loss, pseudo_label_loss
-from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
-                                  TrainState, reject_options, single_net_parts, train_batches)
-from jaxtricks.tasks.evaluation import (BatchEvaluator, ConstantMetrics, EvalOut, classification_metrics,
-                                        classification_sums)
+                                  TrainState, build_net, reject_options, train_batches)
 
 METHODS = ("supervised", "pseudo_label", "noisy_student")
+GENERATIONS = "semi"  # Noisy Student: semi.generations.
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -69,10 +67,9 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
 class SemiSupervised(SingleNet):
   """Cross-entropy on labelled batches plus, per ``method``, Lee's pseudo-label term or the Noisy
   Student loss on the unlabelled batches (whose field ``teacher_logp`` holds the teacher's
-  log-probabilities)."""
+  log-probabilities). The unlabelled batch draws from its own streams (``keys.for_unlabelled()``)."""
 
   method: str
-  num_classes: int
   unlabel_ratio: float
   alpha: float = 3.0
   alpha_t1: float = 0.0  # Epochs.
@@ -80,13 +77,12 @@ class SemiSupervised(SingleNet):
   threshold: float = 0.0
   temperature: float = 1.0
   label_smoothing: float = 0.1
-  pseudo_label_accuracy: float | None = None  # Of the teacher's labels, on the kept unlabelled data.
 
   def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
-    lab_key, unl_key = jax.random.split(keys.augment)
-    out = {**batch, "image": self.augment(lab_key, batch["image"])}
+    out = {**batch, "image": self.net.augment(keys.augment, batch["image"])}
     if self.method != "supervised":
-      out["unlabelled_image"] = self.augment(unl_key, batch["unlabelled_image"])
+      unl_key = keys.for_unlabelled().augment
+      out["unlabelled_image"] = self.net.augment(unl_key, batch["unlabelled_image"])
     return out, {}
 
   def loss(self, params, state: TrainState, batch: Batch, keys: StepKeys):
@@ -96,9 +92,8 @@ class SemiSupervised(SingleNet):
     if self.method == "supervised":
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
       return loss, (stats, metrics)
-    unl_keys = keys._replace(model=jax.random.fold_in(keys.model, 2))
     unl_logits, stats, _ = self.apply(params, state.replace(batch_stats=stats),
-                                      batch["unlabelled_image"], unl_keys)
+                                      batch["unlabelled_image"], keys.for_unlabelled())
     if self.method == "pseudo_label":
       epoch = state.step / self.batches.steps_per_epoch
       alpha = alpha_ramp(epoch, t1=self.alpha_t1, t2=self.alpha_t2, alpha_f=self.alpha)
@@ -115,16 +110,6 @@ class SemiSupervised(SingleNet):
     metrics["pseudo_label_accuracy"] = jnp.mean(pseudo == batch["unlabelled_label"])
     return loss, (stats, {**metrics, **terms})
 
-  def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    logits = self.infer(state, batch["image"])
-    return EvalOut(classification_sums(logits, batch["label"], batch["mask"], self.num_classes), {})
-
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    out = [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
-                          parallel=parallel)]
-    if self.pseudo_label_accuracy is not None:
-      out.append(ConstantMetrics({"eval/teacher_pseudo_label_accuracy": self.pseudo_label_accuracy}))
-    return out
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -144,13 +129,11 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return num_classes
 
 
-def teacher_log_probabilities(run, images: np.ndarray, num_classes: int, *,
-                              batch_size: int = 512) -> np.ndarray:
+def teacher_log_probabilities(run, images: np.ndarray, num_classes: int) -> np.ndarray:
   """``log softmax`` of a finished run's network on ``images``, in inference mode, no augmentation."""
   model = run.model(num_classes, jnp.float32)
-  apply = jax.jit(lambda x: jax.nn.log_softmax(model.apply(run.variables, x, train=False)))
-  return np.concatenate([np.asarray(apply(images[i:i + batch_size]))
-                         for i in range(0, len(images), batch_size)])
+  return map_in_chunks(lambda x: jax.nn.log_softmax(model.apply(run.variables, x, train=False)[0]),
+                       images)
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> SemiSupervised:
@@ -184,8 +167,10 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> SemiSupe
     unlabelled_batches = train_batches(config, unlabelled, batch_size=int(ratio * config.train.batch_size),
                                        seed=config.seed + 1, resample="none")
   batches = JointBatches(train_batches(config, labelled), unlabelled_batches, steps_per_epoch)
-  parts = single_net_parts(config, runs, batches, output_size=train.num_classes)
-  return SemiSupervised(**parts, method=s.method, num_classes=train.num_classes, unlabel_ratio=ratio,
+  net = build_net(config, runs, batches, output_size=train.num_classes)
+  constants = None
+  if pseudo_accuracy is not None:  # Of the teacher's labels, on the kept unlabelled data.
+    constants = {"eval/teacher_pseudo_label_accuracy": pseudo_accuracy}
+  return SemiSupervised(net=net, constant_metrics=constants, method=s.method, unlabel_ratio=ratio,
                         alpha=s.alpha, alpha_t1=s.alpha_t1, alpha_t2=s.alpha_t2, threshold=s.threshold,
-                        temperature=s.temperature, label_smoothing=s.label_smoothing,
-                        pseudo_label_accuracy=pseudo_accuracy)
+                        temperature=s.temperature, label_smoothing=s.label_smoothing)

@@ -8,14 +8,13 @@ import dataclasses
 
 import ml_collections
 
-from jaxtricks.losses.label_augmentation import (NUM_TRANSFORMS, SLA_MODES, label_augment,
-                                                 sla_output_size, sla_predictions, sla_task_loss)
-from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet,
-                                  StepKeys, TrainState, reject_options, single_net_parts,
-                                  train_batches)
-from jaxtricks.tasks.evaluation import (BatchEvaluator, EvalOut, classification_metrics,
-                                        classification_sums)
+from jaxtricks.losses.label_augmentation import (NUM_TRANSFORMS, SLA_MODES, label_augment, sla_output_size,
+                                                 sla_predictions, sla_task_loss)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
+                                  TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.evaluation import EvalOut, classification_sums
+
+GENERATIONS = None
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:
@@ -57,10 +56,6 @@ class SelfSupervisedLabelAugmentation(SingleNet):
     return EvalOut(classification_sums(main, batch["label"], batch["mask"], self.num_classes,
                                        **dict(others)), {})
 
-  def evaluators(self, test, *, batch_size: int, parallel: DataParallel):
-    return [BatchEvaluator(self.eval_step, test, classification_metrics, batch_size=batch_size,
-                           parallel=parallel)]
-
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return sla_output_size(config.sla.mode, num_classes, NUM_TRANSFORMS[config.sla.transform])
@@ -74,7 +69,6 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> SelfSupe
     raise ValueError(f"sla.mode must be one of {SLA_MODES}, got {s.mode!r}")
   reject_options(config, "sla", CLASSIFICATION_TARGETS)
   n = data.train.num_classes
-  parts = single_net_parts(config, runs, train_batches(config, data.train),
-                           output_size=output_size(config, n))
-  return SelfSupervisedLabelAugmentation(**parts, num_classes=n, transform=s.transform, mode=s.mode,
+  net = build_net(config, runs, train_batches(config, data.train), output_size=output_size(config, n))
+  return SelfSupervisedLabelAugmentation(net=net, num_classes=n, transform=s.transform, mode=s.mode,
                                          temperature=s.temperature)

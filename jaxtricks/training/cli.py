@@ -41,6 +41,6 @@ def parse_flags(argv: list[str]) -> list[str]:
       e = e.args[0]
     usage_error("no such key in --config: " + " ".join(str(e.args[0] if e.args else e).split()))
   except (flags.Error, ValueError) as e:
-    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-    cause = next((l for l in reversed(lines) if re.match(r"^\w+(Error|Exception):", l)), lines[-1])
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    cause = next((line for line in reversed(lines) if re.match(r"^\w+(Error|Exception):", line)), lines[-1])
     usage_error(f"{lines[0].removesuffix(':')}: {cause}" if cause != lines[0] else cause)

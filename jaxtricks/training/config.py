@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ml_collections
 
+from jaxtricks.models import model_config
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import TASKS, task_family
 from jaxtricks.tasks.base import DTYPES
@@ -43,17 +44,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.augment.randaugment_policy = "torchvision"  # torchvision | tf | tf_fixed_contrast
   c.augment.cutout = 0  # Cutout square side in pixels (0: off).
 
-  c.model = ml_collections.ConfigDict()
-  c.model.name = "resnet"
-  c.model.depth = 20
-  c.model.width = 16
-  c.model.variant = "v1"  # v1 | b | c | d
-  c.model.block = "basic"  # basic | bottleneck
-  c.model.zero_gamma = False
-  c.model.activation = "relu"  # relu | prelu
-  c.model.prior_bias = False  # Head bias −log(C−1) (sigmoid/focal losses start at p = 1/C).
-  c.model.l2_normalize = False  # Unit-length outputs (metric learning embeddings).
-  c.model.embedding_dim = 64  # Embedding / feature / code size (metric learning, RPL/ARPL, DIM).
+  c.model = model_config()  # model.name and one block per model: model.resnet, model.cnn, ...
 
   c.transfer = ml_collections.ConfigDict()  # Start from a trained run with a new output head.
   c.transfer.pretrain = ml_collections.ConfigDict()  # Config of the source run: trained first if set.
@@ -178,9 +169,10 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
 
 
 def recipes() -> dict[str, str]:
-  """Every installed recipe: ``name -> the first line of its docstring``."""
+  """Every installed recipe: ``name -> the first paragraph of its docstring, on one line``."""
   files = sorted(p for p in recipes_dir().glob("*.py") if not p.name.startswith("_"))
-  return {p.stem: (ast.get_docstring(ast.parse(p.read_text())) or "").split("\n")[0] for p in files}
+  summary = lambda doc: " ".join((doc or "").split("\n\n")[0].split())  # noqa: E731
+  return {p.stem: summary(ast.get_docstring(ast.parse(p.read_text()))) for p in files}
 
 
 def recipes_dir() -> Path:

@@ -34,7 +34,7 @@ def plot_learning_curves(records: list[dict], ax=None):
   acc_ax.set_ylabel("test metric")
   acc_ax.set_ylim(0, 1)
   lines = ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
-  ax.legend(lines, [l.get_label() for l in lines], loc="center right")
+  ax.legend(lines, [line.get_label() for line in lines], loc="center right")
   return ax
 
 

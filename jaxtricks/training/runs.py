@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 
 from jaxtricks.models import create_model
-from jaxtricks.tasks import TASKS
+from jaxtricks.tasks import task_family
 from jaxtricks.transfer import load_variables
 
 
@@ -32,7 +32,7 @@ class Run:
 
   def model(self, num_classes: int, dtype) -> Any:
     """The run's network, with the output size its task gives ``num_classes`` classes."""
-    size = TASKS[self.config.task].output_size(self.config, num_classes)
+    size = task_family(self.config.task).output_size(self.config, num_classes)
     return create_model(self.config.model, num_classes=size, dtype=dtype)
 
 
@@ -60,12 +60,10 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
   return {k: v for k, v in metrics.items() if k.startswith("eval/") and np.ndim(v) == 0}
 
 
-GENERATION_BLOCKS = ("distill", "semi")  # Config blocks with teacher, teacher_workdir, generations.
-
-
 def generations_block(config: ml_collections.ConfigDict) -> str | None:
-  """The name of ``config``'s block that holds ``teacher``, ``teacher_workdir`` and ``generations``."""
-  return next((name for name in GENERATION_BLOCKS if name in config), None)
+  """The name of the block of ``config``'s family that holds ``teacher``, ``teacher_workdir`` and
+  ``generations`` (the family's ``GENERATIONS``), or None."""
+  return task_family(config.task).GENERATIONS
 
 
 def fit_generations(fit: Callable, config: ml_collections.ConfigDict, workdir: Path,

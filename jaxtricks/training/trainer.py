@@ -25,7 +25,7 @@ import tqdm
 from jaxtricks.data import ArrayDataset, build_datasets
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import task_family
-from jaxtricks.tasks.base import Data, Task
+from jaxtricks.tasks.base import Batches, Data, Task
 from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
@@ -64,8 +64,8 @@ class _MetricWriter:
     self.path = workdir / "metrics.jsonl"
     if self.path.exists():  # Drop records of steps that the resumed run will redo.
       lines = self.path.read_text().splitlines()
-      kept = [l for l in lines if l.strip() and json.loads(l)["step"] <= resume_step]
-      self.path.write_text("".join(l + "\n" for l in kept))
+      kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= resume_step]
+      self.path.write_text("".join(line + "\n" for line in kept))
     self.tb = tensorboardX.SummaryWriter(str(workdir / "tb"))
 
   def write(self, record: dict[str, Any]) -> None:
@@ -147,6 +147,28 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
   return state, summary
 
 
+def train(config: ml_collections.ConfigDict, workdir: Path, batches: Batches, state: Any,
+          p_train, run_eval, parallel: DataParallel) -> tuple[Any, dict[str, Any]]:
+  """The loop of :func:`fit` on a built step: places the host ``state`` on the devices, restores the
+  last checkpoint of ``workdir`` if any (resume), trains to the end of ``config``'s schedule over
+  ``batches`` with ``p_train`` (``parallel.step`` of a task's step), logging, evaluating with
+  ``run_eval`` and checkpointing; ``(state, last evaluation)``."""
+  lead = jax.process_index() == 0
+  state = parallel.replicate(state)
+  checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
+                            parallel=parallel)
+  if checkpoints.latest_step() is not None:
+    state = checkpoints.restore(state)
+  if lead:
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  writer = _MetricWriter(workdir, int(state.step), enabled=lead)
+  state, summary = _train(config, batches, state, p_train, run_eval, checkpoints, writer,
+                          parallel.device_count)
+  if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
+    summary = run_eval(state)
+  return state, summary
+
+
 def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
         datasets: tuple[ArrayDataset, ArrayDataset] | None = None) -> tuple[dict[str, Any], Any]:
   """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint).
@@ -172,23 +194,11 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   data = Data(*datasets)
   task: Task = family.from_config(config, data, Runs(workdir, fit, datasets))
   parallel = DataParallel(config.parallel)
-  state = parallel.replicate(task.init(config.seed))
   p_train = parallel.step(task.train_step, donate_state=True)
   evaluators = task.evaluators(data.test, batch_size=config.eval_batch_size, parallel=parallel)
-  run_eval = lambda state: {k: v for e in evaluators for k, v in e.run(state).items()}
-
-  checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
-                            parallel=parallel)
-  if checkpoints.latest_step() is not None:
-    state = checkpoints.restore(state)
-  if lead:
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-  writer = _MetricWriter(workdir, int(state.step), enabled=lead)
-
-  state, summary = _train(config, task.batches, state, p_train, run_eval, checkpoints, writer,
-                          parallel.device_count)
-  if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
-    summary = run_eval(state)
+  run_eval = lambda state: {k: v for e in evaluators for k, v in e.run(state).items()}  # noqa: E731
+  state, summary = train(config, workdir, task.batches, task.init(config.seed), p_train, run_eval,
+                         parallel)
   train_counts = task.batches.dataset.class_counts().tolist()  # What it trained on (the labelled part).
   if lead:
     plots.save_run_plots(workdir, train_counts)

@@ -23,13 +23,18 @@ def test_loop_records_growing_labelled_sets_and_resumes(tmp_path):
   assert starts[("entropy", 0)] == starts[("alfamix", 0)] != starts[("entropy", 1)]
   for name in ("results.md", "learning_curves.png", "penalty_matrix.png", "config.json"):
     assert (tmp_path / name).exists()
-  # Interrupted after the first round of the last run: the rerun redoes only what is missing.
+  # Each round trains through the trainer: its own logs and checkpoints.
+  assert (tmp_path / "alfamix_seed1" / "round_1" / "checkpoints").is_dir()
+  assert (tmp_path / "alfamix_seed1" / "round_1" / "metrics.jsonl").exists()
+  # Interrupted after the first round of the last run: the rerun redoes only what is missing, and
+  # the rounds it redoes resume from their checkpoints (the same accuracies and queries).
   lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
   (tmp_path / "metrics.jsonl").write_text("\n".join(lines[:-2]) + "\n")
   again = run(config, tmp_path)
-  final = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  final = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert len(final) == len(again) == len(records)
-  by_key = lambda rs: {(r["strategy"], r["seed"], r["round"]): r["labelled_indices"] for r in rs}
+  by_key = lambda rs: {(r["strategy"], r["seed"], r["round"]): (r["labelled_indices"], r["queried"],
+                                                                 r["test_accuracy"]) for r in rs}
   assert by_key(final) == by_key(records)
   assert np.isfinite([r["test_accuracy"] for r in final]).all()
 

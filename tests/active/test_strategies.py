@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtricks.active import (alfamix_candidates, alfamix_select, badge, bald, class_anchors,
-                              entropy, gradient_embedding, kcenter_greedy, least_confidence, margin,
+from jaxtricks.active import (alfamix_candidates, alfamix_select, badge, bald, class_anchors, entropy,
+                              gradient_embedding, kcenter_greedy, least_confidence, margin,
                               nearest_to_centres, penalty_matrix, random_selection, select_top)
 from tests.conftest import golden_cases, load_golden
 

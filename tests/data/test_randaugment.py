@@ -133,7 +133,8 @@ def test_cutout_zeroes_one_square_per_example():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"policy": "autoaugment"}, "policy"), ({"magnitude": 31}, "magnitude"), ({"magnitude": 2.5}, "magnitude"),
+    ({"policy": "autoaugment"}, "policy"), ({"magnitude": 31}, "magnitude"),
+    ({"magnitude": 2.5}, "magnitude"),
     ({"num_ops": -1}, "num_ops")])
 def test_bad_options_are_named(kwargs, message):
   with pytest.raises(ValueError, match=message):

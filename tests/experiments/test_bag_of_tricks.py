@@ -29,7 +29,8 @@ def _differences(a, b):
 def test_first_row_is_the_baseline_and_the_default_row_is_the_default_recipe(smoke):
   arg = f"smoke={smoke},seed=1"
   assert not _differences(bag_of_tricks.row_config("baseline", 1, smoke), load_config("digits_baseline", arg))
-  assert not _differences(bag_of_tricks.row_config(bag_of_tricks.DEFAULT, 1, smoke), load_config("default", arg))
+  default = bag_of_tricks.row_config(bag_of_tricks.DEFAULT, 1, smoke)
+  assert not _differences(default, load_config("default", arg))
 
 
 def test_rows_stack_each_trick_on_the_previous_row():

@@ -4,9 +4,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxtricks.losses import (class_balanced_loss, effective_number_weights, ldam_loss,
-                              logit_adjusted_logits, soft_target_loss, softmax_focal_loss,
-                              weighted_focal_loss)
+from jaxtricks.losses import (class_balanced_loss, effective_number_weights, ldam_loss, logit_adjusted_logits,
+                              soft_target_loss, softmax_focal_loss, weighted_focal_loss)
 from tests.conftest import golden_cases, load_golden
 
 
@@ -133,7 +132,8 @@ def test_soft_target_loss_on_one_hot_targets_is_the_unweighted_class_balanced_lo
 @pytest.mark.parametrize("path", golden_cases("imbalance", "m2m_focal_*.npz"))
 def test_weighted_focal_loss_matches_m2m_code(path):
   g = load_golden(path)
-  fn = lambda x: weighted_focal_loss(x, g["labels"], gamma=float(g["gamma"]), class_weights=g["class_weights"])
+  fn = lambda x: weighted_focal_loss(x, g["labels"], gamma=float(g["gamma"]),  # noqa: E731
+                                     class_weights=g["class_weights"])
   np.testing.assert_allclose(fn(g["logits"]), g["loss_per_example"], rtol=1e-5, atol=1e-6)
   grad = jax.grad(lambda x: fn(x).mean())(jnp.asarray(g["logits"]))
   np.testing.assert_allclose(grad, g["grad_logits_of_mean"], rtol=0,

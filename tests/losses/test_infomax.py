@@ -22,7 +22,7 @@ def test_dim_estimators_match_official(path):
   g = load_golden(path)
   np.testing.assert_allclose(dim_scores(g["l"], g["m"]), g["score_u"], rtol=1e-5, atol=1e-6)
   for measure in MEASURES:
-    _check(lambda l, m: fenchel_dual_loss(l, m, measure=measure), g, f"fd_{measure}")
+    _check(lambda local, code: fenchel_dual_loss(local, code, measure=measure), g, f"fd_{measure}")
   _check(infonce_loss, g, "nce")
   _check(donsker_varadhan_loss, g, "dv_fixed")
   if "dv_official_91f46d3_single_global_loss" in g:
@@ -44,19 +44,18 @@ def test_prior_matching_matches_official(path):
     fenchel_dual_loss(g["d_prior"][None, None, :1], g["d_prior"][None, None, :1], measure="DV")
 
 
-def test_deep_infomax_model_sows_what_the_estimators_need_and_reverses_the_prior_gradient():
+def test_deep_infomax_model_returns_what_the_estimators_need_and_reverses_the_prior_gradient():
   from jaxtricks.models.infomax import DeepInfoMax, _reverse_gradient
 
   assert jax.grad(lambda x: jnp.sum(_reverse_gradient(x) ** 2))(jnp.ones(3)).tolist() == [-2.0] * 3
   model = DeepInfoMax(num_classes=8, width=4, mi_units=6)
   x = jnp.ones((5, 8, 8, 1))
   variables = model.init(jax.random.key(0), x, train=False)
-  code, state = model.apply(variables, x, train=True, mutable=["batch_stats", "intermediates"],
-                            rngs={"prior": jax.random.key(1)})
-  inter = state["intermediates"]
+  (code, aux), _ = model.apply(variables, x, train=True, mutable=["batch_stats"],
+                               rngs={"prior": jax.random.key(1)})
   assert code.shape == (5, 8)
-  assert inter["local_mi"][0].shape == (5, 6, 16) and inter["global_mi"][0].shape == (5, 6, 1)
-  assert np.isfinite(fenchel_dual_loss(inter["local_mi"][0], inter["global_mi"][0]))
+  assert aux["local_mi"].shape == (5, 6, 16) and aux["global_mi"].shape == (5, 6, 1)
+  assert np.isfinite(fenchel_dual_loss(aux["local_mi"], aux["global_mi"]))
   assert "global_mi_0" not in DeepInfoMax(num_classes=8, width=4, infomax_heads=False).init(
       jax.random.key(0), x, train=False)["params"]
 
@@ -73,9 +72,9 @@ def test_prior_matching_objectives_send_each_loss_to_the_right_network(objective
   variables = model.init(jax.random.key(0), x, train=False)
 
   def losses(params):
-    _, state = model.apply({**variables, "params": params}, x, train=True,
-                           mutable=["batch_stats", "intermediates"], rngs={"prior": jax.random.key(1)})
-    scores = state["intermediates"]["prior_scores"][0]
+    (_, aux), _ = model.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"],
+                              rngs={"prior": jax.random.key(1)})
+    scores = aux["prior_scores"]
     out = {"discriminator": prior_matching_losses(scores["prior"], scores["encoded"])["discriminator"]}
     if objective == "nonsaturating":
       out["encoder"] = prior_matching_losses(scores["prior"], scores["generator"])["encoder"]

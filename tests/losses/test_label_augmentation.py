@@ -4,8 +4,8 @@ import numpy as np
 import optax
 import pytest
 
-from jaxtricks.losses.label_augmentation import (aggregated_logits, label_augment, single_logits,
-                                                 sla_loss, sla_self_distillation_loss)
+from jaxtricks.losses.label_augmentation import (aggregated_logits, label_augment, single_logits, sla_loss,
+                                                 sla_self_distillation_loss)
 from tests.conftest import golden_cases, load_golden
 
 _close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

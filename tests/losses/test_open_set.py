@@ -108,9 +108,11 @@ def test_rpl_and_arpl_against_a_direct_formula(temperature, weight):
   ce = lambda z: -(z[np.arange(6), y] - np.log(np.exp(z).sum(1)))  # noqa: E731
   own = ((f - p[y]) ** 2).mean(-1)
   expected = ce(d / temperature) + weight * (own - radius) ** 2
-  got = rpl_loss(jnp.float32(f), y, jnp.float32(p), jnp.float32(radius), temperature=temperature, weight=weight)
+  got = rpl_loss(jnp.float32(f), y, jnp.float32(p), jnp.float32(radius), temperature=temperature,
+                 weight=weight)
   np.testing.assert_allclose(got, expected, rtol=1e-5)
   logits = d - f @ p.T
   expected = ce(logits / temperature) + weight * np.maximum(own - radius + 1.0, 0.0)
-  got = arpl_loss(jnp.float32(f), y, jnp.float32(p), jnp.float32(radius), temperature=temperature, weight=weight)
+  got = arpl_loss(jnp.float32(f), y, jnp.float32(p), jnp.float32(radius), temperature=temperature,
+                  weight=weight)
   np.testing.assert_allclose(got, expected, rtol=1e-5)

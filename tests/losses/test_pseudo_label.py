@@ -38,7 +38,8 @@ def test_labels_masks_and_soft_targets(path):
 def test_alpha_ramp(path):
   case = load_golden(path)
   meta = _meta(case)
-  alpha = jax.jit(lambda t: pl.alpha_ramp(t, t1=meta["T1"], t2=meta["T2"], alpha_f=meta["alpha_f"]))(case["t"])
+  ramp = lambda t: pl.alpha_ramp(t, t1=meta["T1"], t2=meta["T2"], alpha_f=meta["alpha_f"])  # noqa: E731
+  alpha = jax.jit(ramp)(case["t"])
   np.testing.assert_allclose(alpha, case["alpha"], atol=1e-6, rtol=0)  # float32 of the float64 ramp
 
 
@@ -104,7 +105,8 @@ def test_pseudo_label_loss_uses_own_argmax_and_threshold():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(num_image=0, min_threshold=0.3), "num_image"), (dict(num_image=5, min_threshold=0.305), "min_threshold")])
+    (dict(num_image=0, min_threshold=0.3), "num_image"),
+    (dict(num_image=5, min_threshold=0.305), "min_threshold")])
 def test_balance_rejects_bad_options(kwargs, message):
   with pytest.raises(ValueError, match=message):
     balance_pseudo_labels(np.full((4, 2), 0.5), rng=np.random.default_rng(0), **kwargs)

@@ -17,6 +17,7 @@ from jaxtricks.tasks import TASKS
 from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training.config import load_config
 from tests.conftest import golden_cases, load_golden
+from tests.tasks.steps import run_steps
 
 
 def _param_count(tree) -> int:
@@ -49,13 +50,12 @@ def test_architecture_matches_torchvision(shapes):
     assert _param_count(params) == ref["total_params_with_aux"]
     assert _param_count(params["aux_head1"]) == ref["aux1_params"]
     assert _param_count(params["aux_head2"]) == ref["aux2_params"]
-    out, state = jax.eval_shape(lambda v: net.apply(
-        v, x, train=True, rngs={"dropout": jax.random.key(1)},
-        mutable=["batch_stats", "intermediates"]), variables)
+    (out, aux), _ = jax.eval_shape(lambda v: net.apply(
+        v, x, train=True, rngs={"dropout": jax.random.key(1)}, mutable=["batch_stats"]), variables)
     assert out.shape == tuple(ref["eval_output_shape"])
-    assert state["intermediates"]["aux1"][0].shape == tuple(ref["aux1.fc2.out"])
-    assert state["intermediates"]["aux2"][0].shape == tuple(ref["aux2.fc2.out"])
-    assert jax.eval_shape(lambda v: net.apply(v, x, train=False), variables).shape == out.shape
+    aux1, aux2 = aux["aux_logits"]
+    assert aux1.shape == tuple(ref["aux1.fc2.out"]) and aux2.shape == tuple(ref["aux2.fc2.out"])
+    assert jax.eval_shape(lambda v: net.apply(v, x, train=False), variables)[0].shape == out.shape
 
 
 @pytest.mark.parametrize("path", golden_cases("data_efficient", "googlenet_aux_loss_*.npz"))
@@ -76,11 +76,11 @@ def test_heads_train_only_and_exist_from_init():
   x = jax.random.normal(jax.random.key(0), (4, 8, 8, 1))
   variables = jax.eval_shape(lambda: net.init(jax.random.key(1), x, train=False))
   assert {"aux_head1", "aux_head2"} <= set(variables["params"])
-  _, state = jax.eval_shape(lambda v: net.apply(v, x, train=False, mutable=["intermediates"]), variables)
-  assert "aux1" not in state["intermediates"] and "aux2" not in state["intermediates"]
-  _, state = jax.eval_shape(lambda v: net.apply(v, x, train=True, rngs={"dropout": jax.random.key(2)},
-                                                mutable=["batch_stats", "intermediates"]), variables)
-  assert state["intermediates"]["aux1"][0].shape == (4, 5)
+  _, aux = jax.eval_shape(lambda v: net.apply(v, x, train=False), variables)
+  assert set(aux) == {"embedding"}
+  (_, aux), _ = jax.eval_shape(lambda v: net.apply(v, x, train=True, rngs={"dropout": jax.random.key(2)},
+                                                   mutable=["batch_stats"]), variables)
+  assert [a.shape for a in aux["aux_logits"]] == [(4, 5), (4, 5)]
   plain = GoogLeNet(num_classes=5, width=0.0625, aux_logits=False)
   assert "aux_head1" not in jax.eval_shape(lambda: plain.init(jax.random.key(1), x, train=False))["params"]
 
@@ -104,3 +104,28 @@ def test_classification_adds_the_weighted_auxiliary_losses():
   for weight in (0.0, 1.0):
     other, _ = loss(dataclasses.replace(task, aux_weight=weight))
     np.testing.assert_allclose(total - other, (0.3 - weight) * m["aux_loss"], rtol=1e-4)
+
+
+class RenamedAuxiliaryOutput(GoogLeNet):
+  """A GoogLeNet whose auxiliary logits come back under another name."""
+
+  def __call__(self, x, *, train):
+    logits, aux = super().__call__(x, train=train)
+    return logits, {("side_logits" if k == "aux_logits" else k): v for k, v in aux.items()}
+
+
+@pytest.mark.parametrize("change", ["renamed", "removed"])
+def test_an_auxiliary_weight_without_auxiliary_outputs_fails_naming_them(change):
+  """``loss.aux_weight > 0`` with a model that returns no ``aux_logits`` stops with an error naming
+  the missing output (it does not train on the main loss alone)."""
+  config = load_config("digits_googlenet", "smoke")
+  task = TASKS["classification"].from_config(config, Data(*load_digits()), runs=None)
+  model = task.model
+  if change == "renamed":
+    model = RenamedAuxiliaryOutput(**{f.name: getattr(model, f.name) for f in dataclasses.fields(GoogLeNet)
+                                      if f.name not in ("parent", "name")})
+  else:
+    model = model.clone(aux_logits=False)
+  task = dataclasses.replace(task, net=dataclasses.replace(task.net, model=model))
+  with pytest.raises(ValueError, match="loss.aux_weight=0.3 needs the model output 'aux_logits'"):
+    run_steps(task, task.batches.dataset, steps=1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxtricks.models import (MLP, MODELS, ChannelPReLU, ResNet, SmallCNN, create_model, he_normal,
-                              prior_bias_init)
+                              model_config, prior_bias_init)
 
 
 def _init(model, shape=(2, 32, 32, 3)):
@@ -34,10 +34,9 @@ def test_imagenet_layout_has_torchvisions_parameter_counts():
   for depth, count in ((18, 11_689_512), (50, 25_557_032)):
     model = ResNet(depth=depth, num_classes=1000, width=64, layout="imagenet")
     assert _count(_shapes(model, (1, 224, 224, 3))["params"]) == count
-  _, out = jax.eval_shape(lambda x: ResNet(depth=50, width=64, layout="imagenet").init_with_output(
-      jax.random.key(0), x, train=False, mutable=["params", "batch_stats", "intermediates"]),
-      jnp.zeros((1, 224, 224, 3)))
-  assert out["intermediates"]["embedding"][0].shape == (1, 2048)
+  (_, aux), _ = jax.eval_shape(lambda x: ResNet(depth=50, width=64, layout="imagenet").init_with_output(
+      jax.random.key(0), x, train=False), jnp.zeros((1, 224, 224, 3)))
+  assert aux["embedding"].shape == (1, 2048)
   with pytest.raises(ValueError, match=r"ImageNet ResNet must be one of \[18, 34, 50, 101, 152\]"):
     _shapes(ResNet(depth=20, layout="imagenet"))
 
@@ -50,7 +49,7 @@ def test_variants_change_stem_and_shortcut():
   # ResNet-D replaces the strided 1×1 projection by avg-pool + stride-1 1×1: same parameters, other op.
   x = jax.random.normal(jax.random.key(1), (2, 16, 16, 3))
   variables = _init(ResNet(depth=8, width=8, variant="c"), x.shape)
-  apply = lambda v: jax.jit(lambda x: ResNet(depth=8, width=8, variant=v).apply(variables, x, train=False))
+  apply = lambda v: jax.jit(lambda x: ResNet(depth=8, width=8, variant=v).apply(variables, x, train=False)[0])
   assert not np.allclose(apply("c")(x), apply("d")(x))
 
 
@@ -108,9 +107,10 @@ def test_small_models_on_8x8_and_dropout_is_stochastic_in_training():
   x = jnp.ones((4, 8, 8, 1))
   for model in (SmallCNN(dropout_rate=0.5), MLP(dropout_rate=0.5)):
     variables = _init(model, x.shape)
-    assert model.apply(variables, x, train=False).shape == (4, 10)
+    logits, aux = model.apply(variables, x, train=False)
+    assert logits.shape == (4, 10) and aux["embedding"].shape[0] == 4
     run = lambda seed: model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(seed)},
-                                   mutable=["batch_stats"])[0]
+                                   mutable=["batch_stats"])[0][0]
     assert not np.allclose(run(0), run(1))
 
 
@@ -122,25 +122,28 @@ def test_pool_dropout_drops_the_pooled_map_in_mc_dropout_and_nothing_else():
   variables = _init(plain, x.shape)
   assert jax.tree.structure(variables) == jax.tree.structure(_init(pooled, x.shape))
   mc = lambda model, seed: model.apply(variables, x, train=False, dropout=True,
-                                       rngs={"dropout": jax.random.key(seed)})
+                                       rngs={"dropout": jax.random.key(seed)})[0]
   np.testing.assert_array_equal(mc(plain, 0), mc(plain, 1))
   assert not np.allclose(mc(pooled, 0), mc(pooled, 1))
-  np.testing.assert_array_equal(pooled.apply(variables, x, train=False), plain.apply(variables, x, train=False))
+  np.testing.assert_array_equal(pooled.apply(variables, x, train=False)[0],
+                                plain.apply(variables, x, train=False)[0])
 
 
 def test_create_model_rejects_unknown_names():
   with pytest.raises(ValueError, match=re.escape(f"model.name must be one of {sorted(MODELS)}, got 'vit'")):
     create_model(ml_collections.ConfigDict({"name": "vit"}), num_classes=10, dtype=jnp.float32)
-  with pytest.raises(ValueError, match="does not accept"):
-    create_model(ml_collections.ConfigDict({"name": "mlp", "variant": "d"}), num_classes=10,
-                 dtype=jnp.float32)
+  config = model_config()
+  config.name = "mlp"
+  assert create_model(config, num_classes=10, dtype=jnp.float32).width == 256  # MLP's own default.
+  with pytest.raises(AttributeError, match="variant"):  # A locked config names the bad key.
+    config.lock().mlp.variant = "d"
 
 
 def test_bfloat16_compute_keeps_float32_params():
   model = ResNet(depth=8, width=8, dtype=jnp.bfloat16)
   variables = _init(model)
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables["params"]))
-  assert model.apply(variables, jnp.ones((2, 32, 32, 3)), train=False).dtype == jnp.float32
+  assert model.apply(variables, jnp.ones((2, 32, 32, 3)), train=False)[0].dtype == jnp.float32
 
 
 def test_prior_bias_init():
@@ -170,9 +173,10 @@ def test_stochastic_depth_drops_whole_branches_per_example_at_the_linear_rate():
   net = ResNet(depth=14, num_classes=3, stochastic_depth=0.5, dropout_rate=0.5)
   images = jax.random.normal(jax.random.key(3), (8, 8, 8, 1))
   v = net.init(jax.random.key(4), images, train=False)
-  a = net.apply(v, images, train=False)
-  np.testing.assert_array_equal(a, net.clone(stochastic_depth=0.0, dropout_rate=0.0).apply(v, images, train=False))
-  train = lambda key: net.apply(v, images, train=True, rngs={"dropout": key}, mutable=["batch_stats"])[0]  # noqa: E731
+  a, _ = net.apply(v, images, train=False)
+  plain = net.clone(stochastic_depth=0.0, dropout_rate=0.0)
+  np.testing.assert_array_equal(a, plain.apply(v, images, train=False)[0])
+  train = lambda key: net.apply(v, images, train=True, rngs={"dropout": key}, mutable=["batch_stats"])[0][0]  # noqa: E731
   assert not np.allclose(train(jax.random.key(5)), train(jax.random.key(6)))
   with pytest.raises(ValueError, match="stochastic_depth"):
     net.clone(stochastic_depth=1.0).init(jax.random.key(0), images, train=False)

@@ -28,12 +28,12 @@ def test_mmoe_matches_the_keras_layer_forward_and_gradients(path):
   labels = np.concatenate([g["label0"], g["label1"]], axis=1)
 
   def total_loss(p):
-    preds, state = model.apply({"params": p}, g["x"], mutable=["intermediates"])
-    return jnp.sum(jnp.mean((preds - labels) ** 2, axis=0)), (preds, state["intermediates"])
+    preds, aux = model.apply({"params": p}, g["x"])
+    return jnp.sum(jnp.mean((preds - labels) ** 2, axis=0)), (preds, aux)
 
-  (loss, (preds, inter)), grads = jax.value_and_grad(total_loss, has_aux=True)(params)
+  (loss, (preds, aux)), grads = jax.value_and_grad(total_loss, has_aux=True)(params)
   tol = dict(rtol=1e-5, atol=1e-6)
-  gates = inter["moe"]["gates"][0]
+  gates = aux["gates"]
   np.testing.assert_allclose(gates[:, 0], g["gate0"], **tol)
   np.testing.assert_allclose(gates[:, 1], g["gate1"], **tol)
   np.testing.assert_allclose(preds, np.concatenate([g["pred0"], g["pred1"]], axis=1), **tol)
@@ -71,8 +71,8 @@ def test_gates_start_different_and_each_task_has_its_own_mixture():
   for a in range(3):
     for b in range(a + 1, 3):
       assert not np.allclose(kernel[:, a], kernel[:, b])
-  _, state = model.apply(variables, x, mutable=["intermediates"])
-  gates = state["intermediates"]["moe"]["gates"][0]
+  _, aux = model.apply(variables, x)
+  gates = aux["gates"]
   np.testing.assert_allclose(gates.sum(-1), 1.0, rtol=1e-6)
   assert not np.allclose(gates[:, 0], gates[:, 1])
   omoe = MultiTaskNet(kind="omoe", num_classes=3, num_experts=4, units=5)

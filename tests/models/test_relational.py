@@ -45,7 +45,7 @@ def test_pair_function_equals_g_on_concatenated_pairs(scene):
   h = jax.nn.relu(h.sum((2, 3)) @ p["f"]["kernel"] + p["f"]["bias"])
   h = jax.nn.relu(h @ p["Dense_3"]["kernel"] + p["Dense_3"]["bias"])
   expected = h @ p["Dense_4"]["kernel"] + p["Dense_4"]["bias"]
-  np.testing.assert_allclose(model.apply(variables, images, questions, train=False), expected,
+  np.testing.assert_allclose(model.apply(variables, images, questions, train=False)[0], expected,
                              rtol=1e-4, atol=1e-4)
 
 
@@ -53,11 +53,11 @@ def test_each_question_gets_its_own_answer_and_coordinates_matter(scene):
   images, questions = scene
   model = RelationalQA(kind="rn", g_units=8)
   variables = model.init(jax.random.key(1), images, questions, train=False)
-  logits = model.apply(variables, images, questions, train=False)
-  assert logits.shape == (2, 3, 10)
+  logits, aux = model.apply(variables, images, questions, train=False)
+  assert logits.shape == (2, 3, 10) and aux == {}
   assert not np.allclose(logits[:, 0], logits[:, 1])
   py3 = RelationalQA(kind="rn", g_units=8, coordinates="py3").apply(variables, images, questions,
-                                                                     train=False)
+                                                                     train=False)[0]
   assert not np.allclose(logits, py3)
 
 
@@ -66,10 +66,10 @@ def test_cnn_mlp_baseline_and_dropout_at_test_time(scene):
   model = RelationalQA(kind="cnn_mlp")
   variables = model.init(jax.random.key(2), images, questions, train=False)
   assert variables["params"]["Dense_0"]["kernel"].shape == (600 + 11, 256)
-  logits = model.apply(variables, images, questions, train=False)
+  logits, _ = model.apply(variables, images, questions, train=False)
   assert logits.shape == (2, 3, 10)
   noisy = RelationalQA(kind="cnn_mlp", test_dropout=True)
-  a, b = (noisy.apply(variables, images, questions, train=False, rngs={"dropout": jax.random.key(k)})
+  a, b = (noisy.apply(variables, images, questions, train=False, rngs={"dropout": jax.random.key(k)})[0]
           for k in (0, 1))
   assert not np.allclose(a, b)  # The reference's F.dropout: active at test time too.
   with pytest.raises(ValueError, match="model.kind must be one of"):

@@ -3,7 +3,6 @@
 import pytest
 
 from jaxtricks.tasks import TASKS
-from jaxtricks.tasks.base import Data
 from jaxtricks.training import base_config, fit, set_task
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO
@@ -41,11 +40,13 @@ def test_options_a_task_does_not_use_are_rejected(tmp_path, config, arg, key):
   assert not (tmp_path / "checkpoints").exists()
 
 
-def test_infomax_needs_the_dim_model():
+def test_infomax_with_a_model_without_mi_networks_names_the_missing_output(tmp_path):
+  """Any model that returns ``local_mi`` and ``global_mi`` trains Deep InfoMax; another one stops at
+  its first step with the name of what it lacks."""
   c = load_config(REPO / "configs" / "digits_dim.py", "smoke")
-  c.model = base_config().model
-  with pytest.raises(ValueError, match="task='infomax' needs model.name='dim', got 'resnet'"):
-    TASKS["infomax"].from_config(c, Data(None, None), runs=None)
+  c.model.name = "cnn"
+  with pytest.raises(ValueError, match="task='infomax' needs the model output 'local_mi'"):
+    fit(c, tmp_path)
 
 
 @pytest.mark.parametrize("key, value, match", [

@@ -21,11 +21,12 @@ from tests.tasks.steps import run_on_every_topology, run_steps
 def _config(name: str):
   config = load_config(REPO / "configs" / f"{name}.py", "smoke")
   if name == "digits_student":  # Every per-example draw of the classification step.
-    config.model.dropout_rate = 0.3
+    config.model.cnn.dropout_rate = 0.3
     config.augment.update(crop_padding=2, flip=True)
     config.train.update(label_smoothing=0.1, mixup_alpha=0.4)
   if name == "digits_metric_teacher":  # Triplets mined over the global batch.
-    config.model = {"name": "cnn", "width": 4, "l2_normalize": True, "embedding_dim": 16}
+    config.model.update(name="cnn", embedding_dim=16)
+    config.model.cnn.update(width=4, l2_normalize=True)
   return config
 
 
@@ -66,7 +67,7 @@ def test_step_is_the_same_on_every_topology(digits, name, tmp_path):
 def classification(digits):
   config = _config("digits_student")
   config.train.mixup_alpha = 0.0
-  config.model.dropout_rate = 0.0
+  config.model.cnn.dropout_rate = 0.0
   return config, TASKS["classification"].from_config(config, Data(*digits), runs=None)
 
 

@@ -39,8 +39,10 @@ def test_each_task_learns_in_seconds(tmp_path, task):
   config = load_config(recipe, arg)
   config.update(progress=False, eval_every_epochs=epochs)
   config.train.num_epochs = epochs
-  if WIDTH.get(task, 16):
-    config.model.width = WIDTH.get(task, 16)
+  if task == "infogan":
+    config.infogan.width = WIDTH[task]
+  elif WIDTH.get(task, 16):
+    config.model[config.model.name].width = WIDTH.get(task, 16)
   if task == "infogan":  # Only the code's accuracy through Q: no classifier to train.
     config.infogan.classifier = ml_collections.ConfigDict()
   if task == "relational":
@@ -61,6 +63,6 @@ def test_each_task_learns_in_seconds(tmp_path, task):
   elif floor is not None:  # A loss: at most the floor.
     assert final[metric] <= floor, (untrained, final[metric])
   assert (final[metric] - untrained) * (1 if gain > 0 else -1) >= abs(gain), (untrained, final[metric])
-  losses = [json.loads(l)["train/loss"] for l in (tmp_path / "metrics.jsonl").read_text().splitlines()
-            if "train/loss" in l]
+  losses = [json.loads(line)["train/loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+            if "train/loss" in line]
   assert losses[-1] < losses[0] - 0.25 * abs(losses[0]), losses

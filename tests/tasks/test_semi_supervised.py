@@ -28,7 +28,7 @@ def digits():
 def _task(digits, method="pseudo_label", **semi):
   config = load_config("digits_semi", "smoke,method=pseudo_label")
   config.semi.update(method=method, **semi)
-  config.model.width = 8
+  config.model.cnn.width = 8
   config.augment.cutout = 2  # Every per-example draw: crop, RandAugment, Cutout, dropout.
   return config, TASKS["semi_supervised"].from_config(config, Data(*digits), runs=None)
 
@@ -46,8 +46,9 @@ def _noisy_student(task, target: int):
   logp = np.log(np.full((len(unlabelled), 10), 0.01, np.float32))
   logp[:, target] = np.log(0.91)
   data = dataclasses.replace(unlabelled, extras={"teacher_logp": logp})
-  return dataclasses.replace(task, method="noisy_student", batches=JointBatches(
-      task.batches.labelled, TrainBatches(data, 96, seed=1), task.batches.steps_per_epoch))
+  batches = JointBatches(task.batches.labelled, TrainBatches(data, 96, seed=1),
+                         task.batches.steps_per_epoch)
+  return dataclasses.replace(task, method="noisy_student", net=dataclasses.replace(task.net, batches=batches))
 
 
 def test_labelled_split_is_stratified_disjoint_and_seeded(digits):

@@ -45,7 +45,7 @@ def test_fit_writes_every_artifact(tmp_path, digits):
   for name in ("config.json", "metrics.jsonl", "final_metrics.json", "curves.png",
                "per_class_recall.png", "checkpoints", "tb"):
     assert (tmp_path / name).exists(), name
-  records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records if "train/loss" in r] == [4, 8, 12, 16]
   assert [r["step"] for r in records if "eval/accuracy" in r] == [8, 16]
   assert 0.0 <= final["eval/balanced_accuracy"] <= 1.0
@@ -71,8 +71,9 @@ def test_crash_and_rerun_reaches_the_uninterrupted_result(tmp_path, digits, monk
   _, resumed = fit(config, tmp_path / "resumed", datasets=digits)
   assert int(resumed.step) == 16
   chex.assert_trees_all_equal(jax.device_get(reference), jax.device_get(resumed))
-  steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
-           if "train/loss" in l]
+  records = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+  steps = [json.loads(line)["step"] for line in records
+           if "train/loss" in line]
   assert steps == [4, 8, 12, 16]  # Logged once each: records past the checkpoint were replaced.
 
 
@@ -149,7 +150,8 @@ def test_bad_config_values_give_clear_errors_and_write_nothing(tmp_path, key, va
 
 @pytest.mark.parametrize("images, labels, match", [
     (np.full((4, 8, 8, 1), np.nan, np.float32), np.zeros(4, int), "images must be finite: image 0"),
-    (np.zeros((4, 8, 8, 1), np.float32), np.array([0, 1, 2, 10]), r"labels must lie in \[0, num_classes=10\)"),
+    (np.zeros((4, 8, 8, 1), np.float32), np.array([0, 1, 2, 10]),
+     r"labels must lie in \[0, num_classes=10\)"),
 ])
 def test_bad_data_is_rejected_naming_what_is_wrong(images, labels, match):
   with pytest.raises(ValueError, match=match):

@@ -45,7 +45,7 @@ def _workers(parallel, workdir, *extra):
 
 
 def _records(workdir) -> list[dict]:
-  return [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+  return [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
 
 
 def _assert_same_run(workdir, reference_dir):

@@ -7,7 +7,8 @@ from jaxtricks.training.config import load_config
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("mode,extra", [("sla", "eval/accuracy_single"), ("sla_sd", "eval/accuracy_aggregated"),
+@pytest.mark.parametrize("mode,extra", [("sla", "eval/accuracy_single"),
+                                        ("sla_sd", "eval/accuracy_aggregated"),
                                         ("da", None), ("mt", None)])
 def test_sla_modes_train_and_report_their_predictions(tmp_path, mode, extra):
   config = load_config(REPO / "configs" / "digits_sla.py", f"smoke,mode={mode}")

@@ -46,16 +46,16 @@ def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouc
   # The KD term recomputed outside the step: per device shard (student in training mode, teacher in
   # inference mode), averaged over devices.
   def shard_kd(images):
-    s_out, _ = student.apply({"params": state.params, "batch_stats": state.batch_stats}, images,
-                             train=True, mutable=["batch_stats"])
-    return kd_loss(s_out, teacher.apply(t_vars, images, train=False), temperature=3.0).mean()
+    (s_out, _), _ = student.apply({"params": state.params, "batch_stats": state.batch_stats}, images,
+                                  train=True, mutable=["batch_stats"])
+    return kd_loss(s_out, teacher.apply(t_vars, images, train=False)[0], temperature=3.0).mean()
   shards = batch["image"].reshape((parallel.device_count, -1) + batch["image"].shape[1:])
   kd = np.mean([shard_kd(images) for images in shards])
   np.testing.assert_allclose(metrics["kd"], 0.7 * kd, rtol=1e-5)
   # The RKD terms on the embeddings of the whole global batch, with their weights 1 and 2.
   def embeddings(model, variables, images, train):
-    _, out = model.apply(variables, images, train=train, mutable=["batch_stats", "intermediates"])
-    return out["intermediates"]["embedding"][0]
+    (_, aux), _ = model.apply(variables, images, train=train, mutable=["batch_stats"])
+    return aux["embedding"]
   s_emb = np.concatenate([embeddings(student, state.variables, x, True) for x in shards])
   t_emb = np.concatenate([embeddings(teacher, t_vars, x, False) for x in shards])
   np.testing.assert_allclose(metrics["rkd_distance"], rkd_distance_loss(s_emb, t_emb), rtol=1e-4)

@@ -1,0 +1,106 @@
+"""What every reproduction script shares: one command line, one mean ± std, one report writer."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+from absl import app, flags, logging
+
+from jaxtricks.training import fit
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+  """A script's own flag: its default (its type sets the flag's: int, float, bool, str, list) and
+  help; a list's items, or a string, must be one of ``choices`` when given."""
+  default: Any
+  help: str
+  choices: Sequence[str] | None = None
+
+
+_DEFINERS = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+             str: flags.DEFINE_string, list: flags.DEFINE_list, tuple: flags.DEFINE_list}
+
+
+def run_script(name: str, main: Callable[[types.SimpleNamespace, Path], None], *, seeds: int = 3,
+               **options: Option) -> None:
+  """Runs ``main(args, out)`` as ``python -m jaxtricks.experiments.NAME``: ``--seeds``, ``--out``
+  (default ``results/<name>``, created), ``--smoke`` (the configs' :smoke variants) and ``options``.
+
+  Call it under ``if __name__ == "__main__":`` only: the flags are defined when the script runs, so
+  two experiment modules can be imported side by side."""
+  options = {"seeds": Option(seeds, "Seeds (0, 1, ...) per setting."),
+             "out": Option(f"results/{name}", "Output directory (each run keeps its workdir there, so "
+                           "an interrupted sweep resumes)."),
+             "smoke": Option(False, "Use the configs' :smoke variants (a quick check)."), **options}
+  holders = {key: _DEFINERS[type(o.default)](
+      key, list(o.default) if isinstance(o.default, tuple) else o.default, o.help,
+      module_name=sys.argv[0]) for key, o in options.items()}  # The script's own flags in --help.
+
+  def entry(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)  # Checkpointing logs every save at INFO.
+    args = types.SimpleNamespace(**{key: holder.value for key, holder in holders.items()})
+    for key, option in options.items():
+      given = getattr(args, key)
+      unknown = [v for v in (given if isinstance(given, list) else [given])
+                 if option.choices is not None and v not in option.choices]
+      if unknown:
+        raise app.UsageError(f"--{key}: unknown {unknown}; allowed: {list(option.choices)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    main(args, out)
+
+  app.run(entry)
+
+
+def mean_std(values: Sequence[float], *, scale: float = 100.0, digits: int = 1,
+             signed: bool = False) -> str:
+  """``mean ± sample std`` (ddof = 1) of ``values × scale``; one value has no spread: the mean alone.
+  ``signed`` writes the mean's sign (paired differences)."""
+  v = scale * np.asarray(values, dtype=np.float64)
+  mean = f"{v.mean():{'+' if signed else ''}.{digits}f}"
+  return mean if len(v) < 2 else f"{mean} ± {v.std(ddof=1):.{digits}f}"
+
+
+def sample_std(values: Sequence[float]) -> float:
+  """The sample standard deviation (ddof = 1); 0 for a single value (an error bar of nothing)."""
+  return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def save_figure(fig, path: Path, dpi: int = 100) -> None:
+  """``fig`` laid out tightly and written to ``path``."""
+  fig.tight_layout()
+  fig.savefig(path, dpi=dpi)
+
+
+def run_parts(parts: dict[str, Callable[[int, Path, bool], list]], args: types.SimpleNamespace,
+              out: Path) -> list:
+  """The rows of every part named in ``args.parts``: ``parts[name](args.seeds, out, args.smoke)``."""
+  return [row for name in args.parts for row in parts[name](args.seeds, out, args.smoke)]
+
+
+def save_results(out: Path, results: Any, table: str, *, echo: bool = True) -> None:
+  """``results.json`` (the raw per-seed results) and ``results.md`` (the table) in ``out``; prints
+  the table if ``echo``."""
+  (out / "results.json").write_text(json.dumps(results, indent=1))
+  (out / "results.md").write_text(table)
+  if echo:
+    print(table)
+
+
+def fit_and_release(config, workdir: Path, **kwargs) -> dict:
+  """``fit(config, workdir)``'s final metrics, then JAX's compiled programs dropped: each XLA:CPU
+  executable keeps memory mappings of its own, and dozens of runs in one process exhaust them."""
+  final, _ = fit(config, workdir, **kwargs)
+  jax.clear_caches()
+  gc.collect()
+  return final
