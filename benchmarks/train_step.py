@@ -35,7 +35,7 @@ from jaxtricks.data import ArrayDataset, TrainBatches
 from jaxtricks.models import ResNet
 from jaxtricks.optim import create_optimizer, learning_rate_schedule
 from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks import Classification, Targets
+from jaxtricks.tasks import Classification, Net, Targets
 from jaxtricks.tasks.base import DTYPES
 from jaxtricks.training import base_config
 
@@ -111,8 +111,8 @@ def jax_step_fn(model_name, images, labels, dtype, kind):
   model = ResNet(num_classes=10, axis_name="batch", dtype=DTYPES[dtype], **MODELS[model_name])
   schedule = learning_rate_schedule(c.optim, steps_per_epoch=1, num_epochs=1, global_batch=len(images))
   batches = TrainBatches(ArrayDataset(images, labels, 10), len(images), seed=0)
-  task = Classification(model=model, tx=create_optimizer(c.optim, schedule), schedule=schedule,
-                        batches=batches, targets=Targets(num_classes=10))
+  net = Net(model=model, tx=create_optimizer(c.optim, schedule), schedule=schedule, batches=batches)
+  task = Classification(net=net, targets=Targets(num_classes=10))
   parallel = DataParallel(kind)
   state = parallel.replicate(task.init(0))
   batch = parallel.shard(batches.batch(0))

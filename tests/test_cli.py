@@ -22,7 +22,7 @@ def test_cli_trains_a_recipe_by_name_from_any_directory_and_prints_final_metrics
   final = json.loads((tmp_path / "run" / "final_metrics.json").read_text())
   assert final["step"] > 0 and 0.0 <= final["eval/balanced_accuracy"] <= 1.0
   saved = json.loads((tmp_path / "run" / "config.json").read_text())
-  assert saved["train"]["num_epochs"] == 1 and saved["model"]["depth"] == 8
+  assert saved["train"]["num_epochs"] == 1 and saved["model"]["resnet"]["depth"] == 8
 
 
 def test_a_diverging_run_ends_with_a_one_line_error_and_status_1(tmp_path):

@@ -152,7 +152,8 @@ def report(rows: list[dict], out: Path) -> str:
         acc = {r["seed"]: r["accuracy"] for r in few if r["method"] == m and r["fraction"] == f}
         ref = {r["seed"]: r["accuracy"] for r in few if r["method"] == "supervised" and r["fraction"] == f}
         diff = [acc[s] - ref[s] for s in acc]
-        cells.append(mean_std(list(acc.values())) + ("" if m == "supervised" else f" ({mean_std(diff)})"))
+        paired = "" if m == "supervised" else f" ({mean_std(diff, signed=True)})"
+        cells.append(mean_std(list(acc.values())) + paired)
       label = names[m] if m in names else f"Noisy Student, generation {m.rsplit('_', 1)[1]}"
       lines.append(f"| {label} | " + " | ".join(cells) + " |")
     pl = {f: mean_std([r["teacher_pseudo_label_accuracy"] for r in few
@@ -187,7 +188,7 @@ def report(rows: list[dict], out: Path) -> str:
     if part == "aux":
       acc = {(r["method"], r["seed"]): r["accuracy"] for r in picked}
       diff = [acc["with_aux", s] - acc["without_aux", s] for s in {r["seed"] for r in picked}]
-      lines.append(f"\nPaired difference with − without heads: {mean_std(diff)} points.")
+      lines.append(f"\nPaired difference with − without heads: {mean_std(diff, signed=True)} points.")
     lines.append("")
   return "\n".join(lines)
 

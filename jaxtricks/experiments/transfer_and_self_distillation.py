@@ -101,7 +101,9 @@ def report(rows: list[dict]) -> str:
     lines += [f"Self-distillation, test accuracy (%), mean ± std over {seeds} seeds; in brackets the paired "
               "difference to the previous generation:", "", "| generation | accuracy |", "|---|---|"]
     for g in sorted({r["generation"] for r in picked}):
-      diff = "" if g == 0 else f" ({mean_std([acc[g, s] - acc[g - 1, s] for s in range(seeds)])})"
+      diff = ""
+      if g:
+        diff = f" ({mean_std([acc[g, s] - acc[g - 1, s] for s in range(seeds)], signed=True)})"
       name = "0 (the CNN alone, the first teacher)" if g == 0 else str(g)
       lines.append(f"| {name} | {mean_std([acc[g, s] for s in range(seeds)])}{diff} |")
     lines.append("")

@@ -36,10 +36,10 @@ def test_data_efficient_report_pairs_each_method_with_its_teacher(tmp_path):
               for s in range(3) for k, a in (("det", 0.4), ("rand", 0.8))])
   text = data_efficient.report(few + other, tmp_path)
   assert "| supervised, RandAugment | 81.0 ± 1.0 | 81.0 ± 1.0 |" in text
-  assert "| Noisy Student, generation 3 | 94.0 ± 1.0 (13.0 ± 0.0) |" in text
-  assert "| pseudo-labelling (Lee) | 86.0 ± 1.0 (5.0 ± 0.0) |" in text
+  assert "| Noisy Student, generation 3 | 94.0 ± 1.0 (+13.0 ± 0.0) |" in text
+  assert "| pseudo-labelling (Lee) | 86.0 ± 1.0 (+5.0 ± 0.0) |" in text
   assert "| det | 3 | 40.0 ± 0.0 | 100.0 ± 0.0 |" in text and "| standard | 1 | 98.0 |  |" in text
-  assert "Paired difference with − without heads: 1.0 ± 0.0 points." in text
+  assert "Paired difference with − without heads: +1.0 ± 0.0 points." in text
   assert (tmp_path / "few_labels.png").stat().st_size > 0
 
 
@@ -59,5 +59,5 @@ def test_transfer_and_self_distillation_report():
   rows += [{"part": "self_distillation", "generation": g, "seed": s, "accuracy": 0.9 + 0.01 * g}
            for s in range(2) for g in range(4)]
   text = tsd.report(rows)
-  assert "| 5 | 50.5 ± 0.7 | 80.5 ± 0.7 (30.0 ± 0.0) | 70.5 ± 0.7 (20.0 ± 0.0) |" in text
-  assert "| all |" in text and "| 3 | 93.0 ± 0.0 (1.0 ± 0.0) |" in text
+  assert "| 5 | 50.5 ± 0.7 | 80.5 ± 0.7 (+30.0 ± 0.0) | 70.5 ± 0.7 (+20.0 ± 0.0) |" in text
+  assert "| all |" in text and "| 3 | 93.0 ± 0.0 (+1.0 ± 0.0) |" in text

@@ -13,7 +13,7 @@ import pytest
 from jaxtricks.data import TrainBatches, load_digits
 from jaxtricks.losses.infogan import generator_loss, mutual_information
 from jaxtricks.tasks import infogan
-from jaxtricks.tasks.base import Data
+from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 from tests.tasks.steps import run_on_every_topology, run_steps
@@ -95,8 +95,8 @@ def test_generator_step_draws_a_fresh_latent_and_uses_the_updated_discriminator(
   start = jax.device_get(task.init(0))
   state, metrics = _run(task, digits.train, steps=1)
   batch = TrainBatches(digits.train, 64, seed=0).batch(0)
-  key = jax.random.fold_in(jax.random.wrap_key_data(start.rng), start.step)
-  d_key, g_key = jax.random.split(key)
+  keys = step_keys(start)
+  d_key, g_key = keys.latent, keys.latent_generator
 
   def g_loss_on_one_device(d_params, latent_key):
     z, category, cont = task.sample_latent(latent_key, 64)

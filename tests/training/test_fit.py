@@ -18,7 +18,8 @@ from tests.conftest import REPO
 def _small_config():
   """SmallCNN (with BatchNorm) on 8×8 digits, every trick of the recipe switched on."""
   c = base_config()
-  c.model = {"name": "cnn", "width": 4, "dropout_rate": 0.1}
+  c.model.name = "cnn"
+  c.model.cnn.update(width=4, dropout_rate=0.1)
   c.augment.crop_padding = 1
   c.optim.update(nesterov=True, no_bias_decay=True, schedule="cosine", warmup_epochs=1, lr=0.4)
   c.train.update(batch_size=64, num_epochs=2, label_smoothing=0.1, mixup_alpha=0.2, mixup_off_epochs=1)

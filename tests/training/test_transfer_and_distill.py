@@ -12,7 +12,7 @@ from jaxtricks.data import TrainBatches, load_digits
 from jaxtricks.losses import kd_loss, rkd_angle_loss, rkd_distance_loss
 from jaxtricks.models import SmallCNN
 from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks import Classification, Distillation, Targets, create_train_state
+from jaxtricks.tasks import Classification, Distillation, Net, Targets, create_train_state
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 from jaxtricks.transfer import backbone_labels, load_variables, transfer_optimizer, transfer_variables
@@ -32,7 +32,7 @@ def test_distillation_step_adds_the_teacher_losses_and_leaves_the_teacher_untouc
   distill = Distillation(teacher, kd_weight=0.7, temperature=3.0, rkd_distance_weight=1.0,
                          rkd_angle_weight=2.0, features="embedding")
   batches = TrainBatches(train, 64, seed=0)
-  task = Classification(model=student, tx=tx, schedule=lambda s: 0.1, batches=batches,
+  task = Classification(net=Net(model=student, tx=tx, schedule=lambda s: 0.1, batches=batches),
                         targets=Targets(num_classes=10), task_weight=0.3, distill=distill,
                         frozen={"teacher": t_vars})
   state = task.init(0)
