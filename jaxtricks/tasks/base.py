@@ -1,5 +1,6 @@
-"""The task protocol, and what every single-network family shares: the train state, the step's random
-keys, augmentation and the supervised step.
+"""The protocols of a training family (:class:`Family`, :class:`Task`, :class:`Batches`), and what every
+single-network family shares: the train state, the step's named random streams (:class:`StepKeys`),
+augmentation, the network and its optimizer (:class:`Net`) and the supervised step (:class:`SingleNet`).
 
 A *task* (one per family) owns its state, its per-device train step and its evaluators; the trainer
 (:func:`jaxtricks.training.fit`) owns time: data order, the parallel path, logging, the evaluation schedule,

@@ -30,7 +30,7 @@ def test_dataset_holds_attacked_images_labelled_with_their_targets():
   data = ArrayDataset(images, labels, 4)
   logits = lambda x: x.reshape(x.shape[0], -1) @ w  # noqa: E731
   adv, success = nonrobust_dataset(logits, data, "det", epsilon=2.0, step_size=0.4, steps=30, seed=0,
-                                   batch_size=16)
+                                   chunk_size=16)
   np.testing.assert_array_equal(adv.labels, (labels + 1) % 4)
   assert success > 0.9
   assert np.mean(np.argmax(logits(adv.images), -1) == adv.labels) == pytest.approx(success)
