@@ -2,6 +2,7 @@
 −log(C−1), no decay on biases: the CB paper's best CIFAR-10 setting, on ``cifar10_lt_resnet32``.
 
   python -m jaxtricks.training --config=cifar10_lt_cb_focal:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_cb_focal:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

@@ -2,6 +2,7 @@
 β = 0.9999; otherwise ``cifar10_lt_resnet32`` (its arguments too).
 
   python -m jaxtricks.training --config=cifar10_lt_cb_softmax:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_cb_softmax:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

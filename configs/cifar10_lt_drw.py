@@ -4,6 +4,7 @@
 The base recipe ``cifar10_lt_resnet32`` sets the rest and takes the arguments.
 
   python -m jaxtricks.training --config=cifar10_lt_drw:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_drw:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

@@ -2,6 +2,7 @@
 with ``cifar10_lt_resnet32``'s data, schedule and arguments.
 
   python -m jaxtricks.training --config=cifar10_lt_oversample:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_oversample:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

@@ -2,6 +2,7 @@
 synthetic points that balance every class. As ``cifar10_lt_resnet32`` otherwise, arguments included.
 
   python -m jaxtricks.training --config=cifar10_lt_smote:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_smote:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

@@ -2,6 +2,7 @@
 CB paper's best CIFAR-10 setting — on ``digits_lt_erm`` (its data, network, schedule and ``:arg``).
 
   python -m jaxtricks.training --config=digits_lt_cb_focal:imbalance=50
+  python -m jaxtricks.training --config=digits_lt_cb_focal:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

@@ -2,6 +2,7 @@
 weights (β = 0.9999) from the first LR decay on. Data, network, schedule and arguments: ``digits_lt_erm``.
 
   python -m jaxtricks.training --config=digits_lt_drw:imbalance=50
+  python -m jaxtricks.training --config=digits_lt_drw:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

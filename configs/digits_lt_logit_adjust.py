@@ -4,6 +4,7 @@ al., NeurIPS 2020): softmax cross-entropy of ``logits + τ·log π`` in training
 Otherwise the recipe ``digits_lt_erm`` (with its arguments).
 
   python -m jaxtricks.training --config=digits_lt_logit_adjust:imbalance=100
+  python -m jaxtricks.training --config=digits_lt_logit_adjust:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

@@ -2,6 +2,7 @@
 the data plus synthetic points that balance every class. The rest, arguments included: ``digits_lt_erm``.
 
   python -m jaxtricks.training --config=digits_lt_smote:imbalance=50
+  python -m jaxtricks.training --config=digits_lt_smote:smoke          # a seconds-long check
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe
