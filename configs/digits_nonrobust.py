@@ -23,7 +23,7 @@ def get_config(arg=None):
   c = _standard(arg.smoke, arg.seed)
   if arg.kind == "none":
     return c
-  n = c.nonrobust
+  n = c.constructed
   n.kind = arg.kind
   n.source = _standard(arg.smoke, 0)  # One standard model for every seed of the experiment.
   n.epsilon, n.step_size, n.steps = 1.0, 0.2, 100

@@ -51,6 +51,9 @@ def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_d
     if block in smoke and smoke[block].teacher:
       smoke[block].teacher.progress = False
       smoke[block].teacher_workdir = shared_run_dir(smoke[block].teacher)
+  if "constructed" in smoke and smoke.constructed.source:
+    smoke.constructed.source.progress = False
+    smoke.constructed.source_workdir = shared_run_dir(smoke.constructed.source)
   if smoke.transfer.pretrain:
     smoke.transfer.pretrain.progress = False
     smoke.transfer.init_from = shared_run_dir(smoke.transfer.pretrain)

@@ -83,7 +83,7 @@ def nonrobust(seeds: int, out: Path, smoke: bool) -> list[dict]:
     for seed in range(seeds):
       final = _fit("digits_nonrobust", f"smoke={smoke},seed={seed},kind={kind}",
                    out / f"nonrobust_{kind}_s{seed}",
-                   **{"nonrobust.source_workdir": str(source), "nonrobust.source": {}})
+                   **{"constructed.source_workdir": str(source), "constructed.source": {}})
       rows.append({"part": "nonrobust", "method": kind, "seed": seed, "accuracy": final["eval/accuracy"],
                    "attack_success": final["eval/nonrobust_attack_success"]})
   return rows

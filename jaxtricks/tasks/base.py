@@ -139,6 +139,8 @@ class StepKeys(NamedTuple):
   latent: jax.Array  # InfoGAN: the discriminator step's latents,
   latent_generator: jax.Array  # and the generator step's.
   unlabelled: jax.Array  # The unlabelled batch's own StepKeys (semi-supervised): ``.for_unlabelled()``.
+  attack: jax.Array  # Adversarial training's random starts. (A new stream goes last: with JAX's
+  #                    partitionable threefry the streams above keep their keys.)
 
   @classmethod
   def from_key(cls, key: jax.Array) -> "StepKeys":

@@ -1,6 +1,7 @@
 """Classification with the Bag-of-Tricks targets (label smoothing, mixup; He et al., CVPR 2019), the
 class-balanced / focal losses with deferred re-weighting (Cui et al., CVPR 2019), M2m (Kim et al.,
-CVPR 2020), distillation, transfer learning, and robust accuracy under PGD."""
+CVPR 2020), distillation, transfer learning, adversarial training and robust accuracy under PGD (Madry
+et al., ICLR 2018), and training on constructed data sets (Ilyas et al., NeurIPS 2019)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from jax import lax
 
 from jaxtricks.adversarial import NORMS, pgd
 from jaxtricks.data import ArrayDataset, mixup
-from jaxtricks.data.nonrobust import KINDS as NONROBUST_KINDS
-from jaxtricks.data.nonrobust import nonrobust_dataset
+from jaxtricks.data.constructed import KINDS as CONSTRUCTED_KINDS
+from jaxtricks.data.constructed import inverted_dataset, nonrobust_dataset
 from jaxtricks.imbalance import M2mTranslation
 from jaxtricks.imbalance.m2m import NOISE_MODES
 from jaxtricks.losses import effective_number_weights, logit_adjusted_logits
@@ -55,21 +56,28 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   m2m.steps = 10
   m2m.noise = "per_sample"  # per_sample | official (the official per-channel-across-batch cap).
 
-  nonrobust = ml_collections.ConfigDict()  # Train on a non-robust data set (Ilyas et al., 2019).
-  nonrobust.kind = "none"  # none | det (t = y + 1 mod C) | rand (t uniform)
-  nonrobust.source = ml_collections.ConfigDict()  # The standard model's config: trained first.
-  nonrobust.source_workdir = ""  # Or a finished run; default WORKDIR/source.
-  nonrobust.epsilon = 0.5  # Targeted L2 PGD radius, in input units (robustness lib.: CIFAR 0.5).
-  nonrobust.step_size = 0.1
-  nonrobust.steps = 100
+  adv_train = ml_collections.ConfigDict()  # Adversarial training (Madry et al., 2018), if epsilon > 0.
+  adv_train.epsilon = 0.0  # PGD radius in input units (robustness lib., CIFAR L2: 0.5; Madry L∞: 8/255).
+  adv_train.step_size = 0.0  # (robustness lib. README, CIFAR L2: 1.5 with 20 steps; Madry L∞: 2/255.)
+  adv_train.steps = 7  # (robustness lib. default 7; Madry CIFAR 7.)
+  adv_train.norm = "l2"  # l2 | linf
+  adv_train.random_start = True  # Madry: yes; the robustness lib. default: no.
+
+  constructed = ml_collections.ConfigDict()  # Train on a constructed data set (Ilyas et al., 2019).
+  constructed.kind = "none"  # none | det (t = y + 1 mod C) | rand (t uniform) | inversion (D_R / D_NR)
+  constructed.source = ml_collections.ConfigDict()  # The source model's config: trained first.
+  constructed.source_workdir = ""  # Or a finished run; default WORKDIR/source.
+  constructed.epsilon = 0.5  # det / rand: targeted L2 PGD radius, in input units (CIFAR 0.5).
+  constructed.step_size = 0.1  # Normalised L2 step (inversion: robustness lib. 1, Ilyas et al. 0.1).
+  constructed.steps = 100  # (Inversion: robustness lib. example 10000, Ilyas et al. 1000.)
 
   eval_pgd = ml_collections.ConfigDict()  # Robust accuracy under PGD, if epsilon > 0.
   eval_pgd.epsilon = 0.0  # In the units of the (standardised) inputs.
   eval_pgd.step_size = 0.0
   eval_pgd.steps = 10
   eval_pgd.norm = "linf"  # linf | l2
-  return {"loss": loss, "distill": distillation.config_block(), "m2m": m2m, "nonrobust": nonrobust,
-          "eval_pgd": eval_pgd}
+  return {"loss": loss, "distill": distillation.config_block(), "m2m": m2m, "adv_train": adv_train,
+          "constructed": constructed, "eval_pgd": eval_pgd}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +120,27 @@ class Targets:
 
 
 @dataclasses.dataclass(frozen=True)
+class AdversarialTraining:
+  """Madry et al. (ICLR 2018): the batch replaced by PGD examples that maximise the cross-entropy of the
+  model at the current parameters, in inference mode as the ``robustness`` library attacks (BN
+  statistics, no dropout); random starts keyed by each example's global position; the final iterate;
+  no gradient flows through the attack."""
+  epsilon: float
+  step_size: float
+  steps: int
+  norm: str = "l2"
+  random_start: bool = True
+  data_range: tuple[float, float] = (0.0, 1.0)
+
+  def __call__(self, key, logits_fn, images, labels) -> jax.Array:
+    loss = lambda x: optax.softmax_cross_entropy_with_integer_labels(logits_fn(x), labels)  # noqa: E731
+    adv = pgd(key if self.random_start else None, loss, images, epsilon=self.epsilon,
+              step_size=self.step_size, steps=self.steps, norm=self.norm, data_range=self.data_range,
+              axis_name=AXIS)
+    return lax.stop_gradient(adv)
+
+
+@dataclasses.dataclass(frozen=True)
 class RobustAccuracy:
   """Accuracy under an L∞/L2 PGD attack with random start on the cross-entropy of the model in
   inference mode (Madry et al., ICLR 2018)."""
@@ -140,13 +169,15 @@ class Classification(SingleNet):
   ``distill`` losses against ``state.frozen["teacher"]`` and, with ``aux_weight > 0``,
   ``aux_weight ×`` the targets' loss of every auxiliary classifier (the model's ``aux_logits``);
   ``m2m`` replaces slots of the augmented batch by translated minority samples of the generator
-  ``state.frozen["generator"]``."""
+  ``state.frozen["generator"]``; ``adversarial`` then replaces every image by its PGD example (before
+  mixup)."""
 
   targets: Targets
   m2m: M2mTranslation | None = None
   distill: Distillation | None = None
   task_weight: float = 1.0
   aux_weight: float = 0.0
+  adversarial: AdversarialTraining | None = None
   robust: RobustAccuracy | None = None
 
   def prepare(self, state: TrainState, batch: Batch, keys: StepKeys) -> tuple[Batch, Metrics]:
@@ -161,6 +192,8 @@ class Classification(SingleNet):
                            axis_name=AXIS),
           lambda: (images, jnp.zeros(labels.shape, bool)))
       metrics["m2m_accepted"] = jnp.mean(kept)
+    if self.adversarial is not None:
+      images = self.adversarial(keys.attack, functools.partial(self.infer, state), images, labels)
     images, targets = self.targets(keys.mix, state.step, images, labels)
     return {**batch, "image": images, "targets": targets}, metrics
 
@@ -199,9 +232,14 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"eval_pgd.norm must be one of {NORMS}, got {config.eval_pgd.norm!r}")
   if config.m2m.noise not in NOISE_MODES:
     raise ValueError(f"m2m.noise must be one of {NOISE_MODES}, got {config.m2m.noise!r}")
-  if config.nonrobust.kind not in ("none",) + NONROBUST_KINDS:
-    raise ValueError(f"nonrobust.kind must be one of {('none',) + NONROBUST_KINDS}, got "
-                     f"{config.nonrobust.kind!r}")
+  if config.adv_train.norm not in NORMS:
+    raise ValueError(f"adv_train.norm must be one of {NORMS}, got {config.adv_train.norm!r}")
+  if config.adv_train.epsilon < 0 or (config.adv_train.epsilon > 0 and config.adv_train.steps < 1):
+    raise ValueError(f"adv_train needs epsilon ≥ 0 and, with epsilon > 0, steps ≥ 1; got "
+                     f"epsilon={config.adv_train.epsilon}, steps={config.adv_train.steps}")
+  if config.constructed.kind not in ("none",) + CONSTRUCTED_KINDS:
+    raise ValueError(f"constructed.kind must be one of {('none',) + CONSTRUCTED_KINDS}, got "
+                     f"{config.constructed.kind!r}")
   distillation.check(config)
 
 
@@ -215,9 +253,8 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
   check(config)
   train = data.train
   extra_metrics = None
-  if config.nonrobust.kind != "none":
-    train, success = _nonrobust(config, runs, train)
-    extra_metrics = {"eval/nonrobust_attack_success": success}
+  if config.constructed.kind != "none":
+    train, extra_metrics = _constructed(config, runs, train)
   m2m = config.m2m.enabled
   if batches is None:  # M2m generates on a class-balanced over-sampled stream.
     batches = (train_batches(config, train, resample="oversample",
@@ -240,26 +277,39 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
   translation = None
   if m2m:
     translation, frozen["generator"] = _m2m(config, runs, train, steps)
-  robust = None
+  adversarial = robust = None
+  a = config.adv_train
+  if a.epsilon > 0:
+    adversarial = AdversarialTraining(epsilon=a.epsilon, step_size=a.step_size, steps=a.steps, norm=a.norm,
+                                      random_start=a.random_start,
+                                      data_range=(float(train.images.min()), float(train.images.max())))
   if config.eval_pgd.epsilon > 0:
     robust = RobustAccuracy(epsilon=config.eval_pgd.epsilon, step_size=config.eval_pgd.step_size,
                             steps=config.eval_pgd.steps, norm=config.eval_pgd.norm,
                             data_range=(float(data.test.images.min()), float(data.test.images.max())))
   return Classification(net=net, frozen=frozen, targets=targets, constant_metrics=extra_metrics,
-                        m2m=translation, distill=distill,
-                        task_weight=config.loss.weight, aux_weight=config.loss.aux_weight, robust=robust)
+                        m2m=translation, distill=distill, task_weight=config.loss.weight,
+                        aux_weight=config.loss.aux_weight, adversarial=adversarial, robust=robust)
 
 
-def _nonrobust(config, runs, train) -> tuple[ArrayDataset, float]:
-  """The training split turned into D_det / D_rand with the standard model of
-  ``nonrobust.source_workdir`` (or ``nonrobust.source``, trained first into ``WORKDIR/source``)."""
-  n = config.nonrobust
-  run = runs.load("source", n.source or None, n.source_workdir)
+def _constructed(config, runs, train) -> tuple[ArrayDataset, dict[str, float]]:
+  """The training split turned into D_det / D_rand or, by inversion, D_R / D_NR with the source model
+  of ``constructed.source_workdir`` (or ``constructed.source``, trained first into ``WORKDIR/source``),
+  in inference mode (BN statistics, no dropout); and the metrics of the construction."""
+  c = config.constructed
+  run = runs.load("source", c.source or None, c.source_workdir)
   model = run.model(train.num_classes, jnp.float32)
-  logits = lambda x: model.apply(run.variables, x, train=False)[0]  # noqa: E731  (BN statistics, no dropout)
-  return nonrobust_dataset(logits, train, n.kind, epsilon=n.epsilon, step_size=n.step_size, steps=n.steps,
-                           seed=config.seed,
-                           data_range=(float(train.images.min()), float(train.images.max())))
+  apply = lambda x: model.apply(run.variables, x, train=False)  # noqa: E731
+  data_range = (float(train.images.min()), float(train.images.max()))
+  if c.kind == "inversion":
+    features = lambda x: aux_output(apply(x)[1], "embedding", needed_by="constructed.kind=inversion")  # noqa: E731
+    data, distance = inverted_dataset(features, train, step_size=c.step_size, steps=c.steps,
+                                      seed=config.seed, data_range=data_range)
+    return data, {f"eval/inversion_distance_{k}": v for k, v in distance.items()}
+  data, success = nonrobust_dataset(lambda x: apply(x)[0], train, c.kind, epsilon=c.epsilon,
+                                    step_size=c.step_size, steps=c.steps, seed=config.seed,
+                                    data_range=data_range)
+  return data, {"eval/nonrobust_attack_success": success}
 
 
 def _m2m(config, runs, train, steps_per_epoch: int) -> tuple[M2mTranslation, dict]:

@@ -52,9 +52,10 @@ def _assert_same(runs, reference, ref_metrics):
 @pytest.mark.parametrize("name", ["digits_student", "digits_metric_teacher", "digits_dim"])
 def test_step_is_the_same_on_every_topology(digits, name, tmp_path):
   config = _config(name)
-  if name == "digits_student":  # RandAugment too (it works on [0, 1] pixels).
+  if name == "digits_student":  # RandAugment and adversarial training too (on [0, 1] pixels).
     config.dataset.standardize = False
     config.augment.randaugment_ops = 2
+    config.adv_train.update(epsilon=0.5, step_size=0.2, steps=2, norm="l2")
   train, test = digits
   if name == "digits_metric_teacher":
     train, test = train.select_classes(range(5)), test.select_classes(range(5, 10))

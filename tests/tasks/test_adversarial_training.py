@@ -1,0 +1,117 @@
+"""Adversarial training (``adv_train``): the attack the step trains on is PGD as a plain float64 loop
+computes it, ε = 0 is standard training, and the step does train on the attacked images. That the
+step is the same on every device count is in ``test_device_count.py``."""
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
+
+from jaxtricks.data import load_digits
+from jaxtricks.parallel import AXIS
+from jaxtricks.tasks import TASKS
+from jaxtricks.tasks.base import Data
+from jaxtricks.tasks.classification import AdversarialTraining
+from jaxtricks.training.config import load_config
+from tests.conftest import REPO
+from tests.tasks.steps import run_steps
+
+
+@pytest.fixture(scope="module")
+def setup():
+  config = load_config(REPO / "configs" / "digits_adversarial.py", "smoke")
+  config.augment.crop_padding = 0
+  train, test = load_digits()
+  task = TASKS["classification"].from_config(config, Data(train, test), runs=None)
+  state = task.init(0)
+  return config, task, state, train
+
+
+def _attack_in_the_step(task, state, attack, images, labels, key):
+  """``attack`` as the step calls it: per device, on this device's rows of the global batch."""
+  mesh = Mesh(np.asarray(jax.devices()[:1]), (AXIS,))
+  logits_fn = functools.partial(task.infer, state)
+  run = jax.shard_map(lambda x, y: attack(key, logits_fn, x, y), mesh=mesh, in_specs=P(AXIS),
+                      out_specs=P(AXIS))
+  return np.asarray(jax.jit(run)(images, labels))
+
+
+def _float64_pgd(task, state, attack, images, labels, key):
+  """The same attack as a direct loop in float64: the start drawn as the step draws it (example i from
+  ``fold_in(key, i)``), then ``steps`` of ascent, projection and clamping, one example at a time."""
+  with jax.enable_x64(True):
+    model = task.model.clone(dtype=jnp.float64)
+    variables = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), state.variables)
+    grad = jax.jit(jax.grad(lambda x, y: optax.softmax_cross_entropy_with_integer_labels(
+        model.apply(variables, x[None], train=False)[0], y[None])[0]))
+    lo, hi = attack.data_range
+    out = []
+    for i, (x, y) in enumerate(zip(np.asarray(images, np.float64), labels)):
+      k = jax.random.fold_in(key, i)
+      if attack.norm == "linf":
+        start = jax.random.uniform(k, x.shape, jnp.float32, -attack.epsilon, attack.epsilon)
+      else:
+        k_dir, k_rad = jax.random.split(k)
+        d = np.asarray(jax.random.normal(k_dir, x.shape, jnp.float32), np.float64)
+        r = float(jax.random.uniform(k_rad, (), jnp.float32)) ** (1.0 / d.size)
+        start = d / np.linalg.norm(d) * attack.epsilon * r
+      x_adv = np.clip(x + np.asarray(start, np.float64), lo, hi)
+      for _ in range(attack.steps):
+        g = np.asarray(grad(jnp.asarray(x_adv), y))
+        g = np.sign(g) if attack.norm == "linf" else g / np.linalg.norm(g)
+        delta = x_adv + attack.step_size * g - x
+        if attack.norm == "linf":
+          delta = np.clip(delta, -attack.epsilon, attack.epsilon)
+        else:
+          delta *= min(1.0, attack.epsilon / np.linalg.norm(delta))
+        x_adv = np.clip(x + delta, lo, hi)
+      out.append(x_adv)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("norm, epsilon", [("l2", 0.5), ("linf", 0.1)])
+def test_the_steps_attack_is_pgd_as_a_float64_loop_computes_it(setup, norm, epsilon):
+  _, task, state, train = setup
+  attack = AdversarialTraining(epsilon=epsilon, step_size=2.5 * epsilon / 7, steps=7, norm=norm)
+  images, labels = jnp.asarray(train.images[:16]), jnp.asarray(train.labels[:16])
+  key = jax.random.key(3)
+  ours = _attack_in_the_step(task, state, attack, images, labels, key)
+  exact = _float64_pgd(task, state, attack, images, labels, key)
+  if norm == "l2":
+    np.testing.assert_allclose(ours, exact, atol=1e-5)
+  else:  # A sign step can flip where a gradient coordinate is ~0 in float32: nearly every pixel agrees.
+    assert np.mean(np.abs(ours - exact) < 1e-4) > 0.99
+  moved = (ours - np.asarray(images)).reshape(16, -1)
+  bound = np.abs(moved).max(1) if norm == "linf" else np.linalg.norm(moved, axis=1)
+  assert np.all(bound <= epsilon + 1e-5) and bound.mean() > 0.5 * epsilon
+  loss = lambda x: optax.softmax_cross_entropy_with_integer_labels(task.infer(state, x), labels).mean()
+  assert loss(jnp.asarray(ours)) > loss(images)
+
+
+def test_epsilon_zero_is_a_standard_step_and_epsilon_positive_trains_on_the_attacked_images(setup):
+  _, task, _, train = setup
+  assert task.adversarial is not None and task.adversarial.epsilon == 0.5
+  standard = dataclasses.replace(task, adversarial=None)
+  zero = dataclasses.replace(task, adversarial=dataclasses.replace(task.adversarial, epsilon=0.0))
+  (s_std, m_std), (s_zero, m_zero), (_, m_adv) = (run_steps(t, train, steps=2)
+                                                  for t in (standard, zero, task))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               s_std.variables, s_zero.variables)
+  np.testing.assert_allclose(m_zero["loss"], m_std["loss"], rtol=1e-6)
+  assert m_adv["loss"] > m_std["loss"] + 0.05  # The attacked batch is harder than the clean one.
+
+
+def test_bad_settings_name_the_key(setup):
+  config, _, _, train = setup
+  for key, value, match in [("norm", "l1", "adv_train.norm must be one of"),
+                            ("steps", 0, "adv_train needs epsilon")]:
+    bad = config.copy_and_resolve_references()
+    bad.adv_train[key] = value
+    with pytest.raises(ValueError, match=match):
+      TASKS["classification"].from_config(bad, Data(train, train), runs=None)
