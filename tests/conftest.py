@@ -1,11 +1,18 @@
 """Test setup: 8 fake CPU devices (set before JAX is imported) and the golden-file helpers."""
 
 import os
+import tempfile
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")  # Faster CPU compiles for tiny test nets.
+# JAX's persistent compilation cache: a program compiled once (by any test, a subprocess of the suite
+# or a notebook's kernel; the environment passes it on) is loaded, not compiled, when it comes back,
+# e.g. after the suite drops its compiled programs (below) or in the next run.
+_CACHE = f"jaxtricks-tests-{os.environ.get('USER', 'user')}"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), _CACHE, "jax"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
 
 import gc  # noqa: E402
 from pathlib import Path  # noqa: E402
