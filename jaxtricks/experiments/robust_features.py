@@ -4,14 +4,14 @@ ICLR 2018): every model tested on the clean test digits and under L2 PGD at ε =
   python -m jaxtricks.experiments.robust_features --seeds=5 --out=results/robust_features
 
 Per seed s: the standard CNN (``digits_robust_features:kind=none``) and its adversarially trained
-twin (``digits_adversarial``, same seed: same initialisation and batches); then fresh standard CNNs
-trained on D_R (inverted through the adversarially trained model of seed s) and on D_NR (through the
-standard model of seed s). Claims, each judged by :mod:`jaxtricks.experiments.stats` on the paired
-per-seed differences: a standard model trained on D_R is more robust than one trained on the
-original digits and than one trained on D_NR, and less accurate on clean digits; adversarial training
-raises robust accuracy and lowers clean accuracy. Writes ``results.md``, ``results.json`` and
-``robust_features.png`` (originals, D_R, D_NR and D_det images of seed 0); runs keep their
-workdirs, so a sweep resumes.
+twins (``digits_adversarial`` at ε = 0.5 and 1, same seed: same initialisation and batches); then
+fresh standard CNNs trained on D_R (inverted through the ε = 0.5 model of seed s) and on D_NR
+(through the standard model of seed s). Every model is tested under the same attack (:data:`ATTACK`).
+Claims, each judged by :mod:`jaxtricks.experiments.stats` on the paired per-seed differences: a
+standard model trained on D_R is more robust than one trained on the original digits and than one
+trained on D_NR, and less accurate on clean digits; adversarial training raises robust accuracy and
+lowers clean accuracy. Writes ``results.md``, ``results.json`` and ``robust_features.png``
+(originals, D_R, D_NR and D_det images of seed 0); runs keep their workdirs, so a sweep resumes.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from jaxtricks.training.runs import Runs
 # (row, recipe, argument, the source row whose run it inverts)
 ROWS = (("standard", "digits_robust_features", "kind=none", None),
         ("adversarial", "digits_adversarial", "", None),
+        ("adversarial_1", "digits_adversarial", "epsilon=1.0", None),
         ("D_R", "digits_robust_features", "kind=robust", "adversarial"),
         ("D_NR", "digits_robust_features", "kind=nonrobust", "standard"))
 # (claim, method row, control row, metric, direction)
@@ -39,12 +40,17 @@ CLAIMS = (("D_R is more robust than the original data", "D_R", "standard", "robu
           ("D_R is more robust than D_NR", "D_R", "D_NR", "robust_accuracy", 1),
           ("D_R costs clean accuracy", "D_R", "standard", "accuracy", -1),
           ("adversarial training raises robust accuracy", "adversarial", "standard", "robust_accuracy", 1),
-          ("adversarial training costs clean accuracy", "adversarial", "standard", "accuracy", -1))
+          ("adversarial training costs clean accuracy", "adversarial", "standard", "accuracy", -1),
+          ("adversarial training at ε = 1 costs clean accuracy", "adversarial_1", "standard", "accuracy",
+           -1))
+# Every model is tested under one attack: L2 PGD, ε = 0.5, 20 steps of 2.5·ε/20, random start.
+ATTACK = {"epsilon": 0.5, "step_size": 2.5 * 0.5 / 20, "steps": 20, "norm": "l2"}
 
 
 def _config(recipe: str, arg: str, seed: int, smoke: bool):
   config = load_config(recipe, ",".join(a for a in (arg, f"seed={seed}", f"smoke={smoke}") if a))
   config.progress = False
+  config.eval_pgd.update(ATTACK)
   return config
 
 
@@ -99,6 +105,7 @@ def report(rows: list[dict]) -> str:
            f"mean ± std over {seeds} seeds:", "", "| trained on | clean | robust (L2 ε = 0.5) |",
            "|---|---|---|"]
   names = {"standard": "original digits", "adversarial": "original digits, adversarial training (ε = 0.5)",
+           "adversarial_1": "original digits, adversarial training (ε = 1)",
            "D_R": "D_R (robust model's features)", "D_NR": "D_NR (standard model's features)"}
   for name, *_ in ROWS:
     picked = [r for r in rows if r["row"] == name]

@@ -65,7 +65,8 @@ def test_transfer_and_self_distillation_report():
 
 def test_robust_features_report_judges_each_claim_on_paired_seeds():
   from jaxtricks.experiments import robust_features
-  values = {"standard": (0.99, 0.25), "adversarial": (0.99, 0.80), "D_R": (0.97, 0.40),
+  values = {"standard": (0.99, 0.25), "adversarial": (0.99, 0.80), "adversarial_1": (0.92, 0.75),
+            "D_R": (0.97, 0.40),
             "D_NR": (0.94, 0.07)}
   rows = [{"row": name, "seed": s, "accuracy": clean + 0.001 * s, "robust_accuracy": robust + 0.01 * s,
            **({"inversion_distance_start": 0.8, "inversion_distance_end": 0.1} if name.startswith("D_")
@@ -75,4 +76,5 @@ def test_robust_features_report_judges_each_claim_on_paired_seeds():
   assert "| D_R (robust model's features) | 97.2 ± 0.2 | 42.0 ± 1.6 |" in text
   assert "| D_R is more robust than D_NR | +33.0 [+33.0, +33.0] | yes |" in text
   assert "| adversarial training costs clean accuracy | +0.0 [+0.0, +0.0] | no |" in text
+  assert "| adversarial training at ε = 1 costs clean accuracy | -7.0 [-7.0, -7.0] | yes |" in text
   assert "D_R 0.80 ± 0.00 → 0.10 ± 0.00" in text
