@@ -6,8 +6,9 @@ training digit and matches the digit's penultimate representation in a source mo
 the paper's control): the source is the standard model; ``:kind=none``: the original digits. Each is
 tested clean and under L2 PGD at ε = 0.5, as ``digits_adversarial``.
 
-Inversion: 200 normalised L2 steps of 0.1 (the paper: 1000 of 0.1 on CIFAR; the ``robustness``
-library's example: 10000 of 1), best iterate kept. The source is trained first into ``WORKDIR/source``
+Inversion: 200 normalised L2 steps of 0.1 (the ``robustness`` library's example: 10000 of 1 on
+CIFAR; measured here: the relative representation distance falls from ≈ 0.8 to ≈ 0.09), best
+iterate kept. The source is trained first into ``WORKDIR/source``
 with the run's seed.
 
   python -m jaxtricks.training --config=digits_robust_features:kind=robust,seed=0   # :smoke too

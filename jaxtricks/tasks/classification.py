@@ -68,8 +68,8 @@ def config_blocks() -> dict[str, ml_collections.ConfigDict]:
   constructed.source = ml_collections.ConfigDict()  # The source model's config: trained first.
   constructed.source_workdir = ""  # Or a finished run; default WORKDIR/source.
   constructed.epsilon = 0.5  # det / rand: targeted L2 PGD radius, in input units (CIFAR 0.5).
-  constructed.step_size = 0.1  # Normalised L2 step (inversion: robustness lib. 1, Ilyas et al. 0.1).
-  constructed.steps = 100  # (Inversion: robustness lib. example 10000, Ilyas et al. 1000.)
+  constructed.step_size = 0.1  # Normalised L2 step (inversion: the robustness lib. example uses 1).
+  constructed.steps = 100  # (Inversion: the robustness lib. example uses 10000.)
 
   eval_pgd = ml_collections.ConfigDict()  # Robust accuracy under PGD, if epsilon > 0.
   eval_pgd.epsilon = 0.0  # In the units of the (standardised) inputs.
