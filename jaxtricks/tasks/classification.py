@@ -234,9 +234,10 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"m2m.noise must be one of {NOISE_MODES}, got {config.m2m.noise!r}")
   if config.adv_train.norm not in NORMS:
     raise ValueError(f"adv_train.norm must be one of {NORMS}, got {config.adv_train.norm!r}")
-  if config.adv_train.epsilon < 0 or (config.adv_train.epsilon > 0 and config.adv_train.steps < 1):
-    raise ValueError(f"adv_train needs epsilon ≥ 0 and, with epsilon > 0, steps ≥ 1; got "
-                     f"epsilon={config.adv_train.epsilon}, steps={config.adv_train.steps}")
+  a = config.adv_train
+  if a.epsilon < 0 or (a.epsilon > 0 and (a.steps < 1 or a.step_size <= 0)):
+    raise ValueError(f"adv_train needs epsilon ≥ 0 and, with epsilon > 0, steps ≥ 1 and step_size > 0; "
+                     f"got epsilon={a.epsilon}, steps={a.steps}, step_size={a.step_size}")
   if config.constructed.kind not in ("none",) + CONSTRUCTED_KINDS:
     raise ValueError(f"constructed.kind must be one of {('none',) + CONSTRUCTED_KINDS}, got "
                      f"{config.constructed.kind!r}")

@@ -110,7 +110,8 @@ def test_epsilon_zero_is_a_standard_step_and_epsilon_positive_trains_on_the_atta
 def test_bad_settings_name_the_key(setup):
   config, _, _, train = setup
   for key, value, match in [("norm", "l1", "adv_train.norm must be one of"),
-                            ("steps", 0, "adv_train needs epsilon")]:
+                            ("steps", 0, "adv_train needs epsilon"),
+                            ("step_size", 0.0, "step_size > 0")]:
     bad = config.copy_and_resolve_references()
     bad.adv_train[key] = value
     with pytest.raises(ValueError, match=match):
