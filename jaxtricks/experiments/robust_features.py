@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -77,16 +76,14 @@ def figure(out: Path, smoke: bool, count: int = 8) -> None:
   train = train.subset(np.arange(count))
   runs = Runs(out, fit=None)
   panels = {"original": train.images}
+  c = config.constructed
   for name, source in (("D_R", "adversarial_s0"), ("D_NR", "standard_s0")):
-    run = runs.load(source)
-    model = run.model(train.num_classes, jnp.float32)
-    features = lambda x: model.apply(run.variables, x, train=False)[1]["embedding"]  # noqa: E731
-    c = config.constructed
+    apply = runs.load(source).inference(train.num_classes)
+    features = lambda x: apply(x)[1]["embedding"]  # noqa: E731
     panels[name] = inverted_dataset(features, train, step_size=c.step_size, steps=c.steps, seed=0)[0].images
-  run = runs.load("standard_s0")
-  model = run.model(train.num_classes, jnp.float32)
-  moved = nonrobust_dataset(lambda x: model.apply(run.variables, x, train=False)[0], train, "det",
-                            epsilon=1.0, step_size=0.2, steps=5 if smoke else 100, seed=0)[0].images
+  standard = runs.load("standard_s0").inference(train.num_classes)
+  moved = nonrobust_dataset(lambda x: standard(x)[0], train, "det", epsilon=1.0, step_size=0.2,
+                            steps=5 if smoke else 100, seed=0)[0].images
   panels["D_det − original (×4)"] = 0.5 + 4 * (moved - train.images)
   fig = Figure(figsize=(1.1 * count, 1.2 * len(panels)))
   axes = fig.subplots(len(panels), count)

@@ -298,9 +298,7 @@ def _constructed(config, runs, train) -> tuple[ArrayDataset, dict[str, float]]:
   of ``constructed.source_workdir`` (or ``constructed.source``, trained first into ``WORKDIR/source``),
   in inference mode (BN statistics, no dropout); and the metrics of the construction."""
   c = config.constructed
-  run = runs.load("source", c.source or None, c.source_workdir)
-  model = run.model(train.num_classes, jnp.float32)
-  apply = lambda x: model.apply(run.variables, x, train=False)  # noqa: E731
+  apply = runs.load("source", c.source or None, c.source_workdir).inference(train.num_classes)
   data_range = (float(train.images.min()), float(train.images.max()))
   if c.kind == "inversion":
     features = lambda x: aux_output(apply(x)[1], "embedding", needed_by="constructed.kind=inversion")  # noqa: E731

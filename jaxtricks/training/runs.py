@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -34,6 +35,11 @@ class Run:
     """The run's network, with the output size its task gives ``num_classes`` classes."""
     size = task_family(self.config.task).output_size(self.config, num_classes)
     return create_model(self.config.model, num_classes=size, dtype=dtype)
+
+  def inference(self, num_classes: int) -> Callable[[jax.Array], Any]:
+    """``x ↦ (outputs, aux)`` of the run's network in inference mode (BN statistics, no dropout)."""
+    model = self.model(num_classes, jnp.float32)
+    return lambda x: model.apply(self.variables, x, train=False)
 
 
 @dataclasses.dataclass(frozen=True)
