@@ -116,6 +116,9 @@ class RoundBatches:
   def batch(self, step: int) -> dict[str, np.ndarray]:
     return self.batches.batch(step)
 
+  def iterate(self, start_step: int, stop_step: int):
+    return self.batches.iterate(start_step, stop_step)
+
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
   """Runs every strategy × seed of ``config.active`` in ``workdir``; returns the round records.

@@ -5,15 +5,20 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
+from pathlib import Path
+
 from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
 from jaxtricks.data.longtail import longtail_counts, longtail_indices
 from jaxtricks.data.sort_of_clevr import sort_of_clevr_datasets
+from jaxtricks.data.streaming import ArrayRecordImages, ImageDataset, ImageFolder, TfdsImages
 from jaxtricks.data.synthetic import mmoe_datasets
 
-SOURCES = ("digits", "tfds", "mmoe_synthetic", "sort_of_clevr")
+SOURCES = ("digits", "tfds", "folder", "array_record", "mmoe_synthetic", "sort_of_clevr")
+STREAMED = ("folder", "array_record")  # And tfds with dataset.streaming.
 
 
-def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, ArrayDataset]:
+def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | ImageDataset,
+                                                               ArrayDataset | ImageDataset]:
   """``config`` is the ``dataset`` block of a training config.
 
   Loads the source, keeps ``train_classes`` / ``test_classes`` if given, makes the training split
@@ -23,6 +28,10 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
   weight cosine ``rho``, generated from ``split_seed``; ``binarize``: 0/1 targets, above the training
   median) and ``sort_of_clevr`` (``num_train`` / ``num_test`` scenes of ``version`` with all their
   questions) are returned as generated, from ``split_seed``.
+
+  Streamed sources (``folder``, ``array_record``, ``tfds`` with ``streaming``) give
+  :class:`ImageDataset` splits: labels in memory, images decoded per batch; they are normalised on the
+  device (``pixel_mean`` / ``pixel_std``), not here.
   """
   if config.source in ("mmoe_synthetic", "sort_of_clevr"):
     for key in ("imbalance_factor", "train_classes", "test_classes"):
@@ -37,6 +46,8 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
   if config.source == "digits":
     train, test = load_digits(image_size=config.image_size, channels=config.channels,
                               test_fraction=config.test_fraction, split_seed=config.split_seed)
+  elif config.source in STREAMED or (config.source == "tfds" and config.streaming):
+    train, test = _streamed(config)
   elif config.source == "tfds":
     train = load_tfds(config.tfds_name, split=config.train_split, data_dir=config.data_dir)
     test = load_tfds(config.tfds_name, split=config.test_split, data_dir=config.data_dir)
@@ -56,4 +67,25 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset, Arr
       raise ValueError(f"dataset.imbalance_factor={config.imbalance_factor} leaves an empty class "
                        f"(counts {counts.tolist()})")
     train = train.subset(longtail_indices(train.labels, counts, seed=config.split_seed))
-  return standardize(train, test) if config.standardize else (train, test)
+  if isinstance(train, ImageDataset) or not config.standardize:
+    return train, test
+  return standardize(train, test)
+
+
+def _streamed(config: ml_collections.ConfigDict) -> tuple[ImageDataset, ImageDataset]:
+  if config.source == "tfds":
+    open_split = lambda split, classes: TfdsImages(config.tfds_name, split=split,  # noqa: E731
+                                                   data_dir=config.data_dir)
+  else:
+    if not config.path:
+      raise ValueError(f"dataset.source={config.source!r} needs dataset.path: the directory that holds "
+                       f"{config.train_split}/ and {config.test_split}/")
+    kind = ImageFolder if config.source == "folder" else ArrayRecordImages
+    open_split = lambda split, classes: kind(Path(config.path).expanduser() / split, classes)  # noqa: E731
+  train = open_split(config.train_split, None)
+  test = open_split(config.test_split, train.classes)
+  options = dict(num_classes=len(train.classes), image_size=config.image_size,
+                 eval_resize=config.eval_resize, crop_scale=tuple(config.crop_scale),
+                 crop_ratio=tuple(config.crop_ratio), flip=config.crop_flip, workers=config.workers,
+                 skip_bad_files=config.skip_bad_files)
+  return ImageDataset(train, **options), ImageDataset(test, **options)

@@ -45,10 +45,16 @@ class ArrayDataset:
     return ArrayDataset(self.images[indices], self.labels[indices], self.num_classes,
                         {k: v[indices] for k, v in self.extras.items()})
 
+  workers = 0  # Gathered on the main thread (see ImageDataset.workers).
+
   def fields(self, indices: np.ndarray) -> dict[str, np.ndarray]:
     """``image``, ``label`` and every extra of the examples ``indices``."""
     return {"image": self.images[indices], "label": self.labels[indices],
             **{k: v[indices] for k, v in self.extras.items()}}
+
+  def training_fields(self, indices: np.ndarray, seeds) -> dict[str, np.ndarray]:
+    """As :meth:`fields`: in-memory images are augmented on the device, ``seeds`` are not used."""
+    return self.fields(indices)
 
   def select_classes(self, classes) -> "ArrayDataset":
     """The examples of ``classes`` only, relabelled ``0..len(classes)−1`` in the order given."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxtricks.data.datasets import ArrayDataset
 from jaxtricks.data.resampling import smote, undersample_indices
+from jaxtricks.data.streaming import ImageDataset, prefetch
 
 
 def _check_divisible(batch_size: int, process_count: int) -> None:
@@ -32,7 +33,9 @@ class TrainBatches:
   Epoch ``e`` visits the examples in the order ``default_rng([seed, e]).permutation(N)`` and drops the
   last incomplete batch, so a resumed run sees exactly the batches an uninterrupted one would. Each host
   (``jax.process_index()``) keeps its contiguous slice ``[batch_size / process_count, ...]`` of the
-  global batch.
+  global batch. Streamed images (:class:`~jaxtricks.data.streaming.ImageDataset`) are decoded by
+  the data set's Grain workers, example ``j`` of the global batch ``step`` cropped with the seed
+  ``(seed, step, j)``, so the pixels do not depend on the number of hosts either.
 
   From epoch ``resample_from_epoch`` on (deferred re-sampling; 0 = from the start) an epoch is instead
   ``N`` draws of a class-balanced stream: ``oversample`` draws with probability ``∝ 1/N_y`` (with
@@ -40,7 +43,7 @@ class TrainBatches:
   ``smote`` samples without replacement from the data plus SMOTE points that balance every class.
   """
 
-  dataset: ArrayDataset
+  dataset: ArrayDataset | ImageDataset
   batch_size: int
   seed: int
   process_index: int = 0
@@ -56,6 +59,9 @@ class TrainBatches:
       raise ValueError(f"batch_size={self.batch_size} exceeds the {len(self.dataset)} training examples")
     if self.resample not in RESAMPLE:
       raise ValueError(f"dataset.resample must be one of {RESAMPLE}, got {self.resample!r}")
+    if self.resample == "smote" and isinstance(self.dataset, ImageDataset):
+      raise ValueError("dataset.resample='smote' interpolates images in memory; streamed images "
+                       "take none, oversample or undersample")
     if self.resample == "smote" and self.dataset.extras:
       raise ValueError(f"dataset.resample='smote' interpolates images only; this data set also has "
                        f"{sorted(self.dataset.extras)}")
@@ -99,23 +105,24 @@ class TrainBatches:
     """Indices (into this step's source data set) of this host's share of batch ``step``."""
     return self._step(step)[1]
 
+  def _host_slice(self) -> slice:
+    per_host = self.batch_size // self.process_count
+    return slice(self.process_index * per_host, (self.process_index + 1) * per_host)
+
   def _step(self, step: int) -> tuple[ArrayDataset, np.ndarray]:
     epoch, i = divmod(step, self.steps_per_epoch)
     source, order = self._source(epoch)
-    batch = order[i * self.batch_size:(i + 1) * self.batch_size]
-    per_host = self.batch_size // self.process_count
-    return source, batch[self.process_index * per_host:(self.process_index + 1) * per_host]
+    return source, order[i * self.batch_size:(i + 1) * self.batch_size][self._host_slice()]
 
   def batch(self, step: int) -> dict[str, np.ndarray]:
     """This host's share of batch ``step``: ``{field: [b_host, ...]}``."""
     source, idx = self._step(step)
-    return source.fields(idx)
+    positions = range(self.batch_size)[self._host_slice()]
+    return source.training_fields(idx, [(self.seed, step, j) for j in positions])
 
-  def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
-    step = start_step
-    while True:
-      yield self.batch(step)
-      step += 1
+  def iterate(self, start_step: int, stop_step: int) -> Iterator[dict[str, np.ndarray]]:
+    """Batches ``start_step .. stop_step − 1``, decoded ahead by the data set's workers."""
+    return prefetch(self.batch, range(start_step, stop_step), self.dataset.workers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,19 +145,25 @@ class JointBatches:
       out.update({f"unlabelled_{k}": v for k, v in self.unlabelled.batch(step).items()})
     return out
 
+  def iterate(self, start_step: int, stop_step: int) -> Iterator[dict[str, np.ndarray]]:
+    return map(self.batch, range(start_step, stop_step))
 
-def eval_batches(dataset: ArrayDataset, batch_size: int, *, process_index: int = 0,
-                 process_count: int = 1) -> Iterator[dict[str, np.ndarray]]:
+
+def eval_batches(dataset: ArrayDataset | ImageDataset, batch_size: int, *, process_index: int = 0,
+                 process_count: int = 1, num_batches: int | None = None) -> Iterator[dict[str, np.ndarray]]:
   """Every example once, in order (this host's slice of each global batch); the last batch is
-  zero-padded and ``mask`` marks the real rows."""
+  zero-padded and ``mask`` marks the real rows. ``num_batches``: only the first this many."""
   _check_divisible(batch_size, process_count)
   per_host = batch_size // process_count
-  n = len(dataset)
-  for start in range(0, n, batch_size):
-    idx = np.arange(start, start + batch_size)[process_index * per_host:(process_index + 1) * per_host]
-    mask = idx < n
-    idx = np.where(mask, idx, 0)
-    yield {**dataset.fields(idx), "mask": mask}
+  host = slice(process_index * per_host, (process_index + 1) * per_host)
+  starts = range(0, len(dataset), batch_size)[:num_batches]
+  return prefetch(functools.partial(_eval_batch, dataset, batch_size, host), starts, dataset.workers)
+
+
+def _eval_batch(dataset, batch_size: int, host: slice, start: int) -> dict[str, np.ndarray]:
+  idx = np.arange(start, start + batch_size)[host]
+  mask = idx < len(dataset)
+  return {**dataset.fields(np.where(mask, idx, 0)), "mask": mask}
 
 
 def map_in_chunks(fn: Callable[[Any], Any], inputs: Any, *, chunk_size: int = 1024) -> Any:

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
 import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from jax import lax
 
-from jaxtricks.data import ArrayDataset, TrainBatches, random_crop_flip
+from jaxtricks.data import ArrayDataset, ImageDataset, TrainBatches, random_crop_flip
 from jaxtricks.data.randaugment import cutout, op_magnitudes, randaugment, to_float, to_uint8
 from jaxtricks.models import create_model
 from jaxtricks.optim import create_optimizer, learning_rate_schedule
@@ -58,10 +59,13 @@ class Batches(Protocol):
   """A training stream: ``batch(step)`` is a pure function of ``(seed, step)`` (resume is exact),
   this host's rows of the global batch."""
   steps_per_epoch: int
-  dataset: ArrayDataset  # What the run trains on (its class counts are reported).
+  dataset: ArrayDataset | ImageDataset  # What the run trains on (its class counts are reported).
 
   def batch(self, step: int) -> Batch:
     ...
+
+  def iterate(self, start_step: int, stop_step: int) -> Iterator[Batch]:
+    """``batch(step)`` for ``start_step <= step < stop_step``, possibly prepared ahead."""
 
 
 class Task(Protocol):
@@ -198,6 +202,24 @@ class Augment:
                a.cutout)
 
 
+@dataclasses.dataclass(frozen=True)
+class Pixels:
+  """Streamed images arrive on the device as uint8: ``x / 255``, then ``(x − mean) / std`` per channel.
+  Float inputs (in-memory data sets, already scaled) pass unchanged."""
+  mean: tuple[float, ...] = (0.0,)
+  std: tuple[float, ...] = (1.0,)
+
+  def __call__(self, images: jax.Array) -> jax.Array:
+    if images.dtype != jnp.uint8:
+      return images
+    return (images.astype(jnp.float32) / 255 - jnp.asarray(self.mean)) / jnp.asarray(self.std)
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Pixels":
+    d = config.dataset
+    return cls(tuple(d.pixel_mean), tuple(d.pixel_std)) if d.standardize else cls()
+
+
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class Net:
   """One network and how it is trained: the model, its optimizer and LR schedule, the training
@@ -209,6 +231,7 @@ class Net:
   schedule: optax.Schedule
   batches: Batches
   augment: Augment = Augment()
+  pixels: Pixels = Pixels()
   frozen_backbone: bool = False
   pretrained: dict | None = None
 
@@ -238,7 +261,7 @@ class SingleNet:
 
   def example_inputs(self) -> tuple:
     """The network's inputs for one training example (initialisation)."""
-    return (self.batches.dataset.images[:1],)
+    return (self.net.pixels(jnp.asarray(self.batches.dataset.fields(np.arange(1))["image"])),)
 
   def init(self, seed: int) -> TrainState:
     tx = self.net.tx
@@ -265,7 +288,7 @@ class SingleNet:
 
   def train_step(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     keys = step_keys(state)
-    batch, metrics = self.prepare(state, batch, keys)
+    batch, metrics = self.prepare(state, self._pixels(batch), keys)
     (loss, (stats, loss_metrics)), grads = jax.value_and_grad(self.loss, has_aux=True)(
         state.params, state, batch, keys)
     grads = lax.pmean(grads, AXIS)
@@ -294,9 +317,14 @@ class SingleNet:
     """What is evaluated: by default ``eval_step`` and ``finalize`` on the test split."""
     return [EvalSpec(self.eval_step, self.finalize)]
 
-  def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: DataParallel):
-    return build_evaluators(self.eval_specs(), test, batch_size=batch_size, parallel=parallel,
+  def evaluators(self, test: ArrayDataset | ImageDataset, *, batch_size: int, parallel: DataParallel):
+    specs = [spec._replace(step=lambda state, batch, step=spec.step: step(state, self._pixels(batch)))
+             for spec in self.eval_specs()]
+    return build_evaluators(specs, test, batch_size=batch_size, parallel=parallel,
                             constants=self.constant_metrics)
+
+  def _pixels(self, batch: Batch) -> Batch:
+    return {**batch, "image": self.net.pixels(batch["image"])} if "image" in batch else batch
 
 
 def train_batches(config: ml_collections.ConfigDict, train: ArrayDataset, **overrides) -> TrainBatches:
@@ -328,7 +356,7 @@ def build_net(config: ml_collections.ConfigDict, runs: Runs, batches: Batches, *
   if t.pretrain or t.init_from:
     pretrained = runs.load("pretrained", t.pretrain or None, t.init_from, same_data=False).variables
   return Net(model=model, tx=tx, schedule=schedule, batches=batches, augment=Augment.from_config(config),
-             frozen_backbone=t.freeze_backbone, pretrained=pretrained)
+             pixels=Pixels.from_config(config), frozen_backbone=t.freeze_backbone, pretrained=pretrained)
 
 
 CLASSIFICATION_TARGETS = ("train.label_smoothing", "train.mixup_alpha", "train.mixup_off_epochs")

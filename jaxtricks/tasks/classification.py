@@ -15,7 +15,7 @@ import optax
 from jax import lax
 
 from jaxtricks.adversarial import NORMS, pgd
-from jaxtricks.data import ArrayDataset, mixup
+from jaxtricks.data import ArrayDataset, ImageDataset, mixup
 from jaxtricks.data.constructed import KINDS as CONSTRUCTED_KINDS
 from jaxtricks.data.constructed import inverted_dataset, nonrobust_dataset
 from jaxtricks.imbalance import M2mTranslation
@@ -244,6 +244,9 @@ def check(config: ml_collections.ConfigDict) -> None:
   distillation.check(config)
 
 
+IN_MEMORY_OPTIONS = ("adv_train.epsilon", "eval_pgd.epsilon", "m2m.enabled", "constructed.kind")
+
+
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return num_classes
 
@@ -253,6 +256,12 @@ def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=
   schedule's epochs), e.g. an active-learning round's labelled set."""
   check(config)
   train = data.train
+  if isinstance(train, ImageDataset):
+    for key in IN_MEMORY_OPTIONS:
+      section, _, name = key.rpartition(".")
+      if config[section][name] not in (0, False, "none"):
+        raise ValueError(f"{key} needs images in memory; dataset.source={config.dataset.source!r} "
+                         f"streams them")
   extra_metrics = None
   if config.constructed.kind != "none":
     train, extra_metrics = _constructed(config, runs, train)

@@ -80,9 +80,8 @@ class BatchEvaluator:
 
   def run(self, state) -> dict[str, Any]:
     sums, rows = None, []
-    batches = eval_batches(self.dataset, self.batch_size, process_index=jax.process_index(),
-                           process_count=jax.process_count())
-    for _, batch in zip(range(self.num_batches), batches):
+    for batch in eval_batches(self.dataset, self.batch_size, process_index=jax.process_index(),
+                              process_count=jax.process_count(), num_batches=self.num_batches):
       out = self.step(state, batch)
       sums = out.sums if sums is None else jax.tree.map(lambda a, b: a + b, sums, out.sums)
       rows.append(out.rows)

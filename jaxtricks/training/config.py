@@ -86,15 +86,28 @@ def base_config() -> ml_collections.ConfigDict:
 
 def _dataset_block() -> ml_collections.ConfigDict:
   d = ml_collections.ConfigDict()
-  d.source = "digits"  # digits (embedded) | tfds | mmoe_synthetic | sort_of_clevr (generated)
+  d.source = "digits"  # digits (embedded) | tfds | folder | array_record (streamed) | mmoe_synthetic |
+  #                      sort_of_clevr (generated)
   d.tfds_name = ""  # e.g. cifar10 when source == "tfds".
   d.data_dir = ml_collections.FieldReference(None, field_type=str)
+  d.path = ""  # folder | array_record: the directory holding <train_split>/ and <test_split>/.
   d.train_split = "train"
   d.test_split = "test"
-  d.image_size = 8  # digits only: 8 or e.g. 32 (bilinear resize).
+  d.streaming = False  # tfds: read records per batch (an ArrayRecord build), not the whole split into RAM.
+  d.image_size = 8  # digits: 8 or e.g. 32 (bilinear resize); streamed images: the crop size (224).
+  d.eval_resize = 256  # Streamed evaluation: shorter side resized to this, the centre image_size kept.
+  d.crop_scale = (0.08, 1.0)  # Streamed training: random-resized crop's area fraction,
+  d.crop_ratio = (3 / 4, 4 / 3)  # its aspect-ratio range,
+  d.crop_flip = True  # and a random horizontal flip.
+  d.pixel_mean = (0.485, 0.456, 0.406)  # Streamed with standardize: (x − mean) / std on [0, 1] pixels,
+  d.pixel_std = (0.229, 0.224, 0.225)  # on the device (ImageNet's statistics).
+  d.workers = 2  # Streamed: Grain worker processes that decode batches (0: the main thread).
+  d.skip_bad_files = False  # Streamed: skip an undecodable image (listed in WORKDIR/skipped_files.txt)
+  #                            instead of stopping with its name.
   d.channels = 1  # digits only: 1 or 3.
   d.test_fraction = 0.3  # digits only: stratified held-out fraction.
-  d.standardize = True  # Per-channel (x − mean) / std with training statistics; False: pixels in [0, 1].
+  d.standardize = True  # Per-channel (x − mean) / std with training statistics (streamed: pixel_mean,
+  #                         pixel_std); False: pixels in [0, 1].
   d.split_seed = 0  # digits: the split's seed; generated sources: the generator's seed.
   d.num_train = 0  # Generated sources: training examples; 0: as the reference (10,000 rows | 9,800
   d.num_test = 0  # scenes), and test examples; 0: as the reference (1,000 rows | 200 scenes).

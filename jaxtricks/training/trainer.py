@@ -10,6 +10,7 @@ uninterrupted run would have taken.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -22,7 +23,7 @@ import numpy as np
 import tensorboardX
 import tqdm
 
-from jaxtricks.data import ArrayDataset, build_datasets
+from jaxtricks.data import ArrayDataset, ImageDataset, build_datasets
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import task_family
 from jaxtricks.tasks.base import Batches, Data, Task
@@ -114,9 +115,10 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
                        desc=f"train ({num_devices} dev)")
   t_last, step_last = time.perf_counter(), start_step
   summary: dict[str, Any] = {}
+  skipped_files = getattr(batches.dataset, "skipped_files", None)  # Streamed images only.
   try:
-    for step in range(start_step, total_steps):
-      state, metrics = p_train(state, batches.batch(step))
+    for step, batch in enumerate(batches.iterate(start_step, total_steps), start_step):
+      state, metrics = p_train(state, batch)
       pending.append((step + 1, metrics))
       if len(pending) > MAX_STEPS_IN_FLIGHT:
         jax.block_until_ready(pending[-1 - MAX_STEPS_IN_FLIGHT][1])
@@ -130,6 +132,8 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
         record = {"step": done, "epoch": done / steps_per_epoch,
                   **{f"train/{k}": float(np.mean([m[k] for m in fetched])) for k in fetched[0]},
                   "examples_per_sec": (done - step_last) * config.train.batch_size / (now - t_last)}
+        if skipped_files is not None:
+          record["train/skipped_files"] = len(skipped_files())
         t_last, step_last = now, done
         writer.write(record)
         progress.set_postfix(loss=f"{record['train/loss']:.4f}",
@@ -169,8 +173,24 @@ def train(config: ml_collections.ConfigDict, workdir: Path, batches: Batches, st
   return state, summary
 
 
+STREAMING_TASKS = ("classification",)  # Families that take streamed images (ImageDataset).
+
+
+def _log_skipped_files(config, datasets, workdir: Path):
+  """Streamed splits list the images they skip in ``WORKDIR/skipped_files.txt``."""
+  if not any(isinstance(d, ImageDataset) for d in datasets):
+    return datasets
+  if config.task not in STREAMING_TASKS:
+    raise ValueError(f"dataset.source={config.dataset.source!r} streams images; task={config.task!r} "
+                     f"needs an in-memory data set (tasks that stream: {STREAMING_TASKS})")
+  log = str(workdir / "skipped_files.txt")
+  return tuple(dataclasses.replace(d, bad_file_log=log) if isinstance(d, ImageDataset) else d
+               for d in datasets)
+
+
 def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
-        datasets: tuple[ArrayDataset, ArrayDataset] | None = None) -> tuple[dict[str, Any], Any]:
+        datasets: tuple[ArrayDataset | ImageDataset, ArrayDataset | ImageDataset] | None = None
+        ) -> tuple[dict[str, Any], Any]:
   """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint).
 
   Returns ``(final_metrics, state)``; the metrics are also written to ``workdir/final_metrics.json``.
@@ -187,6 +207,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
       raise ValueError(f"the {split} split is empty")
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  datasets = _log_skipped_files(config, datasets, workdir)
   lead = jax.process_index() == 0
   block = generations_block(config)
   if block and config[block].generations > 1:

@@ -1,0 +1,301 @@
+"""Image data sets larger than memory: labels are held, pixels are read and decoded per batch.
+
+Sources (random access, picklable, so that Grain's worker processes can read them):
+:class:`ImageFolder` (``root/<class>/<image>``, as torchvision's ``ImageFolder``), :class:`ArrayRecordImages`
+(shards written by ``python -m jaxtricks.data.prepare``) and :class:`TfdsImages` (``tfds.data_source``
+on an ArrayRecord build). :class:`ImageDataset` puts a source behind the interface of the in-memory
+:class:`~jaxtricks.data.datasets.ArrayDataset` (labels, subsets, class selection, ``fields``), so that
+long-tail subsetting and class-balanced re-sampling (index-level) work unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import struct
+from pathlib import Path
+from typing import Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from jaxtricks.data.images import BadImageError, decode_crop
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+class ImageSource(Protocol):
+  classes: tuple[str, ...]  # Class names; label i is classes[i].
+
+  @property
+  def labels(self) -> np.ndarray:
+    """``[N]`` int32 labels."""
+
+  def __len__(self) -> int:
+    ...
+
+  def read(self, index: int) -> bytes:
+    """The encoded image ``index``."""
+
+  def name(self, index: int) -> str:
+    """What names image ``index`` in an error message (its file)."""
+
+
+def _class_index(classes: Sequence[str], names: Iterable[str], where: str) -> np.ndarray:
+  index = {c: i for i, c in enumerate(classes)}
+  unknown = sorted(set(names) - set(index))
+  if unknown:
+    raise ValueError(f"{where} has classes {unknown[:5]} that the training split does not have")
+  return np.asarray([index[n] for n in names], np.int32)
+
+
+class ImageFolder:
+  """``root/<class>/<image>`` (JPEG, PNG or WebP); classes sorted by name, images by path.
+
+  ``classes`` (the training split's) fixes the label of each class name for another split."""
+
+  def __init__(self, root: str | Path, classes: Sequence[str] | None = None):
+    self.root = Path(root).expanduser()
+    if not self.root.is_dir():
+      raise ValueError(f"image folder {str(self.root)!r} is not a directory")
+    folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+    self.paths = [str(f) for folder in folders for f in sorted(folder.iterdir())
+                  if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not self.paths:
+      raise ValueError(f"{str(self.root)!r} holds no <class>/<image> files ({', '.join(IMAGE_SUFFIXES)})")
+    self.classes = tuple(classes) if classes is not None else tuple(f.name for f in folders)
+    self._labels = _class_index(self.classes, [Path(p).parent.name for p in self.paths], str(self.root))
+
+  @property
+  def labels(self) -> np.ndarray:
+    return self._labels
+
+  def __len__(self) -> int:
+    return len(self.paths)
+
+  def read(self, index: int) -> bytes:
+    with open(self.paths[index], "rb") as f:
+      return f.read()
+
+  def name(self, index: int) -> str:
+    return self.paths[index]
+
+
+RECORD_HEADER = struct.Struct("<iH")  # label, length of the name; then the name (UTF-8), then the image.
+META_FILE = "jaxtricks_images.json"
+
+
+def encode_record(label: int, name: str, image: bytes) -> bytes:
+  encoded = name.encode()
+  return RECORD_HEADER.pack(label, len(encoded)) + encoded + image
+
+
+def decode_record(record: bytes) -> tuple[int, str, bytes]:
+  label, length = RECORD_HEADER.unpack_from(record)
+  start = RECORD_HEADER.size
+  return label, record[start:start + length].decode(), record[start + length:]
+
+
+class ArrayRecordImages:
+  """A split written by ``python -m jaxtricks.data.prepare``: ArrayRecord shards of
+  ``(label, file name, encoded image)`` records and ``jaxtricks_images.json`` (classes, labels)."""
+
+  def __init__(self, directory: str | Path, classes: Sequence[str] | None = None):
+    self.directory = Path(directory).expanduser()
+    meta_file = self.directory / META_FILE
+    if not meta_file.is_file():
+      raise ValueError(f"{str(self.directory)!r} holds no {META_FILE}; write it with "
+                       f"python -m jaxtricks.data.prepare --from=FOLDER --to={self.directory}")
+    meta = json.loads(meta_file.read_text())
+    self.shards = [str(self.directory / s) for s in meta["shards"]]
+    own = tuple(meta["classes"])
+    self.classes = tuple(classes) if classes is not None else own
+    self._labels = _class_index(self.classes, [own[i] for i in meta["labels"]], str(self.directory))
+
+  @functools.cached_property
+  def _reader(self):
+    import grain
+    return grain.sources.ArrayRecordDataSource(self.shards)
+
+  def __getstate__(self):  # The reader is opened again in each worker process.
+    return {k: v for k, v in self.__dict__.items() if k != "_reader"}
+
+  @property
+  def labels(self) -> np.ndarray:
+    return self._labels
+
+  def __len__(self) -> int:
+    return len(self._labels)
+
+  def read(self, index: int) -> bytes:
+    return decode_record(self._reader[index])[2]
+
+  def name(self, index: int) -> str:
+    return f"{decode_record(self._reader[index])[1]} (record {index} of {self.directory})"
+
+
+class TfdsImages:
+  """A TFDS split read record by record through ``tfds.data_source`` (no TensorFlow), the image left
+  encoded; needs a build in ArrayRecord format. Labels are read once, when first needed."""
+
+  def __init__(self, name: str, *, split: str, data_dir: str | None = None, image_key: str = "image",
+               label_key: str = "label"):
+    import tensorflow_datasets as tfds
+    builder = tfds.builder(name, data_dir=data_dir)
+    features = builder.info.features
+    if image_key not in features or label_key not in features:
+      raise ValueError(f"TFDS data set {name!r} has features {list(features)}; expected "
+                       f"image_key={image_key!r} and label_key={label_key!r}")
+    file_format = getattr(builder.info.file_format, "value", builder.info.file_format)
+    if file_format != "array_record":
+      raise ValueError(f"TFDS data set {name!r} in {builder.data_dir} is stored as {file_format}; "
+                       f"streaming reads ArrayRecord: rebuild it with "
+                       f"`tfds build {name} --file_format=array_record`")
+    self.classes = tuple(features[label_key].names)
+    self.spec = dict(name=name, split=split, data_dir=data_dir,
+                     decoders={image_key: tfds.decode.SkipDecoding()})
+    self.image_key, self.label_key = image_key, label_key
+    self.length = builder.info.splits[split].num_examples
+
+  @functools.cached_property
+  def _source(self):
+    import tensorflow_datasets as tfds
+    return tfds.data_source(**self.spec)
+
+  def __getstate__(self):
+    return {k: v for k, v in self.__dict__.items() if k != "_source"}
+
+  @functools.cached_property
+  def labels(self) -> np.ndarray:
+    import tqdm
+    rows = tqdm.trange(self.length, desc=f"labels of {self.spec['name']}:{self.spec['split']}",
+                       disable=self.length < 10_000)
+    return np.asarray([self._source[i][self.label_key] for i in rows], np.int32)
+
+  def __len__(self) -> int:
+    return self.length
+
+  def read(self, index: int) -> bytes:
+    return self._source[index][self.image_key]
+
+  def name(self, index: int) -> str:
+    return f"record {index} of TFDS {self.spec['name']}:{self.spec['split']}"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImageDataset:
+  """Examples ``rows`` of an :class:`ImageSource` (all by default), relabelled by ``relabel``.
+
+  ``fields`` decodes the evaluation crop (shorter side ``eval_resize``, centre ``image_size``);
+  ``training_fields`` a random-resized crop of ``crop_scale`` / ``crop_ratio`` (and ``flip``), each
+  example from its own seed. Images are uint8 ``[n, image_size, image_size, 3]``. A file that cannot be
+  decoded stops the run with its name; with ``skip_bad_files`` the next good example takes its place and
+  its name is appended to ``bad_file_log``. ``workers``: Grain worker processes that decode batches."""
+
+  source: ImageSource
+  num_classes: int
+  image_size: int = 224
+  eval_resize: int = 256
+  crop_scale: tuple[float, float] = (0.08, 1.0)
+  crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+  flip: bool = True
+  workers: int = 0
+  skip_bad_files: bool = False
+  bad_file_log: str | None = None
+  rows: np.ndarray | None = None
+  relabel: np.ndarray | None = None
+  extras = {}  # Image and label only.
+
+  def __post_init__(self):
+    if not (0 < self.image_size <= self.eval_resize):
+      raise ValueError(f"dataset.image_size={self.image_size} must be in (0, dataset.eval_resize="
+                       f"{self.eval_resize}]")
+    if self.workers < 0:
+      raise ValueError(f"dataset.workers must be >= 0, got {self.workers}")
+
+  @functools.cached_property
+  def _source_rows(self) -> np.ndarray:
+    return np.arange(len(self.source)) if self.rows is None else self.rows
+
+  @functools.cached_property
+  def labels(self) -> np.ndarray:
+    labels = self.source.labels[self._source_rows]
+    return labels if self.relabel is None else self.relabel[labels].astype(np.int32)
+
+  def __len__(self) -> int:
+    return len(self._source_rows)
+
+  def class_counts(self) -> np.ndarray:
+    return np.bincount(self.labels, minlength=self.num_classes)
+
+  def subset(self, indices: np.ndarray) -> "ImageDataset":
+    return dataclasses.replace(self, rows=self._source_rows[np.asarray(indices, np.int64)])
+
+  def select_classes(self, classes) -> "ImageDataset":
+    """The examples of ``classes`` only, relabelled ``0..len(classes)−1`` in the order given."""
+    classes = [int(c) for c in classes]
+    if len(set(classes)) != len(classes) or not all(0 <= c < self.num_classes for c in classes):
+      raise ValueError(f"classes must be distinct values in [0, {self.num_classes}), got {classes}")
+    relabel = np.full(self.num_classes, -1)
+    relabel[classes] = np.arange(len(classes))
+    keep = np.flatnonzero(relabel[self.labels] >= 0)
+    composed = relabel if self.relabel is None else relabel[self.relabel]
+    return dataclasses.replace(self.subset(keep), relabel=composed, num_classes=len(classes))
+
+  def fields(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    """The evaluation crops and labels of the examples ``indices``."""
+    return self._load(indices, [None] * len(indices))
+
+  def training_fields(self, indices: np.ndarray, seeds: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    """Random-resized crops (and flips) of the examples ``indices``, example j drawn from
+    ``np.random.default_rng(seeds[j])``."""
+    return self._load(indices, [np.random.default_rng(s) for s in seeds])
+
+  def _load(self, indices, rngs) -> dict[str, np.ndarray]:
+    images = np.empty((len(indices), self.image_size, self.image_size, 3), np.uint8)
+    labels = np.empty(len(indices), np.int32)
+    for j, (i, rng) in enumerate(zip(np.asarray(indices), rngs)):
+      i = self._decodable(int(i), lambda row: self._decode(row, rng, images[j]))
+      labels[j] = self.labels[i]
+    return {"image": images, "label": labels}
+
+  def _decode(self, i: int, rng, out: np.ndarray) -> None:
+    row = int(self._source_rows[i])
+    out[...] = decode_crop(self.source.read(row), size=self.image_size, rng=rng, scale=self.crop_scale,
+                           ratio=self.crop_ratio, flip=self.flip, resize=self.eval_resize,
+                           name=self.source.name(row))
+
+  def _decodable(self, i: int, decode) -> int:
+    """``i``, or with ``skip_bad_files`` the first example after it that decodes."""
+    for tried in range(len(self)):
+      row = (i + tried) % len(self)
+      try:
+        decode(row)
+        return row
+      except (BadImageError, OSError) as e:
+        if not self.skip_bad_files:
+          raise BadImageError(f"{e} (set dataset.skip_bad_files=True to skip such files)") from None
+        if self.bad_file_log:
+          with open(self.bad_file_log, "a") as f:
+            f.write(self.source.name(int(self._source_rows[row])) + "\n")
+    raise BadImageError(f"no image of the {len(self)} in the data set can be decoded")
+
+  def skipped_files(self) -> list[str]:
+    """The distinct files skipped so far (``bad_file_log``)."""
+    path = Path(self.bad_file_log) if self.bad_file_log else None
+    return sorted(set(path.read_text().split("\n")) - {""}) if path and path.exists() else []
+
+
+def prefetch(load, items: Sequence, workers: int) -> Iterator:
+  """``load(item)`` for each of ``items`` in order; computed ahead in ``workers`` Grain worker
+  processes (0: here, when asked for)."""
+  if workers == 0:
+    return map(load, items)
+  import grain
+  from absl import flags
+  if not flags.FLAGS.is_parsed():  # Grain reads its absl flags; a library caller may have parsed none.
+    flags.FLAGS.mark_as_parsed()
+  dataset = grain.MapDataset.source(items).map(load).to_iter_dataset(
+      grain.ReadOptions(num_threads=1, prefetch_buffer_size=1))
+  return iter(dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
+                                                                per_worker_buffer_size=2)))
