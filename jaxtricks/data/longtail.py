@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PROFILES = ("exponential", "step")
+PROFILES = ("exponential", "step", "power")
 CONVENTIONS = ("cb", "m2m")
 
 
@@ -17,6 +17,9 @@ def longtail_counts(n_max: int, num_classes: int, imbalance_factor: float, *,
   ``n_max · (1/IF)^(i/(C−1))`` (``convention='cb'``); M2m as ``n_max · μ^i`` with ``μ = (1/IF)^(1/(C−1))``
   (``convention='m2m'``); the rounding of the two differs by one on some classes.
   ``step``: the first ``(1 − minority_fraction)·C`` classes keep ``n_max``, the rest get ``int(n_max / IF)``.
+  ``power``: a Pareto (Zipf) tail ``n_i = int(n_max · (i + 1)^(−log IF / log C))``. ImageNet-LT (Liu et
+  al., CVPR 2019) draws 1,280 to 5 images per class from a Pareto distribution; with ``n_max = 1280``,
+  ``IF = 256`` this profile has its end points, not its list of class sizes.
   """
   if imbalance_factor < 1:
     raise ValueError(f"imbalance_factor must be >= 1, got {imbalance_factor}")
@@ -32,6 +35,8 @@ def longtail_counts(n_max: int, num_classes: int, imbalance_factor: float, *,
       raise ValueError(f"minority_fraction must be in (0, 1), got {minority_fraction}")
     n_major = num_classes - int(round(minority_fraction * num_classes))
     return np.where(i < n_major, n_max, int(n_max / imbalance_factor)).astype(np.int64)
+  if profile == "power":
+    return (n_max * (i + 1.0) ** (-np.log(imbalance_factor) / np.log(num_classes))).astype(np.int64)
   if convention == "cb":
     counts = [int(n_max * (1.0 / imbalance_factor) ** (k / (num_classes - 1.0))) for k in i]
   else:

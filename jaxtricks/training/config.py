@@ -115,7 +115,7 @@ def _dataset_block() -> ml_collections.ConfigDict:
   d.rho = 0.8  # mmoe_synthetic only: cosine of the two tasks' weight vectors.
   d.binarize = False  # mmoe_synthetic only: 0/1 targets, y > its training median (binary heads).
   d.imbalance_factor = 1.0  # n_max / n_min of the long-tailed training split; 1 = as loaded.
-  d.imbalance_profile = "exponential"  # exponential | step
+  d.imbalance_profile = "exponential"  # exponential | step | power (Pareto tail, ImageNet-LT-like)
   d.resample = "none"  # none | oversample | undersample | smote (class-balanced training stream)
   d.resample_from_epoch = 0  # Deferred re-sampling: plain stream before this epoch.
   d.smote_k = 5  # Neighbours per point for resample == "smote".
