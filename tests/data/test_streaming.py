@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 
+import chex
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,6 +22,7 @@ from jaxtricks.data.images import (BadImageError, center_crop_box, decode_crop,
 from jaxtricks.data.prepare import prepare
 from jaxtricks.training import fit
 from jaxtricks.training.config import base_config
+from jaxtricks.transfer import load_variables
 from tests.conftest import REPO
 
 
@@ -265,3 +267,25 @@ def test_a_tfds_array_record_build_trains_without_reading_the_split_and_tfrecord
   with pytest.raises(ValueError, match=r"stored as tfrecord; .*`tfds build digit_jpegs "
                                        r"--file_format=array_record`"):
     fit(c, tmp_path / "tfrecord_run")
+
+
+def test_a_streamed_run_killed_mid_epoch_resumes_with_the_batches_of_an_uninterrupted_one(
+    tmp_path, folder):
+  from tests.data.streaming_worker import config, record_batches
+
+  originals = record_batches(tmp_path / "uninterrupted.jsonl")
+  try:
+    fit(config(folder), tmp_path / "uninterrupted")
+  finally:
+    TrainBatches.batch, ImageFolder.read = originals
+  run = tmp_path / "run"
+  worker = [sys.executable, "-m", "tests.data.streaming_worker", str(folder), str(run),
+            str(tmp_path / "killed.jsonl")]
+  killed = subprocess.run(worker + ["4"], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert killed.returncode == -9, killed.stderr[-3000:]  # Step 4 of 6: in the middle of epoch 2.
+  resumed = subprocess.run(worker, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  read = lambda name: [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
+  assert [s for s, _ in read("killed.jsonl")] == [0, 1, 2, 3, 4, 5]  # 0–3 before the kill, 4–5 after.
+  assert read("killed.jsonl") == read("uninterrupted.jsonl")
+  chex.assert_trees_all_equal(load_variables(run), load_variables(tmp_path / "uninterrupted"))

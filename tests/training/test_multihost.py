@@ -3,6 +3,7 @@ checkpoint, are killed, resume, and end where one process with all 8 devices end
 pmap; a checkpoint of two hosts resumes on one; the command line, run as two processes sharing one
 workdir, saves asynchronously many times without a race."""
 
+import collections
 import json
 import os
 import shutil
@@ -76,6 +77,34 @@ def test_two_processes_killed_and_resumed_match_one_process(tmp_path, parallel):
   codes, outputs = _workers(parallel, tmp_path / "two")
   assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
   _assert_same_run(tmp_path / "two", tmp_path / "one_process")
+
+
+def test_two_processes_on_an_image_folder_open_only_their_slices_and_match_one_process(tmp_path):
+  from jaxtricks.data import ImageFolder, TrainBatches
+  from jaxtricks.data.digit_folder import write_digit_folder
+  from tests.data.streaming_worker import config as folder_config
+  from tests.data.streaming_worker import record_batches
+
+  folder = write_digit_folder(tmp_path / "data", per_class={"train": 8, "test": 2}, classes=3,
+                              sizes=(24, 64))
+  originals = record_batches(tmp_path / "one.jsonl")
+  try:
+    fit(folder_config(folder), tmp_path / "one")
+  finally:
+    TrainBatches.batch, ImageFolder.read = originals
+  codes, outputs = _two_processes(lambda i, port: [
+      sys.executable, "-m", "tests.data.streaming_worker", str(folder), str(tmp_path / "two"),
+      str(tmp_path / f"host{i}.jsonl"), str(port), str(i)])
+  assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+  opened = lambda name: collections.Counter((tmp_path / f"{name}.jsonl.reads").read_text().split())  # noqa: E731
+  hosts, one = [opened(f"host{i}") for i in range(2)], opened("one")
+  first = sorted((folder / "train").glob("*/*"))[0]  # Each process reads one image to initialise.
+  assert hosts[0] + hosts[1] == one + collections.Counter({str(first): 1})
+  assert sum(hosts[0].values()) == sum(hosts[1].values())  # Each host: half of every batch.
+  final = lambda d: json.loads((tmp_path / d / "final_metrics.json").read_text())  # noqa: E731
+  assert final("two")["eval/accuracy"] == pytest.approx(final("one")["eval/accuracy"])
+  chex.assert_trees_all_close(load_variables(tmp_path / "two"), load_variables(tmp_path / "one"),
+                              rtol=1e-5, atol=1e-6)
 
 
 def _cli_two_processes(workdir) -> list[str]:
