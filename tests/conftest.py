@@ -50,3 +50,18 @@ def load_golden(path) -> dict:
 def pytest_collection_modifyitems(session, config, items):
   if not items:
     raise pytest.UsageError("no tests were collected: check testpaths and file names")
+
+
+def mock_tfds(num_examples: int):
+  """``tfds.testing.mock_data`` of ``num_examples`` random records per split, the builds reported in
+  ArrayRecord format (what ``tfds.data_source`` reads; TFDS's bundled metadata says TFRecord)."""
+  import contextlib
+  from unittest import mock
+
+  tfds = pytest.importorskip("tensorflow_datasets")
+  stack = contextlib.ExitStack()
+  stack.enter_context(tfds.testing.mock_data(num_examples=num_examples))
+  stack.enter_context(mock.patch.object(
+      tfds.core.DatasetInfo, "file_format", new_callable=mock.PropertyMock,
+      return_value=tfds.core.file_adapters.FileFormat.ARRAY_RECORD))
+  return stack

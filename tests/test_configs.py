@@ -10,7 +10,7 @@ import pytest
 from jaxtricks.active.loop import run as run_active_learning
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
-from tests.conftest import REPO
+from tests.conftest import REPO, mock_tfds
 
 CONFIGS = sorted((REPO / "configs").glob("[!_]*.py"))
 
@@ -57,11 +57,7 @@ def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_d
   if smoke.transfer.pretrain:
     smoke.transfer.pretrain.progress = False
     smoke.transfer.init_from = shared_run_dir(smoke.transfer.pretrain)
-  mock = contextlib.nullcontext()
-  if smoke.dataset.source == "tfds":
-    tfds = pytest.importorskip("tensorflow_datasets")
-    mock = tfds.testing.mock_data(num_examples=1500)
-  with mock:
+  with mock_tfds(num_examples=1500) if smoke.dataset.source == "tfds" else contextlib.nullcontext():
     final, state = fit(smoke, tmp_path)
   assert final["step"] == int(state.step) > 0
   if smoke.task in ("infomax", "multitask"):

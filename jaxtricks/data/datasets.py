@@ -126,6 +126,7 @@ def load_tfds(name: str, *, split: str, data_dir: str | None = None, image_key: 
     import tensorflow_datasets as tfds
   except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError('TFDS data sets need the tfds extra: pip install -e ".[tfds]"') from e
+  from jaxtricks.data.streaming import check_array_record
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
@@ -134,6 +135,7 @@ def load_tfds(name: str, *, split: str, data_dir: str | None = None, image_key: 
   if image_key not in features or label_key not in features:
     raise ValueError(f"TFDS data set {name!r} has features {list(features)}; expected "
                      f"image_key={image_key!r} and label_key={label_key!r}")
+  check_array_record(builder, name)
   source = tfds.data_source(name, split=split, data_dir=data_dir)
   records = [source[i] for i in range(len(source))]
   images = np.stack([np.asarray(r[image_key]) for r in records]).astype(np.float32) / 255.0

@@ -134,6 +134,15 @@ class ArrayRecordImages:
     return f"{decode_record(self._reader[index])[1]} (record {index} of {self.directory})"
 
 
+def check_array_record(builder, name: str) -> None:
+  """``tfds.data_source`` reads ArrayRecord builds only: a ``ValueError`` saying how to rebuild."""
+  file_format = getattr(builder.info.file_format, "value", builder.info.file_format)
+  if file_format != "array_record":
+    raise ValueError(f"TFDS data set {name!r} in {builder.data_dir} is stored as {file_format}; "
+                     f"jaxtricks reads ArrayRecord: rebuild it with "
+                     f"`tfds build {name} --file_format=array_record`")
+
+
 class TfdsImages:
   """A TFDS split read record by record through ``tfds.data_source`` (no TensorFlow), the image left
   encoded; needs a build in ArrayRecord format. Labels are read once, when first needed."""
@@ -146,11 +155,7 @@ class TfdsImages:
     if image_key not in features or label_key not in features:
       raise ValueError(f"TFDS data set {name!r} has features {list(features)}; expected "
                        f"image_key={image_key!r} and label_key={label_key!r}")
-    file_format = getattr(builder.info.file_format, "value", builder.info.file_format)
-    if file_format != "array_record":
-      raise ValueError(f"TFDS data set {name!r} in {builder.data_dir} is stored as {file_format}; "
-                       f"streaming reads ArrayRecord: rebuild it with "
-                       f"`tfds build {name} --file_format=array_record`")
+    check_array_record(builder, name)
     self.classes = tuple(features[label_key].names)
     self.spec = dict(name=name, split=split, data_dir=data_dir,
                      decoders={image_key: tfds.decode.SkipDecoding()})

@@ -3,6 +3,7 @@ import pytest
 
 from jaxtricks.data import ArrayDataset, build_datasets, load_digits, load_tfds
 from jaxtricks.training import base_config
+from tests.conftest import mock_tfds
 
 
 def test_digits_split_is_stratified_and_fixed():
@@ -50,8 +51,7 @@ def test_labels_outside_num_classes_are_rejected():
 
 
 def test_tfds_adapter_reads_any_image_classification_set():
-  tfds = pytest.importorskip("tensorflow_datasets")
-  with tfds.testing.mock_data(num_examples=12):
+  with mock_tfds(num_examples=12):
     data = load_tfds("cifar10", split="train")
     assert data.images.shape == (12, 32, 32, 3) and data.num_classes == 10
     assert 0.0 <= data.images.min() and data.images.max() <= 1.0
