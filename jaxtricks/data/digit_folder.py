@@ -17,10 +17,11 @@ from PIL import Image
 
 def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | None = None,
                        classes: int = 10, sizes: tuple[int, int] = (40, 400), seed: int = 0,
-                       formats: tuple[str, ...] = ("jpg", "png")) -> Path:
+                       formats: tuple[str, ...] = ("jpg", "png"), noise: float = 0.0) -> Path:
   """Writes ``per_class[split]`` images of each of the first ``classes`` digits for every split
   (default ``{"train": 20, "test": 5}``); width and height are drawn from ``sizes`` independently;
-  image ``i`` of a class is saved in ``formats[i % len(formats)]``. Returns ``root``."""
+  image ``i`` of a class is saved in ``formats[i % len(formats)]``; ``noise``: the standard deviation
+  of per-pixel Gaussian noise (texture that makes files the size of photographs'). Returns ``root``."""
   from sklearn.datasets import load_digits
 
   per_class = per_class or {"train": 20, "test": 5}
@@ -38,6 +39,9 @@ def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | N
         pixels = (background + ink * (foreground - background)).astype(np.uint8)
         width, height = (int(s) for s in rng.integers(sizes[0], sizes[1] + 1, size=2))
         image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+        if noise:
+          grain = rng.normal(0.0, noise, (height, width, 3))
+          image = Image.fromarray(np.clip(np.asarray(image) + grain, 0, 255).astype(np.uint8))
         image.save(folder / f"{split}_{i:05d}.{formats[i % len(formats)]}", quality=90)
   return root
 
