@@ -10,8 +10,9 @@ Every pipeline reads ``--images`` JPEGs of about 400 × 350 pixels (digits with 
 224 × 224 and a random flip, and delivers uint8 batches of ``--batch`` with ``--workers`` worker
 processes:
 
-* jaxtricks: ``TrainBatches`` over an ``ImageFolder`` ``ImageDataset`` (PIL, JPEG DCT-scaled decoding
-  of only the scale the crop needs), batches decoded ahead in Grain worker processes;
+* jaxtricks: ``TrainBatches`` over an ``ImageFolder`` ``ImageDataset`` (OpenCV: a JPEG decoded at the
+  smallest DCT scale the crop allows, the window resampled), batches decoded ahead in Grain worker
+  processes;
 * torchvision, PIL: ``datasets.ImageFolder`` with ``RandomResizedCrop(224)``, ``RandomHorizontalFlip``,
   ``PILToTensor`` in a ``DataLoader`` (shuffled, persistent workers, one torch thread each);
 * torchvision, decode_jpeg: the same with ``torchvision.io.decode_jpeg`` on the file's bytes and the
@@ -20,7 +21,8 @@ processes:
   window), resize, flip, ``num_parallel_calls=--workers``, if TensorFlow is installed.
 
 Each round times one epoch of every pipeline in turn (interleaved) after its first ``workers + 1``
-batches (worker start and warm-up excluded); medians of images/s and the ratio to the faster torchvision variant are printed.
+batches (worker start and warm-up excluded); medians of images/s and the ratio to the faster
+torchvision variant are printed.
 ``--memory`` runs one jaxtricks epoch per folder size in a fresh process and prints the peak resident
 memory of that process and its workers together.
 """

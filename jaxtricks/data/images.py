@@ -6,10 +6,10 @@ Training: Inception-style random-resized crop (Szegedy et al., CVPR 2015; as tor
 horizontal flip with probability 1/2. Evaluation: shorter side resized to ``resize`` (256 for 224) and
 the centre ``size × size`` kept.
 
-**Decode-and-crop.** Only the header is read to choose the crop; a JPEG is then decoded at the
-smallest DCT scale (1/1, 1/2, 1/4, 1/8) at which the crop still has ``size`` pixels on each side, and
-only the crop window is resampled. Normalisation and the on-device augmentations happen on the
-device; the images leave here as uint8.
+**Decode-and-crop.** Only the header is read (PIL) to choose the crop; a JPEG is then decoded
+(OpenCV, libjpeg-turbo) at the smallest DCT scale (1/1, 1/2, 1/4, 1/8) at which the crop still has
+``size`` pixels on each side, and only the crop window is resampled. Normalisation and the on-device
+augmentations happen on the device; the images leave here as uint8.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import io
 import math
 from typing import Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -56,35 +57,44 @@ def center_crop_box(width: int, height: int, *, size: int, resize: int) -> Box:
   return (width - side) / 2, (height - side) / 2, side, side
 
 
-def _open(encoded: bytes, name: str) -> Image.Image:
+def _size(encoded: bytes, name: str) -> tuple[int, int]:
+  """``(width, height)`` from the header alone."""
   try:
-    return Image.open(io.BytesIO(encoded))
+    return Image.open(io.BytesIO(encoded)).size
   except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ...
     raise BadImageError(f"cannot decode image {name}: {e}") from None
+
+
+# OpenCV decodes a JPEG at 1/1, 1/2, 1/4 or 1/8 of its size by DCT scaling; EXIF orientation is
+# ignored, as PIL (and torchvision's ImageFolder) ignore it.
+_DECODE_AT = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+              8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def decode_crop(encoded: bytes, *, size: int, rng: np.random.Generator | None = None,
                 scale: Sequence[float] = (0.08, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
                 flip: bool = True, resize: int = 256, name: str = "<bytes>") -> np.ndarray:
   """``[size, size, 3]`` uint8 RGB: a random-resized crop (and flip) with ``rng``; without it the
-  evaluation crop (shorter side to ``resize``, centre ``size``). ``name`` is used in the error."""
-  image = _open(encoded, name)
-  width, height = image.size
+  evaluation crop (shorter side to ``resize``, centre ``size``). ``name`` is used in the error.
+
+  The crop is resampled with area averaging when it shrinks (antialiased, as PIL's and torchvision's
+  resize) and bilinearly when it grows."""
+  width, height = _size(encoded, name)
   if rng is None:
     left, top, w, h = center_crop_box(width, height, size=size, resize=resize)
   else:
     left, top, w, h = random_resized_crop_box(rng, width, height, scale=scale, ratio=ratio)
-  try:
-    if image.format == "JPEG":
-      reduce = max(1, min(8, 2 ** int(math.log2(max(1.0, min(w, h) / size)))))
-      image.draft("RGB", (math.ceil(width / reduce), math.ceil(height / reduce)))
-    fx, fy = image.size[0] / width, image.size[1] / height
-    out = image.convert("RGB").resize(
-        (size, size), Image.Resampling.BILINEAR,
-        box=(left * fx, top * fy, (left + w) * fx, (top + h) * fy))
-    pixels = np.asarray(out, np.uint8)
-  except Exception as e:
-    raise BadImageError(f"cannot decode image {name}: {e}") from None
+  reduce = max(1, min(8, 2 ** int(math.log2(max(1.0, min(w, h) / size)))))
+  image = cv2.imdecode(np.frombuffer(encoded, np.uint8),
+                       _DECODE_AT[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
+  if image is None:
+    raise BadImageError(f"cannot decode image {name}: OpenCV read no pixels (truncated or corrupt)")
+  fy, fx = image.shape[0] / height, image.shape[1] / width
+  y0, x0 = int(top * fy), int(left * fx)
+  window = image[y0:y0 + max(1, round(h * fy)), x0:x0 + max(1, round(w * fx))]
+  shrink = window.shape[0] > size or window.shape[1] > size
+  pixels = cv2.resize(window, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+  pixels = pixels[:, :, ::-1]  # BGR → RGB.
   if rng is not None and flip and rng.random() < 0.5:
     pixels = pixels[:, ::-1]
   return np.ascontiguousarray(pixels)
