@@ -11,8 +11,9 @@ Every pipeline reads ``--images`` JPEGs of about 400 × 350 pixels (digits with 
 processes:
 
 * jaxtricks: ``TrainBatches`` over an ``ImageFolder`` ``ImageDataset`` (OpenCV: a JPEG decoded at the
-  smallest DCT scale the crop allows, the window resampled), batches decoded ahead in Grain worker
-  processes;
+  smallest DCT scale the crop allows, the window resampled), batches decoded ahead by Grain either on
+  ``--workers`` threads of the main process (``dataset.workers=0, threads=W``) or in ``--workers``
+  worker processes of one thread each (``dataset.workers=W, threads=1``);
 * torchvision, PIL: ``datasets.ImageFolder`` with ``RandomResizedCrop(224)``, ``RandomHorizontalFlip``,
   ``PILToTensor`` in a ``DataLoader`` (shuffled, persistent workers, one torch thread each);
 * torchvision, decode_jpeg: the same with ``torchvision.io.decode_jpeg`` on the file's bytes and the
@@ -23,8 +24,8 @@ processes:
 Each round times one epoch of every pipeline in turn (interleaved) after its first ``workers + 1``
 batches (worker start and warm-up excluded); medians of images/s and the ratio to the faster
 torchvision variant are printed.
-``--memory`` runs one jaxtricks epoch per folder size in a fresh process and prints the peak resident
-memory of that process and its workers together.
+``--memory`` runs one jaxtricks epoch (``--workers`` threads) per folder size in a fresh process and
+prints its peak resident memory.
 """
 
 import argparse
@@ -46,8 +47,9 @@ def folder(images: int) -> Path:
                       formats=("jpg",), noise=12.0) / "train"
 
 
-def jaxtricks_epoch(root: Path, batch: int, workers: int, seed: int):
-  dataset = ImageDataset(ImageFolder(root), 10, image_size=SIZE, eval_resize=256, workers=workers)
+def jaxtricks_epoch(root: Path, batch: int, workers: int, seed: int, threads: int = 1):
+  dataset = ImageDataset(ImageFolder(root), 10, image_size=SIZE, eval_resize=256, workers=workers,
+                         threads=threads)
   batches = TrainBatches(dataset, batch, seed=seed)
   return batches.iterate(0, batches.steps_per_epoch)
 
@@ -108,7 +110,8 @@ def timed_epoch(make, warmup: int) -> float:
 def compare(args) -> None:
   import torchvision  # noqa: F401 - before TensorFlow: imported after it, torchvision crashes.
   root = folder(args.images)
-  pipelines = {"jaxtricks": lambda s: jaxtricks_epoch(root, args.batch, args.workers, s),
+  pipelines = {"jaxtricks_threads": lambda s: jaxtricks_epoch(root, args.batch, 0, s, args.workers),
+               "jaxtricks_processes": lambda s: jaxtricks_epoch(root, args.batch, args.workers, s),
                "torch_pil": lambda s: torch_epoch(root, args.batch, args.workers, s, "pil"),
                "torch_decode_jpeg": lambda s: torch_epoch(root, args.batch, args.workers, s, "decode_jpeg")}
   try:
@@ -135,7 +138,7 @@ def peak_rss(images: int, args) -> float:
   root = folder(images)
   code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r}); "
           f"from benchmarks.input_pipeline import jaxtricks_epoch; from pathlib import Path; "
-          f"[None for _ in jaxtricks_epoch(Path({str(root)!r}), {args.batch}, {args.workers}, 0)]")
+          f"[None for _ in jaxtricks_epoch(Path({str(root)!r}), {args.batch}, 0, 0, {args.workers})]")
   process = psutil.Popen([sys.executable, "-c", code])
   peak = 0.0
   while process.poll() is None:

@@ -45,7 +45,7 @@ class ArrayDataset:
     return ArrayDataset(self.images[indices], self.labels[indices], self.num_classes,
                         {k: v[indices] for k, v in self.extras.items()})
 
-  workers = 0  # Gathered on the main thread (see ImageDataset.workers).
+  workers = threads = 0  # Gathered on the main thread (see ImageDataset.workers).
 
   def fields(self, indices: np.ndarray) -> dict[str, np.ndarray]:
     """``image``, ``label`` and every extra of the examples ``indices``."""

@@ -77,8 +77,8 @@ def decode_crop(encoded: bytes, *, size: int, rng: np.random.Generator | None = 
   """``[size, size, 3]`` uint8 RGB: a random-resized crop (and flip) with ``rng``; without it the
   evaluation crop (shorter side to ``resize``, centre ``size``). ``name`` is used in the error.
 
-  The crop is resampled with area averaging when it shrinks (antialiased, as PIL's and torchvision's
-  resize) and bilinearly when it grows."""
+  After DCT scaling the window is less than twice ``size`` (below the 1/8 cap), so it is resampled
+  bilinearly; a window still twice as large is averaged over areas (antialiased)."""
   width, height = _size(encoded, name)
   if rng is None:
     left, top, w, h = center_crop_box(width, height, size=size, resize=resize)
@@ -92,8 +92,8 @@ def decode_crop(encoded: bytes, *, size: int, rng: np.random.Generator | None = 
   fy, fx = image.shape[0] / height, image.shape[1] / width
   y0, x0 = int(top * fy), int(left * fx)
   window = image[y0:y0 + max(1, round(h * fy)), x0:x0 + max(1, round(w * fx))]
-  shrink = window.shape[0] > size or window.shape[1] > size
-  pixels = cv2.resize(window, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+  coarse = min(window.shape[:2]) >= 2 * size  # Only at the 1/8 cap: a shrink DCT scaling left.
+  pixels = cv2.resize(window, (size, size), interpolation=cv2.INTER_AREA if coarse else cv2.INTER_LINEAR)
   pixels = pixels[:, :, ::-1]  # BGR → RGB.
   if rng is not None and flip and rng.random() < 0.5:
     pixels = pixels[:, ::-1]

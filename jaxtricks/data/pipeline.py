@@ -122,7 +122,7 @@ class TrainBatches:
 
   def iterate(self, start_step: int, stop_step: int) -> Iterator[dict[str, np.ndarray]]:
     """Batches ``start_step .. stop_step − 1``, decoded ahead by the data set's workers."""
-    return prefetch(self.batch, range(start_step, stop_step), self.dataset.workers)
+    return prefetch(self.batch, range(start_step, stop_step), self.dataset.workers, self.dataset.threads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +157,8 @@ def eval_batches(dataset: ArrayDataset | ImageDataset, batch_size: int, *, proce
   per_host = batch_size // process_count
   host = slice(process_index * per_host, (process_index + 1) * per_host)
   starts = range(0, len(dataset), batch_size)[:num_batches]
-  return prefetch(functools.partial(_eval_batch, dataset, batch_size, host), starts, dataset.workers)
+  return prefetch(functools.partial(_eval_batch, dataset, batch_size, host), starts, dataset.workers,
+                  dataset.threads)
 
 
 def _eval_batch(dataset, batch_size: int, host: slice, start: int) -> dict[str, np.ndarray]:

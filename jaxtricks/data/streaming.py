@@ -195,7 +195,8 @@ class ImageDataset:
   ``training_fields`` a random-resized crop of ``crop_scale`` / ``crop_ratio`` (and ``flip``), each
   example from its own seed. Images are uint8 ``[n, image_size, image_size, 3]``. A file that cannot be
   decoded stops the run with its name; with ``skip_bad_files`` the next good example takes its place and
-  its name is appended to ``bad_file_log``. ``workers``: Grain worker processes that decode batches."""
+  its name is appended to ``bad_file_log``. Batches are decoded ahead (:func:`prefetch`) by ``workers``
+  Grain worker processes (0: this process), each decoding ``threads`` batches at a time."""
 
   source: ImageSource
   num_classes: int
@@ -205,6 +206,7 @@ class ImageDataset:
   crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
   flip: bool = True
   workers: int = 0
+  threads: int = 0
   skip_bad_files: bool = False
   bad_file_log: str | None = None
   rows: np.ndarray | None = None
@@ -215,8 +217,9 @@ class ImageDataset:
     if not (0 < self.image_size <= self.eval_resize):
       raise ValueError(f"dataset.image_size={self.image_size} must be in (0, dataset.eval_resize="
                        f"{self.eval_resize}]")
-    if self.workers < 0:
-      raise ValueError(f"dataset.workers must be >= 0, got {self.workers}")
+    for key in ("workers", "threads"):
+      if getattr(self, key) < 0:
+        raise ValueError(f"dataset.{key} must be >= 0, got {getattr(self, key)}")
 
   @functools.cached_property
   def _source_rows(self) -> np.ndarray:
@@ -291,16 +294,20 @@ class ImageDataset:
     return sorted(set(path.read_text().split("\n")) - {""}) if path and path.exists() else []
 
 
-def prefetch(load, items: Sequence, workers: int) -> Iterator:
-  """``load(item)`` for each of ``items`` in order; computed ahead in ``workers`` Grain worker
-  processes (0: here, when asked for)."""
-  if workers == 0:
+def prefetch(load, items: Sequence, workers: int = 0, threads: int = 0) -> Iterator:
+  """``load(item)`` for each of ``items`` in order, computed ahead by Grain: in ``workers`` worker
+  processes (0: this one), each running ``threads`` items at a time on threads (OpenCV's decoding and
+  resampling release the GIL). Both 0: computed here when asked for."""
+  if workers == 0 and threads == 0:
     return map(load, items)
   import grain
   from absl import flags
   if not flags.FLAGS.is_parsed():  # Grain reads its absl flags; a library caller may have parsed none.
     flags.FLAGS.mark_as_parsed()
+  threads = max(threads, 1)
   dataset = grain.MapDataset.source(items).map(load).to_iter_dataset(
-      grain.ReadOptions(num_threads=1, prefetch_buffer_size=1))
-  return iter(dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
-                                                                per_worker_buffer_size=2)))
+      grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2 * threads))
+  if workers:
+    dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
+                                                               per_worker_buffer_size=2))
+  return iter(dataset)

@@ -101,7 +101,8 @@ def _dataset_block() -> ml_collections.ConfigDict:
   d.crop_flip = True  # and a random horizontal flip.
   d.pixel_mean = (0.485, 0.456, 0.406)  # Streamed with standardize: (x − mean) / std on [0, 1] pixels,
   d.pixel_std = (0.229, 0.224, 0.225)  # on the device (ImageNet's statistics).
-  d.workers = 2  # Streamed: Grain worker processes that decode batches (0: the main thread).
+  d.workers = 0  # Streamed: Grain worker processes that decode batches (0: the main process),
+  d.threads = 2  # each decoding this many batches at a time on threads (benchmarks/RESULTS.md).
   d.skip_bad_files = False  # Streamed: skip an undecodable image (listed in WORKDIR/skipped_files.txt)
   #                            instead of stopping with its name.
   d.channels = 1  # digits only: 1 or 3.

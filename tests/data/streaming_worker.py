@@ -22,6 +22,7 @@ def config(folder):
   from tests.data.test_streaming import _small_run
   c = _small_run(folder)
   c.checkpoint_every_steps = 2
+  c.dataset.threads = 0  # Batches taken when asked for: the kill and the records follow the steps.
   return c
 
 

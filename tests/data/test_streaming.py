@@ -182,14 +182,15 @@ def test_hosts_read_only_their_slice_and_crops_do_not_depend_on_the_host_count(f
   assert sorted(reads[0] + reads[1]) == sorted(reads["all"])
 
 
-def test_grain_workers_give_the_batches_of_the_main_thread(folder):
+def test_grain_threads_and_worker_processes_give_the_batches_of_the_main_thread(folder):
   dataset = ImageDataset(ImageFolder(folder / "train"), 3, image_size=16, eval_resize=20)
-  batches = [TrainBatches(dataclasses.replace(dataset, workers=w), 8, seed=0) for w in (0, 2)]
-  here, workers = (list(b.iterate(1, 5)) for b in batches)
-  assert len(workers) == 4
-  for a, b in zip(here, workers):
-    np.testing.assert_array_equal(a["image"], b["image"])
-    np.testing.assert_array_equal(a["label"], b["label"])
+  here, *ahead = (list(TrainBatches(dataclasses.replace(dataset, workers=w, threads=t), 8,
+                                    seed=0).iterate(1, 5)) for w, t in ((0, 0), (0, 2), (2, 2)))
+  for batches in ahead:
+    assert len(batches) == 4
+    for a, b in zip(here, batches):
+      np.testing.assert_array_equal(a["image"], b["image"])
+      np.testing.assert_array_equal(a["label"], b["label"])
 
 
 def _corrupt_folder(tmp_path, folder):
