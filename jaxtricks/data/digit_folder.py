@@ -1,7 +1,7 @@
 """A generated image folder for the streamed path: scikit-learn's digits drawn at random sizes and
-aspect ratios, in random foreground and background colours, saved as JPEG and PNG in
-``root/<split>/<class>/<image>``. The streaming tests, the input-pipeline benchmark and the ImageNet
-recipes' ``:smoke`` runs read it; it needs no download.
+aspect ratios, in a random background colour with the ink 96–160 levels away in every channel, saved
+as JPEG and PNG in ``root/<split>/<class>/<image>``. The streaming tests, the input-pipeline benchmark
+and the ImageNet recipes' ``:smoke`` runs read it; it needs no download.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from PIL import Image
 
 def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | None = None,
                        classes: int = 10, sizes: tuple[int, int] = (40, 400), seed: int = 0,
-                       formats: tuple[str, ...] = ("jpg", "png"), noise: float = 0.0) -> Path:
+                       formats: tuple[str, ...] = ("jpg", "png"), noise: float = 0.0,
+                       colours: bool = True) -> Path:
   """Writes ``per_class[split]`` images of each of the first ``classes`` digits for every split
   (default ``{"train": 20, "test": 5}``); width and height are drawn from ``sizes`` independently;
   image ``i`` of a class is saved in ``formats[i % len(formats)]``; ``noise``: the standard deviation
-  of per-pixel Gaussian noise (texture that makes files the size of photographs'). Returns ``root``."""
+  of per-pixel Gaussian noise (texture that makes files the size of photographs'); without ``colours``
+  white digits on black. Returns ``root``."""
   from sklearn.datasets import load_digits
 
   per_class = per_class or {"train": 20, "test": 5}
@@ -35,7 +37,8 @@ def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | N
       pool = digits.images[digits.target == label] / 16.0
       for i in range(count):
         ink = pool[rng.integers(len(pool))][..., None]
-        background, foreground = rng.uniform(0, 255, size=(2, 3))
+        background = rng.uniform(0, 255, size=3) if colours else np.zeros(3)
+        foreground = (background + rng.uniform(96, 160, size=3)) % 256 if colours else np.full(3, 255.0)
         pixels = (background + ink * (foreground - background)).astype(np.uint8)
         width, height = (int(s) for s in rng.integers(sizes[0], sizes[1] + 1, size=2))
         image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
