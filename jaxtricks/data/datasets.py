@@ -58,17 +58,23 @@ class ArrayDataset:
 
   def select_classes(self, classes) -> "ArrayDataset":
     """The examples of ``classes`` only, relabelled ``0..len(classes)−1`` in the order given."""
-    classes = [int(c) for c in classes]
-    if len(set(classes)) != len(classes) or not all(0 <= c < self.num_classes for c in classes):
-      raise ValueError(f"classes must be distinct values in [0, {self.num_classes}), got {classes}")
-    relabel = np.full(self.num_classes, -1)
-    relabel[classes] = np.arange(len(classes))
-    keep = np.flatnonzero(relabel[self.labels] >= 0)
-    subset = self.subset(keep)
+    relabel = class_relabelling(classes, self.num_classes)
+    subset = self.subset(np.flatnonzero(relabel[self.labels] >= 0))
     return dataclasses.replace(subset, labels=relabel[subset.labels], num_classes=len(classes))
 
   def class_counts(self) -> np.ndarray:
     return np.bincount(self.labels, minlength=self.num_classes)
+
+
+def class_relabelling(classes, num_classes: int) -> np.ndarray:
+  """``relabel[c]``: the position of class ``c`` in ``classes`` (distinct, in ``[0, num_classes)``), or
+  −1 for a class left out."""
+  classes = [int(c) for c in classes]
+  if len(set(classes)) != len(classes) or not all(0 <= c < num_classes for c in classes):
+    raise ValueError(f"classes must be distinct values in [0, {num_classes}), got {classes}")
+  relabel = np.full(num_classes, -1)
+  relabel[classes] = np.arange(len(classes))
+  return relabel
 
 
 def _resize(images: np.ndarray, size: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from jaxtricks.data.datasets import class_relabelling
 from jaxtricks.data.images import BadImageError, decode_crop
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -241,14 +242,10 @@ class ImageDataset:
 
   def select_classes(self, classes) -> "ImageDataset":
     """The examples of ``classes`` only, relabelled ``0..len(classes)−1`` in the order given."""
-    classes = [int(c) for c in classes]
-    if len(set(classes)) != len(classes) or not all(0 <= c < self.num_classes for c in classes):
-      raise ValueError(f"classes must be distinct values in [0, {self.num_classes}), got {classes}")
-    relabel = np.full(self.num_classes, -1)
-    relabel[classes] = np.arange(len(classes))
-    keep = np.flatnonzero(relabel[self.labels] >= 0)
+    relabel = class_relabelling(classes, self.num_classes)
+    subset = self.subset(np.flatnonzero(relabel[self.labels] >= 0))
     composed = relabel if self.relabel is None else relabel[self.relabel]
-    return dataclasses.replace(self.subset(keep), relabel=composed, num_classes=len(classes))
+    return dataclasses.replace(subset, relabel=composed, num_classes=len(classes))
 
   def fields(self, indices: np.ndarray) -> dict[str, np.ndarray]:
     """The evaluation crops and labels of the examples ``indices``."""
