@@ -26,7 +26,7 @@ Box = tuple[float, float, float, float]  # left, top, width, height in pixels of
 
 
 class BadImageError(ValueError):
-  """An encoded image that cannot be decoded; the message names the file."""
+  """An encoded image that cannot be decoded."""
 
 
 def random_resized_crop_box(rng: np.random.Generator, width: int, height: int, *,
@@ -57,12 +57,12 @@ def center_crop_box(width: int, height: int, *, size: int, resize: int) -> Box:
   return (width - side) / 2, (height - side) / 2, side, side
 
 
-def _size(encoded: bytes, name: str) -> tuple[int, int]:
+def _size(encoded: bytes) -> tuple[int, int]:
   """``(width, height)`` from the header alone."""
   try:
     return Image.open(io.BytesIO(encoded)).size
   except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, ...
-    raise BadImageError(f"cannot decode image {name}: {e}") from None
+    raise BadImageError(str(e)) from None
 
 
 # OpenCV decodes a JPEG at 1/1, 1/2, 1/4 or 1/8 of its size by DCT scaling; EXIF orientation is
@@ -73,13 +73,14 @@ _DECODE_AT = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_
 
 def decode_crop(encoded: bytes, *, size: int, rng: np.random.Generator | None = None,
                 scale: Sequence[float] = (0.08, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
-                flip: bool = True, resize: int = 256, name: str = "<bytes>") -> np.ndarray:
+                flip: bool = True, resize: int = 256) -> np.ndarray:
   """``[size, size, 3]`` uint8 RGB: a random-resized crop (and flip) with ``rng``; without it the
-  evaluation crop (shorter side to ``resize``, centre ``size``). ``name`` is used in the error.
+  evaluation crop (shorter side to ``resize``, centre ``size``). :class:`BadImageError` says why an
+  image cannot be decoded.
 
   After DCT scaling the window is less than twice ``size`` (below the 1/8 cap), so it is resampled
   bilinearly; a window still twice as large is averaged over areas (antialiased)."""
-  width, height = _size(encoded, name)
+  width, height = _size(encoded)
   if rng is None:
     left, top, w, h = center_crop_box(width, height, size=size, resize=resize)
   else:
@@ -88,7 +89,7 @@ def decode_crop(encoded: bytes, *, size: int, rng: np.random.Generator | None = 
   image = cv2.imdecode(np.frombuffer(encoded, np.uint8),
                        _DECODE_AT[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
   if image is None:
-    raise BadImageError(f"cannot decode image {name}: OpenCV read no pixels (truncated or corrupt)")
+    raise BadImageError("OpenCV read no pixels (truncated or corrupt)")
   fy, fx = image.shape[0] / height, image.shape[1] / width
   y0, x0 = int(top * fy), int(left * fx)
   window = image[y0:y0 + max(1, round(h * fy)), x0:x0 + max(1, round(w * fx))]

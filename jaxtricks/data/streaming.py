@@ -267,8 +267,7 @@ class ImageDataset:
   def _decode(self, i: int, rng, out: np.ndarray) -> None:
     row = int(self._source_rows[i])
     out[...] = decode_crop(self.source.read(row), size=self.image_size, rng=rng, scale=self.crop_scale,
-                           ratio=self.crop_ratio, flip=self.flip, resize=self.eval_resize,
-                           name=self.source.name(row))
+                           ratio=self.crop_ratio, flip=self.flip, resize=self.eval_resize)
 
   def _decodable(self, i: int, decode) -> int:
     """``i``, or with ``skip_bad_files`` the first example after it that decodes."""
@@ -278,11 +277,13 @@ class ImageDataset:
         decode(row)
         return row
       except (BadImageError, OSError) as e:
+        name = self.source.name(int(self._source_rows[row]))
         if not self.skip_bad_files:
-          raise BadImageError(f"{e} (set dataset.skip_bad_files=True to skip such files)") from None
+          raise BadImageError(f"cannot decode image {name}: {e} (set dataset.skip_bad_files=True to "
+                              f"skip such files)") from None
         if self.bad_file_log:
           with open(self.bad_file_log, "a") as f:
-            f.write(self.source.name(int(self._source_rows[row])) + "\n")
+            f.write(name + "\n")
     raise BadImageError(f"no image of the {len(self)} in the data set can be decoded")
 
   def skipped_files(self) -> list[str]:
