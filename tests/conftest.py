@@ -14,6 +14,7 @@ _CACHE = f"jaxtricks-tests-{os.environ.get('USER', 'user')}"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), _CACHE, "jax"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
 
+import fnmatch  # noqa: E402
 import gc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -35,11 +36,23 @@ def _release_compiled_programs():
   gc.collect()
 
 
+GOLDEN_MANIFEST = GOLDEN / "MANIFEST.txt"  # Every golden case, as <family>/<file>: what the tests must find.
+
+
+def golden_manifest() -> list[str]:
+  return [line for line in GOLDEN_MANIFEST.read_text().split() if line]
+
+
 def golden_cases(family: str, pattern: str) -> list:
-  """pytest params for every ``tests/golden/<family>/<pattern>`` file (new files are picked up as is)."""
-  paths = sorted((GOLDEN / family).glob(pattern))
-  assert paths, f"no golden files match {family}/{pattern}"
-  return [pytest.param(p, id=p.stem) for p in paths]
+  """pytest params for the ``tests/golden/<family>/<pattern>`` cases of ``MANIFEST.txt``; a listed file
+  that is missing, or a file on disk that is not listed, fails collection with its name."""
+  listed = sorted(e for e in golden_manifest() if fnmatch.fnmatchcase(e, f"{family}/{pattern}"))
+  found = sorted(f"{family}/{p.name}" for p in (GOLDEN / family).glob(pattern))
+  missing, extra = sorted(set(listed) - set(found)), sorted(set(found) - set(listed))
+  assert not missing and not extra, (f"golden cases of {family}/{pattern}: missing {missing}, not in "
+                                     f"tests/golden/MANIFEST.txt {extra}")
+  assert listed, f"no golden cases match {family}/{pattern}"
+  return [pytest.param(GOLDEN / e, id=Path(e).stem) for e in listed]
 
 
 def load_golden(path) -> dict:
