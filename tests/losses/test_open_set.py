@@ -66,11 +66,10 @@ def test_arpl_matches_official(path):
   _close(fake, g["fake_loss"])
   exact = _official_fake_loss_grad_float64(g["features"], g["points"])
   _grad_close(fake_grad, exact)
-  # The golden gradient is the official float32 result, which carries its own rounding: this checks
-  # that it is exactly that far from the exact value, and the two results are then that close.
+  # The golden gradient is the official float32 result, which carries its own rounding (measured here,
+  # not bounded: at D = 128 it reaches 2e-4·max): against it, that error plus the stated tolerance.
   reference_error = np.abs(g["grad_features_fake_loss"] - exact).max() / np.abs(exact).max()
-  assert 2e-6 < reference_error < 5e-5
-  _grad_close(fake_grad, g["grad_features_fake_loss"], 1.5 * reference_error)
+  _grad_close(fake_grad, g["grad_features_fake_loss"], reference_error + 1e-5)
   _close(arpl_open_set_score(f, p), g["open_set_score"])
 
 
