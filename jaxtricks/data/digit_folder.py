@@ -49,10 +49,14 @@ def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | N
   return root
 
 
+GENERATOR_VERSION = 2  # Part of the cached folder's name: a changed generator writes a new folder.
+
+
 def digit_folder(name: str = "smoke", **options) -> Path:
   """:func:`write_digit_folder` with ``options``, written once into the temporary directory
-  (``jaxtricks-generated/<name>``) and reused; concurrent callers see it complete or not at all."""
-  root = Path(tempfile.gettempdir()) / "jaxtricks-generated" / name
+  (``jaxtricks-generated/<name>-v<GENERATOR_VERSION>``) and reused; concurrent callers see it complete
+  or not at all."""
+  root = Path(tempfile.gettempdir()) / "jaxtricks-generated" / f"{name}-v{GENERATOR_VERSION}"
   if not root.is_dir():
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root.parent))
