@@ -33,9 +33,9 @@ class TrainBatches:
   Epoch ``e`` visits the examples in the order ``default_rng([seed, e]).permutation(N)`` and drops the
   last incomplete batch, so a resumed run sees exactly the batches an uninterrupted one would. Each host
   (``jax.process_index()``) keeps its contiguous slice ``[batch_size / process_count, ...]`` of the
-  global batch. Streamed images (:class:`~jaxtricks.data.streaming.ImageDataset`) are decoded by
-  the data set's Grain workers, example ``j`` of the global batch ``step`` cropped with the seed
-  ``(seed, step, j)``, so the pixels do not depend on the number of hosts either.
+  global batch. Streamed images (:class:`~jaxtricks.data.streaming.ImageDataset`) are decoded ahead
+  on the data set's Grain threads / workers, example ``j`` of the global batch ``step`` cropped with the
+  seed ``(seed, step, j)``, so the pixels do not depend on the number of hosts either.
 
   From epoch ``resample_from_epoch`` on (deferred re-sampling; 0 = from the start) an epoch is instead
   ``N`` draws of a class-balanced stream: ``oversample`` draws with probability ``∝ 1/N_y`` (with
@@ -78,12 +78,15 @@ class TrainBatches:
     return ArrayDataset(images, labels, self.dataset.num_classes)
 
   def _source(self, epoch: int) -> tuple[ArrayDataset, np.ndarray]:
-    """(data set, order of its examples) of ``epoch``; the last few epochs are cached."""
-    if epoch not in self._orders:
+    """(data set, order of its examples) of ``epoch``; the last few epochs are cached (safe on the
+    prefetching threads: at worst an epoch is drawn twice, to the same result)."""
+    drawn = self._orders.get(epoch)
+    if drawn is None:
+      drawn = self._draw(epoch)
       if len(self._orders) > 2:
         self._orders.clear()
-      self._orders[epoch] = self._draw(epoch)
-    return self._orders[epoch]
+      self._orders[epoch] = drawn
+    return drawn
 
   def _draw(self, epoch: int) -> tuple[ArrayDataset, np.ndarray]:
     rng = np.random.default_rng([self.seed, epoch])
