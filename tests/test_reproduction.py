@@ -6,13 +6,15 @@ from jaxtricks.experiments.stats import paired
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 
-SEEDS = (0, 1, 2)
+SEEDS = range(5)  # The project's rule for a claim; at seeds 0–2 the verdict was "direction only".
 
 
 @pytest.mark.slow
 def test_default_recipe_beats_the_no_trick_baseline_on_the_same_seeds(tmp_path):
-  """docs/results.md: 98.7 ± 0.2 against 97.3 ± 0.2 balanced accuracy, +1.4 paired. A fixed floor let
-  the baseline's seed 2 (97.6) pass; the paired verdict does not."""
+  """The default recipe's claim, judged as docs/results.md judges claims: paired over the same seeds,
+  verdict "yes" (the 95 % t interval above 0). A fixed floor (> 0.975) let a baseline seed pass.
+  Seeds 0–2 (2026-12-02): default 98.33, 98.89, 99.06; baseline 97.19, 97.19, 98.69 → +1.1
+  [−0.6, +2.7], "direction only"."""
   accuracy = {}
   for recipe in ("default", "digits_baseline"):
     for seed in SEEDS:
