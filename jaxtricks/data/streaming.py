@@ -212,7 +212,6 @@ class ImageDataset:
   bad_file_log: str | None = None
   rows: np.ndarray | None = None
   relabel: np.ndarray | None = None
-  extras = {}  # Image and label only.
 
   def __post_init__(self):
     if not (0 < self.image_size <= self.eval_resize):

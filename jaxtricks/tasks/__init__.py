@@ -1,6 +1,6 @@
 """Training families: one module per family, each a :class:`~jaxtricks.tasks.base.Family`
 (``config_blocks()``, ``output_size``, ``from_config(config, data, runs)`` → the task the trainer runs,
-``GENERATIONS``). ``TASKS`` is the one table from ``config.task`` to a family."""
+``GENERATIONS``, ``STREAMED_IMAGES``). ``TASKS`` is the one table from ``config.task`` to a family."""
 
 from jaxtricks.tasks import (classification, infogan, infomax, metric_learning, multitask, open_set,
                              relational, semi_supervised, sla)

@@ -86,6 +86,7 @@ class Task(Protocol):
 class Family(Protocol):
   """A training family: one module of :mod:`jaxtricks.tasks`, named by ``config.task``."""
   GENERATIONS: str | None  # The config block with teacher, teacher_workdir and generations, if any.
+  STREAMED_IMAGES: bool  # Takes streamed image data sets (ImageDataset), not only in-memory ones.
 
   def config_blocks(self) -> dict[str, ml_collections.ConfigDict]:
     """The family's own config blocks with their defaults."""

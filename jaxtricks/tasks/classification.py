@@ -31,6 +31,7 @@ from jaxtricks.tasks.distillation import Distillation
 from jaxtricks.tasks.evaluation import EvalOut, EvalSpec
 
 GENERATIONS = "distill"  # Self-distillation: distill.generations.
+STREAMED_IMAGES = True  # Trains on image folders / ArrayRecord / TFDS streamed per batch.
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

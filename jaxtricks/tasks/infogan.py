@@ -38,6 +38,7 @@ from jaxtricks.tasks.evaluation import EvalOut, EvalSpec, build_evaluators
 
 PLAYERS = ("generator", "discriminator")
 GENERATIONS = None
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

@@ -20,6 +20,7 @@ from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet
 from jaxtricks.tasks.evaluation import EvalOut, EvalSpec
 
 GENERATIONS = None
+STREAMED_IMAGES = False
 
 ESTIMATORS = {"jsd": functools.partial(fenchel_dual_loss, measure="JSD"), "nce": infonce_loss,
               "dv": donsker_varadhan_loss}

@@ -20,6 +20,7 @@ from jaxtricks.tasks.evaluation import EvalOut
 
 RECALL_KS = (1, 2, 4, 8)
 GENERATIONS = "distill"  # Self-distillation: distill.generations.
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

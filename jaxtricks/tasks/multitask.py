@@ -23,6 +23,7 @@ from jaxtricks.tasks.evaluation import EvalOut
 
 HEADS = ("regression", "binary")
 GENERATIONS = None
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

@@ -20,6 +20,7 @@ from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet
 from jaxtricks.tasks.evaluation import EvalOut
 
 GENERATIONS = None
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

@@ -18,6 +18,7 @@ from jaxtricks.tasks.evaluation import EvalOut
 
 QUESTION_KINDS = ("nonrelational", "relational", "ternary")
 GENERATIONS = None
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

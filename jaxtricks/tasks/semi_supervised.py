@@ -41,6 +41,7 @@ from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, 
 
 METHODS = ("supervised", "pseudo_label", "noisy_student")
 GENERATIONS = "semi"  # Noisy Student: semi.generations.
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

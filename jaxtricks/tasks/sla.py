@@ -15,6 +15,7 @@ from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, 
 from jaxtricks.tasks.evaluation import EvalOut, classification_sums
 
 GENERATIONS = None
+STREAMED_IMAGES = False
 
 
 def config_blocks() -> dict[str, ml_collections.ConfigDict]:

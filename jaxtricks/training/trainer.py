@@ -25,7 +25,7 @@ import tqdm
 
 from jaxtricks.data import ArrayDataset, ImageDataset, build_datasets
 from jaxtricks.parallel import DataParallel
-from jaxtricks.tasks import task_family
+from jaxtricks.tasks import TASKS, task_family
 from jaxtricks.tasks.base import Batches, Data, Task
 from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
@@ -173,16 +173,15 @@ def train(config: ml_collections.ConfigDict, workdir: Path, batches: Batches, st
   return state, summary
 
 
-STREAMING_TASKS = ("classification",)  # Families that take streamed images (ImageDataset).
-
-
 def _log_skipped_files(config, datasets, workdir: Path):
-  """Streamed splits list the images they skip in ``WORKDIR/skipped_files.txt``."""
+  """Streamed splits list the images they skip in ``WORKDIR/skipped_files.txt``; a family that does
+  not take them (``STREAMED_IMAGES``) is refused."""
   if not any(isinstance(d, ImageDataset) for d in datasets):
     return datasets
-  if config.task not in STREAMING_TASKS:
+  if not task_family(config.task).STREAMED_IMAGES:
+    streaming = sorted(name for name, family in TASKS.items() if family.STREAMED_IMAGES)
     raise ValueError(f"dataset.source={config.dataset.source!r} streams images; task={config.task!r} "
-                     f"needs an in-memory data set (tasks that stream: {STREAMING_TASKS})")
+                     f"needs an in-memory data set (tasks that stream: {streaming})")
   log = str(workdir / "skipped_files.txt")
   return tuple(dataclasses.replace(d, bad_file_log=log) if isinstance(d, ImageDataset) else d
                for d in datasets)
