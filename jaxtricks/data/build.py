@@ -87,6 +87,5 @@ def _streamed(config: ml_collections.ConfigDict) -> tuple[ImageDataset, ImageDat
   options = dict(num_classes=len(train.classes), image_size=config.image_size,
                  eval_resize=config.eval_resize, crop_scale=tuple(config.crop_scale),
                  crop_ratio=tuple(config.crop_ratio), flip=config.crop_flip, workers=config.workers,
-                 threads=config.threads,
-                 skip_bad_files=config.skip_bad_files)
+                 threads=config.threads, skip_bad_files=config.skip_bad_files)
   return ImageDataset(train, **options), ImageDataset(test, **options)

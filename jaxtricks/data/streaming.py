@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
@@ -133,6 +134,41 @@ class ArrayRecordImages:
 
   def name(self, index: int) -> str:
     return f"{decode_record(self._reader[index])[1]} (record {index} of {self.directory})"
+
+
+SHARD_BYTES = 1 << 30  # About 1 GiB of images per shard.
+
+
+def write_array_record(source: str | os.PathLike, destination: str | os.PathLike, *, shards: int = 0,
+                       progress: bool = True) -> Path:
+  """Writes the image folder ``source`` as the ArrayRecord split ``destination`` that
+  :class:`ArrayRecordImages` reads (``shards`` files; 0: about 1 GiB each; ``python -m
+  jaxtricks.data.prepare``); returns the metadata file."""
+  import tqdm
+  from array_record.python.array_record_module import ArrayRecordWriter
+
+  folder = ImageFolder(source)
+  destination = Path(destination).expanduser()
+  destination.mkdir(parents=True, exist_ok=True)
+  if shards <= 0:
+    total = sum(os.path.getsize(p) for p in folder.paths)
+    shards = max(1, min(len(folder), -(-total // SHARD_BYTES)))
+  names = [f"data-{i:05d}-of-{shards:05d}.array_record" for i in range(shards)]
+  bounds = [len(folder) * i // shards for i in range(shards + 1)]
+  bar = tqdm.tqdm(total=len(folder), unit="image", desc=f"{folder.root} → {destination}",
+                  disable=not progress)
+  for name, start, stop in zip(names, bounds, bounds[1:]):
+    writer = ArrayRecordWriter(str(destination / name), "group_size:1")  # Random access per record.
+    for i in range(start, stop):
+      writer.write(encode_record(int(folder.labels[i]), os.path.relpath(folder.paths[i], folder.root),
+                                 folder.read(i)))
+      bar.update(1)
+    writer.close()
+  bar.close()
+  meta = destination / META_FILE
+  meta.write_text(json.dumps({"classes": list(folder.classes), "shards": names,
+                              "labels": folder.labels.tolist()}))
+  return meta
 
 
 def check_array_record(builder, name: str) -> None:

@@ -19,7 +19,7 @@ from jaxtricks.data.build import build_datasets
 from jaxtricks.data.digit_folder import write_digit_folder
 from jaxtricks.data.images import (BadImageError, center_crop_box, decode_crop,
                                    random_resized_crop_box)
-from jaxtricks.data.prepare import prepare
+from jaxtricks.data.streaming import write_array_record
 from jaxtricks.training import fit
 from jaxtricks.training.config import base_config, set_task
 from jaxtricks.transfer import load_variables
@@ -142,7 +142,7 @@ def _streamed_config(source, path, **dataset):
 
 def test_folder_and_array_record_give_the_same_batches_and_long_tail_is_index_level(tmp_path, folder):
   for split in ("train", "test"):
-    prepare(folder / split, tmp_path / split, progress=False)
+    write_array_record(folder / split, tmp_path / split, progress=False)
   from_files = build_datasets(_streamed_config("folder", folder, imbalance_factor=4.0))
   from_records = build_datasets(_streamed_config("array_record", tmp_path, imbalance_factor=4.0))
   for a, b in zip(from_files, from_records):
