@@ -1,10 +1,15 @@
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxtricks.active.loop import run
+from jaxtricks.data import build_datasets
+from jaxtricks.models import create_model
 from jaxtricks.training.config import load_config
+from jaxtricks.transfer import load_variables
 from tests.conftest import REPO
 
 
@@ -49,3 +54,29 @@ def test_loop_takes_its_seeds_from_config_seed_and_rejects_bad_options(tmp_path)
   with pytest.raises(ValueError, match="loss.type must be one of"):
     run(config, tmp_path / "bad")
   assert not (tmp_path / "bad").exists()
+
+
+def test_margin_queries_the_points_its_model_is_least_sure_of(tmp_path):
+  """One round from the same labelled set: margin picks points other than random's, and they are the
+  pool's smallest top-2 margins under the model the round trained (a score sorted the wrong way, or a
+  strategy that ignores the model, fails)."""
+  config = load_config(REPO / "configs" / "active_digits.py", "smoke")
+  config.progress = False
+  config.active.update(strategies=("random", "margin"), seeds=1, rounds=1)
+  records = run(config, tmp_path)
+  first = {r["strategy"]: r for r in records if r["round"] == 0}
+  assert first["margin"]["labelled_indices"] == first["random"]["labelled_indices"]
+  picked = {s: np.array(r["queried"]) for s, r in first.items()}
+  assert len(picked["margin"]) == config.active.budget and set(picked["margin"]) != set(picked["random"])
+  for r in records:
+    assert r["num_labelled"] == config.active.initial + r["round"] * config.active.budget
+
+  pool = build_datasets(config.dataset)[0].images
+  model = create_model(config.model, num_classes=10, dtype=jnp.float32)
+  logits, _ = model.apply(load_variables(tmp_path / "margin_seed0" / "round_0"), pool, train=False)
+  top2 = np.sort(np.asarray(jax.nn.softmax(logits)), axis=1)[:, -2:]
+  margin = top2[:, 1] - top2[:, 0]
+  unlabelled = np.setdiff1d(np.arange(len(pool)), first["margin"]["labelled_indices"])
+  cut = np.sort(margin[unlabelled])[config.active.budget - 1]
+  assert margin[picked["margin"]].max() <= cut + 1e-5
+  assert margin[picked["margin"]].mean() < margin[picked["random"]].mean()

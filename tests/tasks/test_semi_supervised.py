@@ -17,6 +17,7 @@ from jaxtricks.tasks import TASKS
 from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
+from jaxtricks.training.runs import Runs
 from tests.tasks.steps import run_on_every_topology, run_steps
 
 
@@ -122,8 +123,16 @@ def test_noisy_student_generations_chain_teachers(tmp_path, digits):
   config = load_config("digits_semi", "smoke,generations=2")
   config.progress = False
   config.semi.teacher.progress = False
+  config.semi.balance = False  # Every unlabelled digit keeps its pseudo-label.
   final, _ = fit(config, tmp_path, datasets=digits)
   assert len(final["generations"]) == 2 and "eval/accuracy" in final["teacher"]
+  # Each generation is taught by the labels of the network before it, on the unlabelled digits.
+  unlabelled = labelled_split(digits[0].labels, config.semi.labelled_fraction, config.dataset.split_seed)[1]
+  for g, teacher_dir in enumerate(("teacher", "generation_1")):
+    network = Runs(tmp_path, fit).load(teacher_dir, workdir=str(tmp_path / teacher_dir)).inference(10)
+    predicted = np.argmax(np.asarray(network(digits[0].images[unlabelled])[0]), -1)
+    agreement = np.mean(predicted == digits[0].labels[unlabelled])
+    assert final["generations"][g]["eval/teacher_pseudo_label_accuracy"] == pytest.approx(agreement)
   second = json.loads((tmp_path / "generation_2" / "config.json").read_text())
   assert second["semi"]["teacher_workdir"] == str(tmp_path / "generation_1")
   first = json.loads((tmp_path / "generation_1" / "config.json").read_text())

@@ -108,11 +108,16 @@ def test_backbone_lr_factor_scales_backbone_updates_only():
     np.testing.assert_allclose(updates["Conv_0"]["kernel"], -0.5 * expected)
 
 
-def test_frozen_backbone_and_its_batchnorm_statistics_stay_bit_identical(tmp_path):
+def test_frozen_backbone_stays_bit_identical_while_the_new_head_learns(tmp_path):
+  """The head alone learns the five new classes: 0.37 test accuracy measured at this tiny budget (width 4,
+  5 epochs), chance 0.2."""
   config = load_config(REPO / "configs" / "digits_transfer_freeze.py", "smoke")
   config.progress = False
   config.transfer.pretrain.progress = False
-  _, state = fit(config, tmp_path)
+  config.train.num_epochs = config.eval_every_epochs = 5
+  config.transfer.pretrain.train.num_epochs = 3
+  final, state = fit(config, tmp_path)
+  assert final["eval/accuracy"] >= 0.3, final
   pretrained = load_variables(tmp_path / "pretrained")
   params = jax.device_get(state.params)
   backbone = {k: v for k, v in params.items() if k != "head"}
