@@ -3,6 +3,7 @@ nothing from it: recipes by name, data embedded or generated), in a kernel that 
 user's would: the suite's XLA settings (8 forced CPU devices, fewer optimisations; tests/conftest.py)
 are not passed on."""
 
+import re
 import shutil
 
 import nbformat
@@ -17,6 +18,17 @@ SUITE_ONLY = ("XLA_FLAGS", "JAX_DISABLE_MOST_OPTIMIZATIONS")
 
 def test_there_is_one_notebook_per_family():
   assert len(NOTEBOOKS) == 7
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_that_trains_or_shows_a_result_checks_it(path):
+  """A cell that trains (``fit``, ``run``) or computes what it plots ends in assertions on it, so a
+  notebook that trains nothing, or shows a claim the other way round, fails when it runs."""
+  notebook = nbformat.read(path, as_version=4)
+  code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+  unchecked = [i for i, source in enumerate(code)
+               if re.search(r"(?<![\w.])(fit|run)\(|plt\.", source) and "assert " not in source]
+  assert unchecked == [], f"code cells {unchecked} of {path.name} assert nothing"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
