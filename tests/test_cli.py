@@ -1,6 +1,7 @@
 """The command line as a user types it (README command (a), in a subprocess)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -14,14 +15,19 @@ def _cli(*args, cwd=REPO):
                         capture_output=True, text=True, timeout=600)
 
 
-def test_cli_trains_a_recipe_by_name_from_any_directory_and_prints_final_metrics(tmp_path):
-  result = _cli("--config=default:smoke", f"--workdir={tmp_path / 'run'}", "--config.train.num_epochs=1",
-                "--config.progress=False", cwd=tmp_path)
+def test_cli_trains_a_recipe_by_name_from_any_directory_into_runs_recipe_timestamp(tmp_path):
+  """Without --workdir a run is kept in ./runs/<recipe>/<timestamp>, printed at the start and end."""
+  result = _cli("--config=default:smoke", "--config.train.num_epochs=1", "--config.progress=False",
+                cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert "final metrics:" in result.stdout and f"workdir: {tmp_path / 'run'}" in result.stdout
-  final = json.loads((tmp_path / "run" / "final_metrics.json").read_text())
+  (run,) = (tmp_path / "runs" / "default").iterdir()
+  assert re.fullmatch(r"\d{8}-\d{6}", run.name)
+  lines = result.stdout.splitlines()
+  assert lines[0] == f"workdir: runs/default/{run.name}" and f"workdir: runs/default/{run.name}" in lines[-2:]
+  assert "final metrics:" in result.stdout
+  final = json.loads((run / "final_metrics.json").read_text())
   assert final["step"] > 0 and 0.0 <= final["eval/balanced_accuracy"] <= 1.0
-  saved = json.loads((tmp_path / "run" / "config.json").read_text())
+  saved = json.loads((run / "config.json").read_text())
   assert saved["train"]["num_epochs"] == 1 and saved["model"]["resnet"]["depth"] == 8
 
 

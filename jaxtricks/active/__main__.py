@@ -5,14 +5,13 @@ the last finished round. Writes ``metrics.jsonl``, ``results.md``, ``learning_cu
 ``penalty_matrix.png``.
 """
 
-import tempfile
 from pathlib import Path
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jaxtricks.active.loop import report, run
-from jaxtricks.training.cli import parse_flags, usage_error
+from jaxtricks.training.cli import default_workdir, parse_flags, usage_error
 from jaxtricks.training.config import recipe_path
 
 _CONFIG = config_flags.DEFINE_config_file("config", str(recipe_path("active_digits")),
@@ -27,7 +26,7 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
 
-  workdir = Path(_WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-active-"))
+  workdir = Path(_WORKDIR.value or default_workdir())
   print(f"workdir: {workdir}")
   try:
     records = run(_CONFIG.value, workdir)

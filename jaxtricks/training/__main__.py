@@ -2,20 +2,20 @@
 
 ``NAME`` is an installed recipe (``--list`` prints them) or a config file's path. Override any value
 with ``--config.KEY=VALUE`` (a misspelt key is an error naming the closest one). Without ``--config``
-the default recipe runs; without ``--workdir`` a fresh directory is made. Re-running with the same
-``--workdir`` resumes from its last checkpoint. Bad input ends the command with exit status 2 and a
+the default recipe runs; without ``--workdir`` the run goes to ``./runs/<recipe>/<timestamp>``
+(printed at the start and the end). Re-running with the same ``--workdir`` resumes from its last
+checkpoint. Bad input ends the command with exit status 2 and a
 one-line message; ``--verbosity=1`` or ``JAXTRICKS_TRACEBACK=1`` shows the traceback too.
 """
 
 import json
 import os
 import sys
-import tempfile
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxtricks.training.cli import parse_flags, usage_error
+from jaxtricks.training.cli import default_workdir, parse_flags, usage_error
 from jaxtricks.training.config import recipe_path, recipes
 from jaxtricks.training.trainer import fit
 
@@ -39,7 +39,7 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:  # Library INFO logs (orbax, ...) only on request.
     logging.set_verbosity(logging.WARNING)
 
-  workdir = _WORKDIR.value or tempfile.mkdtemp(prefix="jaxtricks-")
+  workdir = _WORKDIR.value or str(default_workdir())
   print(f"workdir: {workdir}")
   try:
     final, _ = fit(_CONFIG.value, workdir)

@@ -5,8 +5,11 @@ recipe names in ``--config``, overrides in any order, and bad input as a one-lin
 import os
 import re
 import sys
+import time
+from pathlib import Path
 
 from absl import flags
+from ml_collections import config_flags
 
 from jaxtricks.training.config import recipe_path
 
@@ -17,6 +20,17 @@ def usage_error(message: str, status: int = 2) -> None:
     raise
   print(f"error: {message}", file=sys.stderr)
   sys.exit(status)
+
+
+def default_workdir(config_flag: str = "config") -> Path:
+  """``./runs/<recipe>/<YYYYmmdd-HHMMSS>`` for the recipe of ``--config``: where a run goes without
+  ``--workdir`` (kept, unlike a temporary directory; ``tensorboard --logdir runs`` shows them all)."""
+  recipe = Path(config_flags.get_config_filename(flags.FLAGS[config_flag])).stem
+  stamp = time.strftime("%Y%m%d-%H%M%S")
+  workdir, n = Path("runs") / recipe / stamp, 1
+  while workdir.exists():  # Two runs started within one second.
+    workdir, n = Path("runs") / recipe / f"{stamp}-{n}", n + 1
+  return workdir
 
 
 def _config_first(argv: list[str]) -> list[str]:
