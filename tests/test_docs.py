@@ -15,3 +15,93 @@ def test_relative_links_resolve(page):
   local = [link.split("#")[0] for link in links if not re.match(r"[a-z]+://", link) and link[0] != "#"]
   missing = [link for link in local if not (page.parent / link).exists()]
   assert not missing, f"{page.name} links to missing files: {missing}"
+
+
+MISSPELT_ON_PURPOSE = {"optim.lrr"}  # README: the error a misspelt key gives.
+
+
+def _all_config_keys() -> set[str]:
+  """Every dotted key of every task's config (the shared blocks and each family's own), and of the
+  active-learning config."""
+  from jaxtricks.tasks import TASKS
+  from jaxtricks.training import base_config, load_config, set_task
+
+  def flatten(d, prefix=""):
+    for k, v in d.items():
+      yield prefix + k
+      if hasattr(v, "items"):
+        yield from flatten(v, f"{prefix}{k}.")
+
+  configs = [set_task(base_config(), task) for task in TASKS] + [load_config("active_digits")]
+  return {key for c in configs for key in flatten(c)}
+
+
+def _resolves(dotted: str) -> bool:
+  """``jaxtricks.a.b.c``: the longest importable module prefix, then attributes."""
+  import importlib
+  parts = dotted.split(".")
+  for cut in range(len(parts), 0, -1):
+    try:
+      obj = importlib.import_module(".".join(parts[:cut]))
+    except ImportError:
+      continue
+    try:
+      for name in parts[cut:]:
+        obj = getattr(obj, name)
+    except AttributeError:
+      return False
+    return True
+  return False
+
+
+def _code_names(text: str) -> set[str]:
+  """What a page names in code: backticked dotted tokens, ``jaxtricks.…`` paths anywhere, the names
+  its ``from jaxtricks.x import a, b`` lines import, and ``--config.KEY`` flags."""
+  names = set(re.findall(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w*(])", text))
+  names |= set(re.findall(r"(?<![\w/])(jaxtricks(?:\.[A-Za-z_]\w*)+)(?![\w*])", text))
+  imports = re.findall(r"from (jaxtricks[\w.]*) import \(([^)]*)\)", text)
+  imports += re.findall(r"^\s*from (jaxtricks[\w.]*) import ([\w, ]+)$", text, re.MULTILINE)
+  for module, imported in imports:
+    names |= {f"{module}.{n.strip()}" for n in imported.split(",") if n.strip()}
+  names |= {"config." + k for k in re.findall(r"--config\.([\w.]+)", text)}
+  return names
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_module_function_and_config_key_a_page_names_exists(page):
+  """A dotted name in code on a page (``jaxtricks.metrics.open_set_auroc``, ``metrics.recall_at_k``,
+  ``model.resnet.depth``, ``--config.dataset.path``) must be a module, attribute or config key."""
+  import jaxtricks
+  keys = _all_config_keys()
+  sections = {k for k in keys if "." not in k}
+  packages = {p.stem for p in (REPO / "jaxtricks").iterdir()
+              if p.suffix == ".py" or (p / "__init__.py").exists()}
+  missing = []
+  for name in sorted(_code_names(page.read_text())):
+    name = name.removeprefix("config.").removeprefix("c.")
+    head = name.split(".")[0]
+    if name in MISSPELT_ON_PURPOSE or re.search(r"\.(py|jsonl?|md|png|txt|ipynb)$", name):
+      continue
+    if head == "jaxtricks":
+      ok = _resolves(name)
+    elif head in sections or head in packages:
+      ok = name in keys or (head in packages and _resolves(f"jaxtricks.{name}"))
+    else:
+      continue  # Another library's name (optax.…, jax.…) or a file name.
+    if not ok:
+      missing.append(name)
+  assert jaxtricks.__version__ and not missing, f"{page.name} names what does not exist: {missing}"
+
+
+def test_your_own_code_page_runs_top_to_bottom(tmp_path, monkeypatch):
+  """docs/your_own_code.md's Python blocks, in order, in one namespace (each block asserts what it
+  shows: the losses train a network in your own linen and NNX steps, fit takes your arrays, your
+  model and your image folder, and a model without train= is refused with a clear error)."""
+  import sys
+  blocks = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "your_own_code.md").read_text(), re.S)
+  assert len(blocks) == 8
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setattr(sys, "path", list(sys.path))
+  namespace = {"__name__": "your_own_code"}
+  for i, block in enumerate(blocks):
+    exec(compile(block, f"docs/your_own_code.md, python block {i + 1}", "exec"), namespace)  # noqa: S102

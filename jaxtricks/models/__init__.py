@@ -4,6 +4,8 @@ small nets for 8×8 digits, PReLU/He init. Every model returns ``(outputs, aux)`
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import inspect
 from typing import Any
 
 import flax.linen as nn
@@ -23,24 +25,66 @@ SET_BY_THE_TASK = ("num_classes", "dtype", "axis_name", "parent", "name")  # Not
 
 
 def model_config() -> ml_collections.ConfigDict:
-  """The ``model`` config block: ``name`` (a key of ``MODELS``), the output size of feature
-  networks (``embedding_dim``: metric learning, RPL/ARPL, Deep InfoMax's code) and one block of
-  options per model, ``model.<name>``, with the module's own defaults. A recipe changes networks by
-  naming one: ``c.model.name = "cnn"; c.model.cnn.width = 16``."""
+  """The ``model`` config block: ``name`` (a key of ``MODELS``, or ``"package.module:Class"`` for a
+  model of your own), the output size of feature networks (``embedding_dim``: metric learning,
+  RPL/ARPL, Deep InfoMax's code), one block of options per model, ``model.<name>``, with the module's
+  own defaults, and ``model.options``, the keyword arguments of a model named by import path. A recipe
+  changes networks by naming one: ``c.model.name = "cnn"; c.model.cnn.width = 16``."""
   c = ml_collections.ConfigDict()
   c.name = "resnet"
   c.embedding_dim = 64
   for name, module in MODELS.items():
     c[name] = {f.name: f.default for f in dataclasses.fields(module) if f.name not in SET_BY_THE_TASK}
+  c.options = ml_collections.ConfigDict()
   return c
+
+
+class OwnModel(nn.Module):
+  """A model of your own in the ``(outputs, aux)`` convention: ``module(*inputs, train=train)`` may
+  return its outputs alone (then ``aux`` is empty) or the pair. ``dtype`` and ``axis_name`` are the
+  run's (what a family reads off every model)."""
+  module: nn.Module
+  dtype: Any = None
+  axis_name: str | None = None
+
+  def __call__(self, *inputs, train: bool) -> ModelOutput:
+    out = self.module(*inputs, train=train)
+    return out if isinstance(out, tuple) else (out, {})
+
+
+def import_model(path: str) -> type[nn.Module]:
+  """The class ``"package.module:Class"`` names, checked for what every family gives a model: a
+  linen ``Module`` with a ``num_classes`` field (``dtype`` and ``axis_name`` are passed when it has
+  them) whose ``__call__`` takes ``train=``."""
+  module_name, _, attr = path.partition(":")
+  try:
+    cls = getattr(importlib.import_module(module_name), attr)
+  except (ImportError, AttributeError) as e:
+    raise ValueError(f"model.name={path!r}: cannot import {attr!r} from {module_name!r} ({e})") from e
+  if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+    raise ValueError(f"model.name={path!r} is not a flax.linen.Module subclass")
+  fields = {f.name for f in dataclasses.fields(cls)}
+  if "num_classes" not in fields:
+    raise ValueError(f"model.name={path!r} needs a num_classes field: the task sets the output size")
+  if "train" not in inspect.signature(cls.__call__).parameters:
+    raise ValueError(f"model.name={path!r}: __call__ must take a train= argument (dropout, BatchNorm)")
+  return cls
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,
                  axis_name: str | None = "batch") -> nn.Module:
-  """``MODELS[config.name]`` with the options of its block ``config.<name>``; every model returns
-  ``(outputs, aux)`` (see :data:`jaxtricks.models.layers.ModelOutput`)."""
+  """``MODELS[config.name]`` with the options of its block ``config.<name>``, or the class that
+  ``config.name = "package.module:Class"`` names with ``config.options`` (see :func:`import_model`);
+  every model returns ``(outputs, aux)`` (see :data:`jaxtricks.models.layers.ModelOutput`)."""
+  if ":" in config.name:
+    cls = import_model(config.name)
+    given = {"num_classes": num_classes, "dtype": dtype, "axis_name": axis_name}
+    fields = {f.name for f in dataclasses.fields(cls)}
+    own = cls(**{k: v for k, v in given.items() if k in fields}, **config.get("options", {}))
+    return OwnModel(own, dtype=dtype, axis_name=axis_name)
   if config.name not in MODELS:
-    raise ValueError(f"model.name must be one of {sorted(MODELS)}, got {config.name!r}")
+    raise ValueError(f"model.name must be one of {sorted(MODELS)} or 'package.module:Class', "
+                     f"got {config.name!r}")
   if config.name not in config:
     raise ValueError(f"the model config has no block model.{config.name} (start from base_config())")
   return MODELS[config.name](num_classes=num_classes, dtype=dtype, axis_name=axis_name,

@@ -1,6 +1,8 @@
 import re
+from typing import Any
 
 import flax
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -130,7 +132,8 @@ def test_pool_dropout_drops_the_pooled_map_in_mc_dropout_and_nothing_else():
 
 
 def test_create_model_rejects_unknown_names():
-  with pytest.raises(ValueError, match=re.escape(f"model.name must be one of {sorted(MODELS)}, got 'vit'")):
+  with pytest.raises(ValueError, match=re.escape(f"model.name must be one of {sorted(MODELS)} or "
+                                                 "'package.module:Class', got 'vit'")):
     create_model(ml_collections.ConfigDict({"name": "vit"}), num_classes=10, dtype=jnp.float32)
   config = model_config()
   config.name = "mlp"
@@ -180,3 +183,57 @@ def test_stochastic_depth_drops_whole_branches_per_example_at_the_linear_rate():
   assert not np.allclose(train(jax.random.key(5)), train(jax.random.key(6)))
   with pytest.raises(ValueError, match="stochastic_depth"):
     net.clone(stochastic_depth=1.0).init(jax.random.key(0), images, train=False)
+
+
+class _OwnLogitsOnly(nn.Module):
+  num_classes: int
+  width: int = 4
+
+  @nn.compact
+  def __call__(self, x, *, train):
+    return nn.Dense(self.num_classes)(nn.Dense(self.width)(x.reshape(len(x), -1)))
+
+
+class _OwnWithAux(nn.Module):
+  num_classes: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, *, train):
+    h = nn.Dense(3, dtype=self.dtype)(x.reshape(len(x), -1))
+    return nn.Dense(self.num_classes, dtype=self.dtype)(h), {"embedding": h}
+
+
+class _OwnNoTrain(nn.Module):
+  num_classes: int
+
+  def __call__(self, x):
+    return x
+
+
+class _OwnNoClasses(nn.Module):
+  def __call__(self, x, *, train):
+    return x
+
+
+def test_a_model_of_your_own_is_named_by_import_path_and_checked():
+  """``model.name = "package.module:Class"``, its options in ``model.options``; logits alone become
+  ``(logits, {})``, a pair is kept; the run's dtype reaches a model that has the field; a class
+  without num_classes or train= is one error naming what is missing."""
+  config = model_config()
+  config.name = f"{__name__}:_OwnLogitsOnly"
+  config.options = {"width": 7}
+  model = create_model(config, num_classes=5, dtype=jnp.bfloat16)
+  x = jnp.ones((2, 4, 4, 1))
+  variables = model.init(jax.random.key(0), x, train=False)
+  out, aux = model.apply(variables, x, train=True)
+  assert out.shape == (2, 5) and aux == {} and model.module.width == 7
+  config.name, config.options = f"{__name__}:_OwnWithAux", {}
+  model = create_model(config, num_classes=5, dtype=jnp.bfloat16)
+  out, aux = model.apply(model.init(jax.random.key(0), x, train=False), x, train=False)
+  assert out.dtype == jnp.bfloat16 and aux["embedding"].shape == (2, 3)
+  for name, match in (("_OwnNoTrain", "train= argument"), ("_OwnNoClasses", "num_classes field"),
+                      ("_Missing", "cannot import '_Missing'"), ("jnp", "not a flax.linen.Module")):
+    config.name = f"{__name__}:{name}"
+    with pytest.raises(ValueError, match=match):
+      create_model(config, num_classes=5, dtype=jnp.float32)
