@@ -60,9 +60,20 @@ def load_golden(path) -> dict:
     return {k: d[k] for k in d.files}
 
 
+# Runs that take a minute or more each and share nothing: under pytest-xdist each is a group of its
+# own and starts first, so the two workers share them instead of one ending alone with them.
+ON_THEIR_OWN = ("tests/test_notebooks.py::test_notebook_runs_from_a_copy_outside_the_repository",)
+
+
 def pytest_collection_modifyitems(session, config, items):
   if not items:
     raise pytest.UsageError("no tests were collected: check testpaths and file names")
+  # --dist loadgroup: a file's tests stay on one worker (what they share, a trained teacher or a
+  # compiled step, is built once), except the ones ON_THEIR_OWN.
+  for item in items:
+    alone = item.nodeid.startswith(ON_THEIR_OWN)
+    item.add_marker(pytest.mark.xdist_group(item.nodeid if alone else item.nodeid.split("::")[0]))
+  items.sort(key=lambda item: not item.nodeid.startswith(ON_THEIR_OWN))  # Stable: otherwise as collected.
 
 
 def mock_tfds(num_examples: int):
