@@ -4,8 +4,8 @@
 with ``--config.KEY=VALUE`` (a misspelt key is an error naming the closest one). Without ``--config``
 the default recipe runs; without ``--workdir`` the run goes to ``./runs/<recipe>/<timestamp>``
 (printed at the start and the end). Re-running with the same ``--workdir`` resumes from its last
-checkpoint. Bad input ends the command with exit status 2 and a
-one-line message; ``--verbosity=1`` or ``JAXTRICKS_TRACEBACK=1`` shows the traceback too.
+checkpoint. Bad input ends the command with exit status 2 and a one-line message; ``--verbosity=1``
+or ``JAXTRICKS_TRACEBACK=1`` shows the traceback too.
 """
 
 import json
