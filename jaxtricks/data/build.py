@@ -15,6 +15,7 @@ from jaxtricks.data.synthetic import mmoe_datasets
 
 SOURCES = ("digits", "tfds", "folder", "array_record", "mmoe_synthetic", "sort_of_clevr")
 STREAMED = ("folder", "array_record")  # And tfds with dataset.streaming.
+EVALUATE_ON = ("test", "validation")
 
 
 def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | ImageDataset,
@@ -29,10 +30,28 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
   median) and ``sort_of_clevr`` (``num_train`` / ``num_test`` scenes of ``version`` with all their
   questions) are returned as generated, from ``split_seed``.
 
+  ``val_fraction > 0`` carves a stratified validation split out of the training split (seeded by
+  ``split_seed``) after ``train_classes`` and before the long tail, so it is balanced like the test
+  split (model selection then aims at the balanced accuracy that is reported) and every class keeps
+  validation examples; its examples never train. ``evaluate_on`` picks the split that is returned
+  second: ``test`` (the default) or ``validation`` (choose hyper-parameters on it, then report the
+  chosen configuration's test accuracy once, with the same training split).
+
   Streamed sources (``folder``, ``array_record``, ``tfds`` with ``streaming``) give
   :class:`ImageDataset` splits: labels in memory, images decoded per batch; they are normalised on the
   device (``pixel_mean`` / ``pixel_std``), not here.
   """
+  if config.evaluate_on not in EVALUATE_ON:
+    raise ValueError(f"dataset.evaluate_on must be one of {EVALUATE_ON}, got {config.evaluate_on!r}")
+  if not 0.0 <= config.val_fraction < 1.0:
+    raise ValueError(f"dataset.val_fraction must be in [0, 1), got {config.val_fraction}")
+  if config.evaluate_on == "validation" and not config.val_fraction:
+    raise ValueError("dataset.evaluate_on='validation' needs dataset.val_fraction > 0")
+  streamed = config.source in STREAMED or (config.source == "tfds" and config.streaming)
+  if config.val_fraction and (streamed or config.source in ("mmoe_synthetic", "sort_of_clevr")):
+    raise ValueError(f"dataset.val_fraction needs labelled images in memory; dataset.source="
+                     f"{config.source!r}{' (streamed)' if streamed else ''} does not take it "
+                     f"(got {config.val_fraction})")
   if config.source in ("mmoe_synthetic", "sort_of_clevr"):
     for key in ("imbalance_factor", "train_classes", "test_classes"):
       if config[key] not in (1.0, ()):
@@ -46,7 +65,7 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
   if config.source == "digits":
     train, test = load_digits(image_size=config.image_size, channels=config.channels,
                               test_fraction=config.test_fraction, split_seed=config.split_seed)
-  elif config.source in STREAMED or (config.source == "tfds" and config.streaming):
+  elif streamed:
     train, test = _streamed(config)
   elif config.source == "tfds":
     train = load_tfds(config.tfds_name, split=config.train_split, data_dir=config.data_dir)
@@ -57,6 +76,9 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
     train = train.select_classes(config.train_classes)
   if config.test_classes:
     test = test.select_classes(config.test_classes)
+  validation = None
+  if config.val_fraction:
+    train, validation = validation_split(train, config.val_fraction, seed=config.split_seed)
   if config.imbalance_factor < 1:
     raise ValueError(f"dataset.imbalance_factor must be >= 1, got {config.imbalance_factor}")
   if config.imbalance_factor > 1:
@@ -67,9 +89,22 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
       raise ValueError(f"dataset.imbalance_factor={config.imbalance_factor} leaves an empty class "
                        f"(counts {counts.tolist()})")
     train = train.subset(longtail_indices(train.labels, counts, seed=config.split_seed))
+  evaluated = validation if config.evaluate_on == "validation" else test
   if isinstance(train, ImageDataset) or not config.standardize:
-    return train, test
-  return standardize(train, test)
+    return train, evaluated
+  return standardize(train, evaluated)
+
+
+def validation_split(train: ArrayDataset, fraction: float, *,
+                     seed: int) -> tuple[ArrayDataset, ArrayDataset]:
+  """``(train without the validation examples, validation)``: a stratified ``fraction`` of ``train``
+  (at least one example of each class), both in their original order."""
+  from sklearn.model_selection import train_test_split
+
+  held_out = max(int(round(fraction * len(train.labels))), train.num_classes)
+  keep, val = train_test_split(np.arange(len(train.labels)), test_size=held_out, stratify=train.labels,
+                               random_state=seed)
+  return train.subset(np.sort(keep)), train.subset(np.sort(val))
 
 
 def _streamed(config: ml_collections.ConfigDict) -> tuple[ImageDataset, ImageDataset]:

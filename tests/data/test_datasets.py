@@ -34,14 +34,67 @@ def test_build_longtailed_split_keeps_test_balanced():
   np.testing.assert_allclose(train.images.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
 
 
+def _unstandardized(**options):
+  config = base_config().dataset
+  config.update(standardize=False, **options)
+  return config
+
+
+def _rows(dataset) -> set[bytes]:
+  return {image.tobytes() for image in dataset.images}
+
+
+def test_validation_split_is_carved_from_training_before_the_long_tail():
+  """Stratified, disjoint from the training and test splits, balanced like the test split (carved
+  before the long tail, so the rare classes keep validation examples), seeded by split_seed; the
+  training split is the same whichever split the run evaluates on."""
+  train_all, test = build_datasets(_unstandardized())
+  train, validation = build_datasets(_unstandardized(val_fraction=0.2, evaluate_on="validation"))
+  train_t, test_t = build_datasets(_unstandardized(val_fraction=0.2))
+  assert len(validation.labels) == round(0.2 * len(train_all.labels))
+  assert np.ptp(validation.class_counts()) <= 1 and np.ptp(test.class_counts()) <= 3
+  assert _rows(train) | _rows(validation) == _rows(train_all)
+  assert not _rows(train) & _rows(validation) and not _rows(validation) & _rows(test)
+  np.testing.assert_array_equal(train.images, train_t.images)
+  np.testing.assert_array_equal(test.images, test_t.images)
+  tail, tail_validation = build_datasets(_unstandardized(val_fraction=0.2, evaluate_on="validation",
+                                                         imbalance_factor=10.0))
+  assert tail.class_counts()[0] / tail.class_counts()[-1] == pytest.approx(10, rel=0.1)
+  np.testing.assert_array_equal(tail_validation.images, validation.images)
+  _, other = build_datasets(_unstandardized(val_fraction=0.2, evaluate_on="validation", split_seed=1))
+  assert _rows(other) != _rows(validation)
+
+
+def test_standardized_validation_uses_the_training_statistics():
+  config = base_config().dataset
+  config.update(val_fraction=0.2, evaluate_on="validation")
+  train, validation = build_datasets(config)
+  raw_train, raw_validation = build_datasets(_unstandardized(val_fraction=0.2, evaluate_on="validation"))
+  mean, std = raw_train.images.mean(), raw_train.images.std() + 1e-6
+  np.testing.assert_allclose(validation.images, (raw_validation.images - mean) / std, atol=1e-4)
+  np.testing.assert_allclose(train.images.mean(), 0.0, atol=1e-5)
+
+
 @pytest.mark.parametrize("field, value, match", [
     ("source", "imagenet", "dataset.source must be one of"),
     ("imbalance_factor", 0.5, "dataset.imbalance_factor must be >= 1"),
+    ("val_fraction", 1.0, r"dataset.val_fraction must be in \[0, 1\)"),
+    ("evaluate_on", "val", r"dataset.evaluate_on must be one of \('test', 'validation'\)"),
+    ("evaluate_on", "validation", "needs dataset.val_fraction > 0"),
 ])
 def test_bad_dataset_config(field, value, match):
   config = base_config().dataset
   config[field] = value
   with pytest.raises(ValueError, match=match):
+    build_datasets(config)
+
+
+@pytest.mark.parametrize("source", ["mmoe_synthetic", "folder"])
+def test_a_validation_split_needs_labelled_images_in_memory(source):
+  config = base_config().dataset
+  config.update(source=source, val_fraction=0.1, path="unused")
+  with pytest.raises(ValueError, match=f"dataset.val_fraction needs labelled images in memory; "
+                                       f"dataset.source='{source}'"):
     build_datasets(config)
 
 
