@@ -1,6 +1,7 @@
 """Every relative link of the README and the docs pages points at a file of the repository."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,65 @@ def test_your_own_code_page_runs_top_to_bottom(tmp_path, monkeypatch):
   namespace = {"__name__": "your_own_code"}
   for i, block in enumerate(blocks):
     exec(compile(block, f"docs/your_own_code.md, python block {i + 1}", "exec"), namespace)  # noqa: S102
+
+
+COMMAND = re.compile(r"python -m (jaxtricks(?:\.\w+)+)((?:[ \t]+(?:\\\n[ \t]*)?--[\w.]+(?:=[^\s`|\\]*)?)*)")
+ABSL = {"help", "helpfull", "helpshort", "verbosity", "v"}
+
+
+def _script_flags(module: str) -> set[str]:
+  """The flags ``python -m MODULE`` defines, read from its source: ``flags.DEFINE_*("name", ...)``
+  and, for an experiment, ``run_script``'s own and the ``Option`` keywords of its call."""
+  import ast
+  import importlib.util
+  source = Path(importlib.util.find_spec(module).origin)
+  if source.name == "__init__.py":
+    source = source.with_name("__main__.py")
+  tree = ast.parse(source.read_text())
+  names = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+      if node.func.attr.startswith("DEFINE") and node.args and isinstance(node.args[0], ast.Constant):
+        names.add(node.args[0].value)
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_script":
+      names |= {"seeds", "out", "smoke"} | {k.arg for k in node.keywords if k.arg != "seeds"}
+  return names
+
+
+def _check_config_flags(spec: str, overrides: list[str]) -> list[str]:
+  """Problems with ``--config=SPEC`` (a recipe and its argument) and its ``--config.KEY`` overrides."""
+  from jaxtricks.training import load_config
+  name, _, arg = spec.partition(":")
+  try:
+    config = load_config(name, arg or None)
+  except ValueError as e:
+    return [f"--config={spec}: {e}"]
+  problems = []
+  for key in overrides:
+    node = config
+    for part in key.split("."):
+      if not hasattr(node, "keys") or part not in node:
+        problems.append(f"--config={spec} has no key {key}")
+        break
+      node = node[part]
+  return problems
+
+
+@pytest.mark.parametrize("page", [*PAGES, *sorted((REPO / "configs").glob("*.py"))], ids=lambda p: p.name)
+def test_every_command_a_page_gives_uses_flags_and_recipes_that_exist(page):
+  """``python -m jaxtricks.…`` commands: each flag is one the module defines; a recipe named by
+  ``--config=NAME:ARG`` loads with that argument and has every ``--config.KEY`` it sets. Placeholders
+  (``--config=NAME``, ``DIR``) are skipped."""
+  problems = []
+  for module, flag_text in COMMAND.findall(page.read_text()):
+    flags = re.findall(r"--([\w.]+)(?:=([^\s`|\\]*))?", flag_text)
+    known = _script_flags(module) | ABSL
+    problems += [f"{module} has no flag --{name}" for name, _ in flags
+                 if name.split(".")[0] not in known]
+    if "config" in known and module in ("jaxtricks.training", "jaxtricks.active"):
+      specs = [value for name, value in flags if name == "config"]
+      spec = specs[0] if specs else ("default" if module == "jaxtricks.training" else "active_digits")
+      if re.fullmatch(r"[a-z0-9_]+(:[a-z0-9_=.,\-]*)?", spec):  # Not a placeholder (NAME, split=S).
+        problems += _check_config_flags(spec, [n.removeprefix("config.") for n, _ in flags
+                                               if n.startswith("config.")])
+  assert not problems, f"{page.name}: {problems}"
