@@ -242,9 +242,11 @@ def report(records: list[dict], workdir: Path) -> str:
   ax = fig.subplots()
   for i, name in enumerate(names):
     sizes, acc = data[name]
-    mean, std = acc.mean(0), acc.std(0, ddof=1)
+    mean = acc.mean(0)
     ax.plot(sizes, mean, "o-", ms=3, label=name, color=f"C{i}")
-    ax.fill_between(sizes, mean - std, mean + std, alpha=0.15, color=f"C{i}")
+    if len(acc) > 1:  # ± the sample std over seeds.
+      std = acc.std(0, ddof=1)
+      ax.fill_between(sizes, mean - std, mean + std, alpha=0.15, color=f"C{i}")
   ax.set_xlabel("labelled examples")
   ax.set_ylabel("test accuracy")
   ax.legend(fontsize=7)
@@ -258,9 +260,9 @@ def report(records: list[dict], workdir: Path) -> str:
            "|---|" + "---|" * (len(sizes) + 1)]
   for name in names:
     acc = data[name][1]
-    lines.append(f"| {name} | " + " | ".join(f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in
-                                              zip(acc.mean(0), acc.std(0, ddof=1)))
-                 + f" | {100 * acc.mean():.1f} |")
+    cells = ([f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(acc.mean(0), acc.std(0, ddof=1))]
+             if len(acc) > 1 else [f"{100 * m:.1f}" for m in acc[0]])  # One seed: no spread.
+    lines.append(f"| {name} | " + " | ".join(cells) + f" | {100 * acc.mean():.1f} |")
   seeds = min(len(a) for _, a in data.values())
   if seeds >= 2 and len(sizes) > 1:
     acc = np.stack([data[n][1][:seeds, 1:] for n in names])  # Round 0 is shared: left out.

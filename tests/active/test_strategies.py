@@ -88,9 +88,24 @@ def test_alfamix_with_no_candidates_fills_randomly_without_duplicates():
 @pytest.mark.parametrize("path", golden_cases("active", "comp_matrix*.npz"))
 def test_penalty_matrix_matches_official(path):
   g = load_golden(path)
-  np.testing.assert_allclose(penalty_matrix(g["accs"][:, :, 1:], threshold=float(g["t_crit"])),
+  accs = g["accs"][:, :, 1:]
+  np.testing.assert_allclose(penalty_matrix(accs, threshold=float(g["t_crit"]), ddof=0),
                              g["penalty_matrix"])
-  np.testing.assert_allclose(penalty_matrix(g["accs"][:, :, 1:]), g["penalty_matrix"])
+  np.testing.assert_allclose(penalty_matrix(accs, ddof=0), g["penalty_matrix"])
+
+
+def test_penalty_matrix_uses_students_paired_t_by_default():
+  """Sample std (ddof = 1): a gap whose population-std t clears the cutoff but whose Student t does
+  not is a win only with the official ddof = 0."""
+  from scipy import stats
+  d = np.array([0.01, 0.03, 0.05])  # Mean 0.03: t = 2.60 with ddof 1, 3.18 with ddof 0.
+  accs = np.stack([0.5 + d, np.full(3, 0.5)])[:, :, None]
+  cutoff = 2.9
+  assert penalty_matrix(accs, threshold=cutoff, ddof=0)[0, 1] == 1.0
+  assert penalty_matrix(accs, threshold=cutoff)[0, 1] == 0.0
+  assert stats.ttest_rel(accs[0, :, 0], accs[1, :, 0]).statistic == pytest.approx(np.sqrt(3) * 0.03 / 0.02)
+  with pytest.raises(ValueError, match="ddof must be 0"):
+    penalty_matrix(accs, ddof=2)
 
 
 def test_random_selection_is_distinct_and_unlabelled():
