@@ -66,3 +66,13 @@ def test_bad_input_is_a_one_line_error_with_exit_status_2(tmp_path, args, messag
   errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
   assert len(errors) == 1 and message in errors[0], result.stderr[-3000:]
   assert "Traceback" not in result.stderr
+
+
+def test_active_learning_cli_keeps_its_run_in_runs_recipe_timestamp(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "jaxtricks.active", "--config=active_digits:smoke",
+                           "--config.progress=False"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  (run,) = (tmp_path / "runs" / "active_digits").iterdir()
+  assert result.stdout.splitlines()[0] == f"workdir: runs/active_digits/{run.name}"
+  assert {"metrics.jsonl", "results.md", "learning_curves.png"} <= {p.name for p in run.iterdir()}
