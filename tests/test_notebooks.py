@@ -5,7 +5,6 @@ are not passed on (``colab/execute.py``, which also saves the outputs that are c
 
 import configparser
 import importlib.util
-import os
 import re
 
 import nbformat
@@ -69,8 +68,6 @@ def test_every_code_cell_is_committed_with_its_output(path):
   assert silent == [], f"code cells {silent} of {path.name} have no committed output"
 
 
-@pytest.mark.skipif(os.environ.get("JAXTRICKS_NOTEBOOKS") == "wheel",
-                    reason=".ci/run executes the notebooks once, against the wheel (colab/execute.py)")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_from_a_copy_outside_the_repository(path, tmp_path):
   notebook = EXECUTE.execute(path, tmp_path)  # Raises at the first failing cell.
