@@ -52,10 +52,12 @@ class OwnModel(nn.Module):
     return out if isinstance(out, tuple) else (out, {})
 
 
-def import_model(path: str) -> type[nn.Module]:
-  """The class ``"package.module:Class"`` names, checked for what every family gives a model: a
-  linen ``Module`` with a ``num_classes`` field (``dtype`` and ``axis_name`` are passed when it has
-  them) whose ``__call__`` takes ``train=``."""
+def import_model(path: str, **given: Any) -> nn.Module:
+  """The class ``"package.module:Class"`` names, checked for what every family gives a model (a
+  linen ``Module`` with a ``num_classes`` field whose ``__call__`` takes ``train=``) and built with
+  the ``given`` arguments it has fields for (``num_classes``, and ``dtype`` / ``axis_name`` where it
+  declares them) plus ``options``."""
+  options = given.pop("options", {})
   module_name, _, attr = path.partition(":")
   try:
     cls = getattr(importlib.import_module(module_name), attr)
@@ -68,7 +70,7 @@ def import_model(path: str) -> type[nn.Module]:
     raise ValueError(f"model.name={path!r} needs a num_classes field: the task sets the output size")
   if "train" not in inspect.signature(cls.__call__).parameters:
     raise ValueError(f"model.name={path!r}: __call__ must take a train= argument (dropout, BatchNorm)")
-  return cls
+  return cls(**{k: v for k, v in given.items() if k in fields}, **options)
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,
@@ -77,10 +79,8 @@ def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: 
   ``config.name = "package.module:Class"`` names with ``config.options`` (see :func:`import_model`);
   every model returns ``(outputs, aux)`` (see :data:`jaxtricks.models.layers.ModelOutput`)."""
   if ":" in config.name:
-    cls = import_model(config.name)
-    given = {"num_classes": num_classes, "dtype": dtype, "axis_name": axis_name}
-    fields = {f.name for f in dataclasses.fields(cls)}
-    own = cls(**{k: v for k, v in given.items() if k in fields}, **config.get("options", {}))
+    own = import_model(config.name, num_classes=num_classes, dtype=dtype, axis_name=axis_name,
+                       options=config.get("options", {}))
     return OwnModel(own, dtype=dtype, axis_name=axis_name)
   if config.name not in MODELS:
     raise ValueError(f"model.name must be one of {sorted(MODELS)} or 'package.module:Class', "
