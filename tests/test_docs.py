@@ -127,7 +127,7 @@ def _script_flags(module: str) -> set[str]:
       if node.func.attr.startswith("DEFINE") and node.args and isinstance(node.args[0], ast.Constant):
         names.add(node.args[0].value)
     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_script":
-      names |= {"seeds", "out", "smoke"} | {k.arg for k in node.keywords if k.arg != "seeds"}
+      names |= {"seeds", "out", "smoke", "record"} | {k.arg for k in node.keywords if k.arg != "seeds"}
   return names
 
 

@@ -1,10 +1,14 @@
-"""What every reproduction script shares: one command line, one mean ± std, one report writer."""
+"""What every reproduction script shares: one command line, one mean ± std, one report writer, and
+the per-seed rows as JSON Lines (``--record``) that ``python -m jaxtricks.experiments.claims`` turns
+into the tables of ``docs/results.md``."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gc
 import json
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -33,14 +37,18 @@ _DEFINERS = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DE
 def run_script(name: str, main: Callable[[types.SimpleNamespace, Path], None], *, seeds: int = 3,
                **options: Option) -> None:
   """Runs ``main(args, out)`` as ``python -m jaxtricks.experiments.NAME``: ``--seeds``, ``--out``
-  (default ``results/<name>``, created), ``--smoke`` (the configs' :smoke variants) and ``options``.
+  (default ``results/<name>``, created), ``--smoke`` (the configs' :smoke variants), ``--record``
+  (copy the per-seed ``results.jsonl`` there when done) and ``options``.
 
   Call it under ``if __name__ == "__main__":`` only: the flags are defined when the script runs, so
   two experiment modules can be imported side by side."""
   options = {"seeds": Option(seeds, "Seeds (0, 1, ...) per setting."),
              "out": Option(f"results/{name}", "Output directory (each run keeps its workdir there, so "
                            "an interrupted sweep resumes)."),
-             "smoke": Option(False, "Use the configs' :smoke variants (a quick check)."), **options}
+             "smoke": Option(False, "Use the configs' :smoke variants (a quick check)."),
+             "record": Option("", "Also copy the per-seed rows (results.jsonl) to this file, e.g. "
+                              f"docs/data/{name}.jsonl, the input of jaxtricks.experiments.claims."),
+             **options}
   holders = {key: _DEFINERS[type(o.default)](
       key, list(o.default) if isinstance(o.default, tuple) else o.default, o.help,
       module_name=sys.argv[0]) for key, o in options.items()}  # The script's own flags in --help.
@@ -58,6 +66,11 @@ def run_script(name: str, main: Callable[[types.SimpleNamespace, Path], None], *
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     main(args, out)
+    if args.record:
+      if not (out / "results.jsonl").exists():
+        raise app.UsageError(f"--record: {name} writes no per-seed rows (results.jsonl)")
+      Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+      shutil.copyfile(out / "results.jsonl", args.record)
 
   app.run(entry)
 
@@ -89,9 +102,12 @@ def run_parts(parts: dict[str, Callable[[int, Path, bool], list]], args: types.S
 
 
 def save_results(out: Path, results: Any, table: str, *, echo: bool = True) -> None:
-  """``results.json`` (the raw per-seed results) and ``results.md`` (the table) in ``out``; prints
-  the table if ``echo``."""
+  """``results.json`` (the raw per-seed results), ``results.jsonl`` (the same rows, one per line, when
+  ``results`` is a list of rows) and ``results.md`` (the table) in ``out``; prints the table if
+  ``echo``."""
   (out / "results.json").write_text(json.dumps(results, indent=1))
+  if isinstance(results, list):
+    (out / "results.jsonl").write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in results))
   (out / "results.md").write_text(table)
   if echo:
     print(table)
@@ -104,3 +120,17 @@ def fit_and_release(config, workdir: Path, **kwargs) -> dict:
   jax.clear_caches()
   gc.collect()
   return final
+
+
+def fit_validated(config, workdir: Path, val_fraction: float = 0.1) -> tuple[dict, dict]:
+  """``(validation metrics, test metrics)`` of one run of ``config`` trained without a stratified
+  ``val_fraction`` of its training split (``dataset.val_fraction``): it trains evaluating on that
+  validation split, then the finished run is resumed with ``dataset.evaluate_on = "test"``, which
+  trains nothing and evaluates the same final state on the test split. Select on the first, report
+  the second."""
+  config = copy.deepcopy(config)
+  config.dataset.val_fraction = val_fraction
+  config.dataset.evaluate_on = "validation"
+  validation = fit_and_release(config, workdir)
+  config.dataset.evaluate_on = "test"
+  return validation, fit_and_release(config, workdir)

@@ -1,6 +1,11 @@
 """Imbalance methods on long-tailed digits: every ``configs/digits_lt_*.py`` recipe × imbalance × seed.
 
-  python -m jaxtricks.experiments.imbalance --seeds=3 --imbalance=10,50,100 --out=results/imbalance
+  python -m jaxtricks.experiments.imbalance --seeds=10 --imbalance=10,50,100 --out=results/imbalance
+
+Seed s trains with ``seed=s`` on the split drawn with ``dataset.split_seed=s`` (which digits are test
+digits and which training digits the long tail keeps), so the spread over seeds includes the split's.
+``--epochs`` trains every recipe for that many epochs instead of its own (its LR decay epochs scaled
+alike): e.g. logit adjustment alone at the 80 epochs of its mixup variant.
 
 Writes ``results.md`` (balanced test accuracy mean ± std, and accuracy on the many-/medium-/few-shot
 thirds of the classes ordered by training count) and ``results.png`` into ``--out``; each run keeps its
@@ -38,31 +43,43 @@ def shot_accuracies(per_class_recall, train_counts) -> dict[str, float]:
           for name, part in zip(("many", "medium", "few"), np.array_split(order, 3))}
 
 
-def sklearn_baseline(method: str, arg: str) -> dict[str, float]:
-  """Balanced accuracy and per-third recall of a scikit-learn classifier on the recipe's split
-  (deterministic: the seed does not enter)."""
-  train, test = build_datasets(load_config("digits_lt_erm", arg).dataset)
+def recipe(method: str, arg: str, seed: int, epochs: int = 0):
+  """``configs/digits_lt_<method>.py`` at ``arg``, on split ``seed``, for ``epochs`` (0: its own)."""
+  config = load_config(f"digits_lt_{method}", arg)
+  config.progress = False
+  config.dataset.split_seed = seed
+  if epochs:
+    scale = epochs / config.train.num_epochs
+    config.optim.decay_epochs = tuple(round(e * scale) for e in config.optim.decay_epochs)
+    config.train.num_epochs = epochs
+  return config
+
+
+def sklearn_baseline(method: str, arg: str, seed: int) -> dict[str, float]:
+  """Balanced accuracy and per-third recall of a scikit-learn classifier on the recipe's split."""
+  train, test = build_datasets(recipe("erm", arg, seed).dataset)
   model = SKLEARN[method]().fit(train.images.reshape(len(train), -1), train.labels)
   recall = recall_score(test.labels, model.predict(test.images.reshape(len(test), -1)), average=None)
   return {"balanced_accuracy": float(np.mean(recall)),
           **shot_accuracies(recall, np.bincount(train.labels, minlength=train.num_classes))}
 
 
-def run(methods, imbalances, seeds, out: Path, smoke: bool) -> list[dict]:
+def run(methods, imbalances, seeds, out: Path, smoke: bool, epochs: int = 0) -> list[dict]:
   rows = []
   jobs = [(m, f, s) for f in imbalances for s in range(seeds) for m in methods]
+  folder = "" if not epochs else f"_{epochs}epochs"
   for method, imbalance, seed in tqdm.tqdm(jobs, desc="runs", unit="run"):
-    workdir = out / f"if{imbalance:g}" / f"{method}_seed{seed}"
+    workdir = out / f"if{imbalance:g}{folder}" / f"{method}_seed{seed}"
     arg = ",".join(filter(None, ["smoke" if smoke else "", f"seed={seed}", f"imbalance={imbalance}"]))
+    key = {"method": method, "imbalance": imbalance, "seed": seed}
     if method in SKLEARN:
-      rows.append({"method": method, "imbalance": imbalance, "seed": seed, **sklearn_baseline(method, arg)})
+      rows.append({**key, **sklearn_baseline(method, arg, seed)})
       continue
-    config = load_config(f"digits_lt_{method}", arg)
-    config.progress = False
+    config = recipe(method, arg, seed, epochs)
     if method == "m2m" and "erm" in methods:
-      config.m2m.generator_workdir = str(out / f"if{imbalance:g}" / f"erm_seed{seed}")
+      config.m2m.generator_workdir = str(out / f"if{imbalance:g}{folder}" / f"erm_seed{seed}")
     final, _ = fit(config, workdir)
-    rows.append({"method": method, "imbalance": imbalance, "seed": seed,
+    rows.append({**key, "epochs": config.train.num_epochs,
                  "balanced_accuracy": final["eval/balanced_accuracy"],
                  **shot_accuracies(final["eval/per_class_recall"], final["train_class_counts"])})
   return rows
@@ -108,11 +125,12 @@ def write_report(rows: list[dict], out: Path) -> str:
 
 
 def main(args, out: Path) -> None:
-  rows = run(args.methods, [float(f) for f in args.imbalance], args.seeds, out, args.smoke)
+  rows = run(args.methods, [float(f) for f in args.imbalance], args.seeds, out, args.smoke, args.epochs)
   print(write_report(rows, out))
 
 
 if __name__ == "__main__":
   run_script("imbalance", main,
              imbalance=Option(["10", "50", "100"], "Imbalance factors."),
+             epochs=Option(0, "Train every recipe for this many epochs (0: each recipe's own)."),
              methods=Option(list(METHODS), "Methods (digits_lt_<method>.py).", choices=METHODS))

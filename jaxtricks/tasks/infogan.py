@@ -10,7 +10,8 @@ LR ``d_lr`` / ``g_lr`` (2e-4 / 1e-3, the reference's). ``info_weight`` = λ; 0 g
 
 Evaluated by the categorical code's accuracy under the best one-to-one map of codes to digits
 (``eval/code_accuracy_real``: Q's code for the real test digits; ``eval/code_accuracy_generated``:
-samples of each code classified by a digits classifier trained once, ``infogan.classifier``).
+samples of each code classified by a digits classifier trained once, ``infogan.classifier``), each
+next to its chance level (``..._chance``: the codes shuffled across the examples).
 """
 
 from __future__ import annotations
@@ -198,9 +199,18 @@ class InfoGan:
     noise = rng.uniform(-1, 1, (n, self.noise_dim + self.continuous)).astype(np.float32)
     return ArrayDataset(noise, (np.arange(n) % self.categories).astype(np.int32), self.categories)
 
-  def _finalize(self, name: str, num_classes: int):
-    return lambda sums, rows: {f"eval/code_accuracy_{name}": best_map_accuracy(
-        rows["code"], rows["label"], self.categories, num_classes)}
+  def _finalize(self, name: str, num_classes: int, permutations: int = 20):
+    """The code accuracy under the best code → class map, and its chance level: the same map's
+    accuracy with the codes shuffled across the examples (mean of ``permutations`` shuffles), which
+    a code that carries no class information scores at this sample size."""
+    def finalize(sums, rows):
+      codes, labels = np.asarray(rows["code"]), np.asarray(rows["label"])
+      shuffles = np.random.default_rng(0)
+      chance = np.mean([best_map_accuracy(shuffles.permutation(codes), labels, self.categories, num_classes)
+                        for _ in range(permutations)])
+      return {f"eval/code_accuracy_{name}": best_map_accuracy(codes, labels, self.categories, num_classes),
+              f"eval/code_accuracy_{name}_chance": float(chance)}
+    return finalize
 
   def evaluators(self, test: ArrayDataset, *, batch_size: int, parallel: DataParallel):
     specs = [EvalSpec(self.real_step, self._finalize("real", test.num_classes))]

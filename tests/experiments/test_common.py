@@ -1,12 +1,16 @@
 """The shared parts of the reproduction scripts: the spread they report and their command line."""
 
+import copy
 import importlib
+import json
 import subprocess
 import sys
 
+import pytest
 from absl import flags
 
-from jaxtricks.experiments.common import mean_std, sample_std
+from jaxtricks.experiments.common import fit_validated, mean_std, sample_std
+from jaxtricks.training import fit, load_config
 
 SCRIPTS = ("bag_of_tricks", "data_efficient", "distillation", "imbalance", "infogan", "mmoe", "relational",
            "selfsup_open_set", "transfer_and_self_distillation")
@@ -31,3 +35,17 @@ def test_a_value_outside_the_choices_is_named_before_anything_runs(tmp_path):
   assert out.returncode != 0
   assert "--methods: unknown ['focal']; allowed:" in out.stderr
   assert not (tmp_path / "run").exists()
+
+
+def test_fit_validated_selects_on_validation_and_reports_the_same_model_on_test(tmp_path):
+  config = load_config("digits_lt_erm", "smoke,imbalance=10")
+  config.progress = False
+  validation, test = fit_validated(config, tmp_path / "validated", val_fraction=0.2)
+  direct = copy.deepcopy(config)
+  direct.dataset.val_fraction = 0.2
+  fit(direct, tmp_path / "direct")  # The same training split, evaluated on test only.
+  # The resumed run trained nothing more: its test metrics are those of the directly trained model.
+  assert test["step"] == validation["step"]
+  assert test["eval/balanced_accuracy"] == pytest.approx(
+      json.loads((tmp_path / "direct" / "final_metrics.json").read_text())["eval/balanced_accuracy"])
+  assert validation["eval/balanced_accuracy"] != test["eval/balanced_accuracy"]

@@ -1,0 +1,257 @@
+"""The claims table and the tables of ``docs/results.md``, regenerated from the committed per-seed rows.
+
+  python -m jaxtricks.experiments.claims           # rewrites the generated blocks of docs/results.md
+  python -m jaxtricks.experiments.claims --check   # exits 1 naming the blocks that differ
+
+Each reproduction command writes its per-seed rows with ``--record=docs/data/<name>.jsonl``. Here every
+claim is a method compared with its control on the same seeds: a filter of those rows each, the metric
+and the claimed direction, judged by :func:`jaxtricks.experiments.stats.paired` (the rule is copied
+from that module's docstring to the top of the page). A hyper-parameter that a method's arm leaves open
+(``Arm.select``, e.g. the RPL temperature) is chosen on validation accuracy, the mean over seeds of the
+rows' ``val_accuracy``; only the chosen value's test metric enters the claim.
+
+A generated block of the page sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``;
+the text around the blocks is written by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from absl import app, flags
+
+from jaxtricks.experiments import stats
+from jaxtricks.experiments.common import mean_std
+
+REPO = Path(__file__).resolve().parents[2]
+PAGE = REPO / "docs" / "results.md"
+DATA = REPO / "docs" / "data"
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+  """One side of a claim: the rows of its data file whose fields equal ``where``. ``select`` names a
+  field left open: the value with the best mean ``val_accuracy`` is used. ``mean_over``: a seed's rows
+  differing in that field are averaged (e.g. the accuracy over active-learning rounds). ``minus``: the
+  rows matching it (same seed) are subtracted, e.g. a gain over ERM."""
+  label: str
+  where: dict
+  select: str | None = None
+  mean_over: str | None = None
+  minus: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """``method`` is better (``direction=1``) or lower (−1) than ``control`` in ``metric``, paired by
+  seed, on the rows of ``docs/data/<data>.jsonl``."""
+  paper: str
+  claim: str
+  data: str
+  metric: str
+  method: Arm
+  control: Arm
+  direction: int = 1
+
+
+def load_rows(name: str, data_dir: Path = DATA) -> list[dict]:
+  """The rows of ``data_dir/<name>.jsonl``."""
+  path = data_dir / f"{name}.jsonl"
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def matching(rows: Sequence[dict], where: dict) -> list[dict]:
+  return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+
+
+def chosen_on_validation(rows: Sequence[dict], field: str) -> object:
+  """The value of ``field`` whose rows have the highest mean ``val_accuracy`` (ties: the smaller); a
+  value whose training diverged on some seed (``diverged`` rows) is not a candidate."""
+  failed = {r[field] for r in rows if r.get("diverged")}
+  values = sorted({r[field] for r in rows} - failed)
+  if not values:
+    raise ValueError(f"no rows to choose {field} from")
+  return max(values, key=lambda v: (np.mean([r["val_accuracy"] for r in rows if r[field] == v]), -v))
+
+
+def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, float], str]:
+  """``({seed: value}, description of the choice)`` of ``arm``."""
+  picked = matching(rows, arm.where)
+  note = ""
+  if arm.select:
+    value = chosen_on_validation(picked, arm.select)
+    picked = [r for r in picked if r[arm.select] == value]
+  if any(r.get("diverged") for r in picked):
+    raise ValueError(f"{arm.label}: training diverged on some of the seeds of {arm.where}")
+    note = f" ({arm.select} = {value:g}, chosen on validation)"
+  values = {s: float(np.mean([r[metric] for r in picked if r["seed"] == s]))
+            for s in sorted({r["seed"] for r in picked})}
+  if len(values) != len(picked) and not arm.mean_over:
+    raise ValueError(f"{arm.label}: several rows per seed match {arm.where}")
+  if arm.minus is not None:
+    base = {r["seed"]: r[metric] for r in matching(rows, arm.minus)}
+    values = {s: v - base[s] for s, v in values.items() if s in base}
+  return values, note
+
+
+CLAIMS = (
+    Claim("Hinton KD (2015)", "a distilled student beats the student alone", "distillation", "value",
+          Arm("KD student", {"method": "kd"}), Arm("student alone", {"method": "student"})),
+    *(Claim("Class-Balanced loss (Cui et al., 2019)", f"CB focal beats the plain loss (IF={f})", "imbalance",
+            "balanced_accuracy", Arm("CB focal", {"method": "cb_focal", "imbalance": f}),
+            Arm("ERM", {"method": "erm", "imbalance": f})) for f in (10.0, 100.0)),
+    Claim("Class-Balanced loss (Cui et al., 2019)", "the gain grows with the imbalance (IF=100 vs 10)",
+          "imbalance", "balanced_accuracy",
+          Arm("CB focal − ERM at IF=100", {"method": "cb_focal", "imbalance": 100.0},
+              minus={"method": "erm", "imbalance": 100.0}),
+          Arm("CB focal − ERM at IF=10", {"method": "cb_focal", "imbalance": 10.0},
+              minus={"method": "erm", "imbalance": 10.0})),
+    *(Claim("logit adjustment (Menon et al., 2021)", f"beats CB re-weighting (IF={f:g})", "imbalance",
+            "balanced_accuracy", Arm("logit adjustment", {"method": "logit_adjust", "imbalance": f}),
+            Arm("CB focal", {"method": "cb_focal", "imbalance": f})) for f in (10.0, 50.0, 100.0)),
+    *(Claim("mixup (Zhang et al., 2018)", f"adds to logit adjustment at equal epochs (80, IF={f:g})",
+            "imbalance_80_epochs", "balanced_accuracy",
+            Arm("logit adjustment + mixup", {"method": "logit_adjust_mixup", "imbalance": f}),
+            Arm("logit adjustment", {"method": "logit_adjust", "imbalance": f})) for f in (50.0, 100.0)),
+    Claim("RPL (Chen et al., 2020)", "open-set AUROC above max-softmax", "open_set", "auroc",
+          Arm("RPL", {"method": "rpl"}, select="temperature"), Arm("max-softmax", {"method": "softmax"})),
+    Claim("ARPL (Chen et al., 2021)", "open-set AUROC above max-softmax", "open_set", "auroc",
+          Arm("ARPL", {"method": "arpl"}, select="temperature"), Arm("max-softmax", {"method": "softmax"})),
+    Claim("self-distillation (Furlanello et al., 2018)", "generation 1 beats its teacher (generation 0)",
+          "self_distillation", "accuracy", Arm("generation 1", {"generation": 1}),
+          Arm("generation 0", {"generation": 0})),
+    Claim("Deep InfoMax (Hjelm et al., 2019)", "DIM (NCE) features beat a random encoder", "dim", "accuracy",
+          Arm("NCE probe", {"method": "nce"}), Arm("random-encoder probe", {"method": "random"})),
+    *(Claim("Deep InfoMax (Hjelm et al., 2019)", f"NCE beats {other.upper()}", "dim", "accuracy",
+            Arm("NCE probe", {"method": "nce"}), Arm(f"{other.upper()} probe", {"method": other}))
+      for other in ("jsd", "dv")),
+    Claim("Robust features (Ilyas et al., 2019)", "D_R is more robust than the original digits",
+          "robust_features", "robust_accuracy", Arm("D_R", {"row": "D_R"}),
+          Arm("original digits", {"row": "standard"})),
+    Claim("Robust features (Ilyas et al., 2019)", "D_R is more robust than D_NR", "robust_features",
+          "robust_accuracy", Arm("D_R", {"row": "D_R"}), Arm("D_NR", {"row": "D_NR"})),
+    Claim("Robust features (Ilyas et al., 2019)", "D_R costs clean accuracy", "robust_features", "accuracy",
+          Arm("D_R", {"row": "D_R"}), Arm("original digits", {"row": "standard"}), direction=-1),
+    Claim("adversarial training (Madry et al., 2018)", "raises robust accuracy (ε = 0.5)", "robust_features",
+          "robust_accuracy", Arm("adversarial training", {"row": "adversarial"}),
+          Arm("standard training", {"row": "standard"})),
+    *(Claim("adversarial training (Madry et al., 2018)", f"costs clean accuracy (ε = {eps})",
+            "robust_features", "accuracy", Arm("adversarial training", {"row": row}),
+            Arm("standard training", {"row": "standard"}), direction=-1)
+      for eps, row in (("0.5", "adversarial"), ("1", "adversarial_1"))),
+)
+
+
+def judge(claim: Claim, data_dir: Path = DATA) -> tuple[stats.Paired, dict, dict, str]:
+  """``(paired result, method values, control values, choice note)`` of ``claim``."""
+  rows = load_rows(claim.data, data_dir)
+  method, note = arm_values(rows, claim.method, claim.metric)
+  control, control_note = arm_values(rows, claim.control, claim.metric)
+  return stats.paired(method, control, claim.direction), method, control, note + control_note
+
+
+def claims_table(claims: Sequence[Claim] = CLAIMS, data_dir: Path = DATA) -> str:
+  lines = ["| paper | claim | per-seed data | seeds | method | control | paired difference [95 % t] | "
+           "bootstrap 95 % | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+  for c in claims:
+    result, method, control, note = judge(c, data_dir)
+    seeds = sorted(set(method) & set(control))
+    boot = "" if result.bootstrap is None else "[{:+.1f}, {:+.1f}]".format(*(100 * b for b in
+                                                                           result.bootstrap))
+    method_cell = f"{c.method.label}{note} {mean_std([method[s] for s in seeds])}"
+    control_cell = f"{c.control.label} {mean_std([control[s] for s in seeds])}"
+    lines.append(f"| {c.paper} | {c.claim} | [`{c.data}`](data/{c.data}.jsonl) | {len(seeds)} | "
+                 f"{method_cell} | {control_cell} | {result.describe()} | {boot} | **{result.verdict}** |")
+  return "\n".join(lines)
+
+
+def verdict_rule() -> str:
+  """The rule as :mod:`jaxtricks.experiments.stats` states it."""
+  doc = stats.__doc__
+  return doc[doc.index("The verdict rule"):].strip().replace("``", "`")
+
+
+def summary_table(rows: Sequence[dict], by: Sequence[str], columns: dict[str, str],
+                  label: Callable[[dict], str] | None = None) -> str:
+  """A row per distinct ``by`` value (in first-seen order): seeds and mean ± std of each column."""
+  keys = list(dict.fromkeys(tuple(r.get(k) for k in by) for r in rows))
+  label = label or (lambda r: ", ".join(f"{r[k]}" for k in by))
+  lines = ["| " + " | ".join([" / ".join(by), "seeds", *columns]) + " |", "|---" * (len(columns) + 2) + "|"]
+  for key in keys:
+    group = [r for r in rows if tuple(r.get(k) for k in by) == key]
+    cells = [mean_std([r[f] for r in group if f in r]) if any(f in r for r in group) else ""
+             for f in columns.values()]
+    diverged = sum(r.get("diverged", False) for r in group)
+    seeds = f"{len(group)} ({diverged} diverged)" if diverged else str(len(group))
+    lines.append("| " + " | ".join([label(group[0]), seeds, *cells]) + " |")
+  return "\n".join(lines)
+
+
+def _temperature(r: dict) -> str:
+  return r["method"] + (f", T = {r['temperature']:g}" if "temperature" in r else "")
+
+
+TABLES: dict[str, Callable[[Path], str]] = {
+    "distillation": lambda d: summary_table(load_rows("distillation", d), ("method",),
+                                            {"test accuracy (%)": "value"}),
+    "imbalance": lambda d: summary_table(
+        load_rows("imbalance", d), ("imbalance", "method"),
+        {"balanced test accuracy (%)": "balanced_accuracy", "many": "many", "medium": "medium", "few": "few"},
+        label=lambda r: f"IF={r['imbalance']:g}, {r['method']}"),
+    "imbalance_80_epochs": lambda d: summary_table(
+        load_rows("imbalance_80_epochs", d), ("imbalance", "method"),
+        {"balanced test accuracy (%)": "balanced_accuracy", "many": "many", "medium": "medium", "few": "few"},
+        label=lambda r: f"IF={r['imbalance']:g}, {r['method']}"),
+    "open_set": lambda d: summary_table(
+        load_rows("open_set", d), ("method", "temperature"),
+        {"validation accuracy (%)": "val_accuracy", "AUROC (%)": "auroc",
+         "closed-set accuracy (%)": "accuracy", "OSCR (%)": "oscr"}, label=_temperature),
+    "self_distillation": lambda d: summary_table(load_rows("self_distillation", d), ("generation",),
+                                                 {"test accuracy (%)": "accuracy"}),
+    "dim": lambda d: summary_table(load_rows("dim", d), ("method",),
+                                   {"linear-probe test accuracy (%)": "accuracy"}),
+    "robust_features": lambda d: summary_table(
+        load_rows("robust_features", d), ("row",),
+        {"clean (%)": "accuracy", "robust, L2 ε = 0.5 (%)": "robust_accuracy"}),
+}
+
+
+def blocks(data_dir: Path = DATA) -> dict[str, str]:
+  """Every generated block's text, by name."""
+  return {"verdict_rule": verdict_rule(), "claims": claims_table(data_dir=data_dir),
+          **{name: make(data_dir) for name, make in TABLES.items()}}
+
+
+BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(\n<!-- end: \2 -->)", re.S)
+
+
+def render(page: str, data_dir: Path = DATA) -> str:
+  """``page`` with every generated block rewritten; fails naming a block the page lacks or one it has
+  that is not generated here."""
+  texts = blocks(data_dir)
+  found = [m.group(2) for m in BLOCK.finditer(page)]
+  if sorted(found) != sorted(texts):
+    raise ValueError(f"docs/results.md has the blocks {sorted(found)}; the generator writes {sorted(texts)}")
+  return BLOCK.sub(lambda m: m.group(1) + texts[m.group(2)] + m.group(4), page)
+
+
+def main(argv) -> None:
+  del argv
+  page = PAGE.read_text()
+  new = render(page)
+  if flags.FLAGS.check:
+    if new != page:
+      sys.exit("docs/results.md differs from its per-seed data; run python -m jaxtricks.experiments.claims")
+    return
+  PAGE.write_text(new)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_bool("check", False, "Only compare: exit 1 if docs/results.md differs from its data.")
+  app.run(main)

@@ -1,0 +1,75 @@
+"""docs/results.md's claims and tables are the committed per-seed rows judged by one rule."""
+
+import json
+
+import pytest
+
+from jaxtricks.experiments import claims, stats
+
+
+def test_results_page_is_the_text_regenerated_from_the_committed_rows():
+  page = claims.PAGE.read_text()
+  assert claims.render(page) == page, "run python -m jaxtricks.experiments.claims and commit the page"
+
+
+def test_the_page_opens_with_the_verdict_rule_of_stats():
+  page = claims.PAGE.read_text()
+  assert page.index("<!-- generated: verdict_rule -->") < page.index("<!-- generated: claims -->")
+  assert claims.verdict_rule() in page and "direction only" in stats.__doc__
+
+
+def test_every_claim_has_at_least_five_paired_seeds():
+  for c in claims.CLAIMS:
+    result, *_ = claims.judge(c)
+    assert result.n >= 5, (c.paper, c.claim, result.n)
+
+
+def _write(tmp_path, name, rows):
+  (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_a_temperature_is_chosen_on_validation_accuracy_and_reported_on_test(tmp_path):
+  # Validation prefers T = 1; test AUROC would prefer T = 0.1: only T = 1's test values may enter.
+  rows = [{"method": "softmax", "seed": s, "auroc": 0.80} for s in range(3)]
+  rows += [{"method": "rpl", "temperature": 1.0, "seed": s, "val_accuracy": 0.9, "auroc": 0.85 + s / 100}
+           for s in range(3)]
+  rows += [{"method": "rpl", "temperature": 0.1, "seed": s, "val_accuracy": 0.8, "auroc": 0.99}
+           for s in range(3)]
+  _write(tmp_path, "open_set", rows)
+  claim = next(c for c in claims.CLAIMS if c.paper.startswith("RPL"))
+  result, method, control, note = claims.judge(claim, tmp_path)
+  assert method == pytest.approx({0: 0.85, 1: 0.86, 2: 0.87})
+  assert note == " (temperature = 1, chosen on validation)"
+  assert result.mean == pytest.approx(0.06) and result.verdict == "yes"
+
+
+def test_a_gain_over_a_control_is_subtracted_seed_by_seed(tmp_path):
+  rows = [{"method": m, "imbalance": f, "seed": s, "balanced_accuracy": a + (s if f == 100.0 else 0) / 100}
+          for s in range(4) for f, gap in ((10.0, 0.01), (100.0, 0.05))
+          for m, a in (("erm", 0.7), ("cb_focal", 0.7 + gap))]
+  _write(tmp_path, "imbalance", rows)
+  claim = next(c for c in claims.CLAIMS if "grows" in c.claim)
+  result, method, control, _ = claims.judge(claim, tmp_path)
+  # The per-seed offsets at IF=100 cancel in CB − ERM: the gains are 0.05 and 0.01 on every seed.
+  assert method == pytest.approx({s: 0.05 for s in range(4)})
+  assert control == pytest.approx({s: 0.01 for s in range(4)})
+  assert result.verdict == "yes"
+
+
+def test_a_page_without_one_of_the_blocks_is_refused():
+  page = claims.PAGE.read_text()
+  start = page.index("<!-- generated: dim -->")
+  end = page.index("<!-- end: dim -->") + len("<!-- end: dim -->")
+  with pytest.raises(ValueError, match="blocks"):
+    claims.render(page[:start] + page[end:])
+
+
+def test_a_setting_that_diverged_on_a_seed_is_not_chosen():
+  rows = [{"method": "rpl", "temperature": 0.1, "seed": s, "val_accuracy": 0.99, "auroc": 0.9}
+          for s in range(2)]
+  rows += [{"method": "rpl", "temperature": 0.1, "seed": 2, "diverged": True}]
+  rows += [{"method": "rpl", "temperature": 1.0, "seed": s, "val_accuracy": 0.5, "auroc": 0.8}
+           for s in range(3)]
+  assert claims.chosen_on_validation(rows, "temperature") == 1.0
+  table = claims.summary_table(rows, ("method", "temperature"), {"AUROC": "auroc"})
+  assert "| rpl, 0.1 | 3 (1 diverged) | 90.0 ± 0.0 |" in table
