@@ -87,9 +87,9 @@ def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, f
   if arm.select:
     value = chosen_on_validation(picked, arm.select)
     picked = [r for r in picked if r[arm.select] == value]
+    note = f" ({arm.select} = {value:g}, chosen on validation)"
   if any(r.get("diverged") for r in picked):
     raise ValueError(f"{arm.label}: training diverged on some of the seeds of {arm.where}")
-    note = f" ({arm.select} = {value:g}, chosen on validation)"
   values = {s: float(np.mean([r[metric] for r in picked if r["seed"] == s]))
             for s in sorted({r["seed"] for r in picked})}
   if len(values) != len(picked) and not arm.mean_over:
