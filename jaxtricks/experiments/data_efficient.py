@@ -20,15 +20,20 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from jaxtricks.data import load_digits
+from jaxtricks.data import build_datasets, load_digits
+from jaxtricks.data.constructed import nonrobust_dataset
 from jaxtricks.data.randaugment import (TORCHVISION_OPS, op_magnitudes, randaugment, to_float, to_uint8,
                                         torchvision_op)
 from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_parts, run_script,
                                          save_figure, save_results)
 from jaxtricks.training.config import load_config
+from jaxtricks.training.runs import Runs
 
 PARTS = ("few_labels", "aux", "nonrobust", "gallery")
 FRACTIONS = (0.05, 0.1)
+# Non-robust features' L2 budgets on [0, 1] pixels. A digit's mean norm is 3.87: ε = 0.065 is 1.7 % of
+# it, CIFAR-10's share at the paper's ε = 0.5 (mean norm ≈ 30 from the channel means and stds).
+EPSILONS = (1.0, 0.25, 0.065)
 GENERATIONS = 3
 
 
@@ -76,17 +81,55 @@ def aux(seeds: int, out: Path, smoke: bool) -> list[dict]:
 
 
 def nonrobust(seeds: int, out: Path, smoke: bool) -> list[dict]:
+  """D_det and D_rand at each of :data:`EPSILONS` (step ε/5), from one standard source model; each
+  row also records ε relative to the mean L2 norm of a training digit."""
   source = out / "nonrobust_source"
   final = _fit("digits_nonrobust", f"smoke={smoke},kind=none", source)
   rows = [{"part": "nonrobust", "method": "standard", "seed": 0, "accuracy": final["eval/accuracy"]}]
-  for kind in ("det", "rand"):
-    for seed in range(seeds):
-      final = _fit("digits_nonrobust", f"smoke={smoke},seed={seed},kind={kind}",
-                   out / f"nonrobust_{kind}_s{seed}",
-                   **{"constructed.source_workdir": str(source), "constructed.source": {}})
-      rows.append({"part": "nonrobust", "method": kind, "seed": seed, "accuracy": final["eval/accuracy"],
-                   "attack_success": final["eval/nonrobust_attack_success"]})
+  norm = mean_image_norm(load_config("digits_nonrobust", f"smoke={smoke},kind=none"))
+  for epsilon in EPSILONS:
+    for kind in ("det", "rand"):
+      for seed in range(seeds):
+        tag = "" if epsilon == 1.0 else f"_eps{epsilon:g}"  # ε = 1: the recipe's own runs.
+        final = _fit("digits_nonrobust", f"smoke={smoke},seed={seed},kind={kind}",
+                     out / f"nonrobust_{kind}{tag}_s{seed}",
+                     **{"constructed.source_workdir": str(source), "constructed.source": {},
+                        "constructed.epsilon": epsilon, "constructed.step_size": epsilon / 5})
+        rows.append({"part": "nonrobust", "method": kind, "epsilon": epsilon, "seed": seed,
+                     "relative_epsilon": epsilon / norm, "accuracy": final["eval/accuracy"],
+                     "attack_success": final["eval/nonrobust_attack_success"]})
+  perturbation_figure(out / "nonrobust_perturbations.png", source, smoke, norm)
   return rows
+
+
+def mean_image_norm(config) -> float:
+  """The mean L2 norm of the training images of ``config`` (pixels in [0, 1])."""
+  train, _ = build_datasets(config.dataset)
+  return float(np.linalg.norm(train.images.reshape(len(train), -1), axis=1).mean())
+
+
+def perturbation_figure(path: Path, source: Path, smoke: bool, norm: float, count: int = 6) -> None:
+  """Training digits and their D_det images (towards y + 1) at each of :data:`EPSILONS`, with the
+  perturbation, each scaled to its own largest pixel (grey = 0)."""
+  config = load_config("digits_nonrobust", f"smoke={smoke},kind=none")
+  train, _ = build_datasets(config.dataset)
+  train = train.subset(np.arange(count))
+  standard = Runs(source.parent, fit=None).load(source.name).inference(train.num_classes)
+  panels = {"original": train.images}
+  for epsilon in EPSILONS:
+    moved = nonrobust_dataset(lambda x: standard(x)[0], train, "det", epsilon=epsilon, step_size=epsilon / 5,
+                              steps=5 if smoke else 100, seed=0)[0].images
+    delta = moved - train.images
+    panels[f"D_det, ε = {epsilon:g} ({100 * epsilon / norm:.1f} % of ‖x‖)"] = moved
+    panels[f"its perturbation (×{0.5 / max(np.abs(delta).max(), 1e-8):.0f})"] = (
+        0.5 + 0.5 * delta / max(np.abs(delta).max(), 1e-8))
+  fig = Figure(figsize=(1.1 * count, 1.2 * len(panels)))
+  for row, (title, images) in zip(fig.subplots(len(panels), count), panels.items()):
+    row[0].set_title(title, fontsize=8, loc="left")
+    for ax, image in zip(row, images):
+      ax.imshow(np.clip(image[..., 0], 0, 1), cmap="gray", vmin=0, vmax=1)
+      ax.axis("off")
+  save_figure(fig, path, dpi=100)
 
 
 def _pattern(size: int = 32) -> np.ndarray:
@@ -172,19 +215,19 @@ def report(rows: list[dict], out: Path) -> str:
              title=f"{100 * f:g} % labelled", xticks=range(GENERATIONS + 1))
       ax.legend(fontsize=8)
     save_figure(fig, out / "few_labels.png", dpi=120)
-  for part, title, methods in (
-      ("aux", "GoogLeNet (¼ width) on digits, test accuracy (%)", ("with_aux", "without_aux")),
-      ("nonrobust", "Trained on non-robust data, clean test accuracy (%) (chance 10 %)",
-       ("standard", "det", "rand"))):
+  for part, title in (("aux", "GoogLeNet (¼ width) on digits, test accuracy (%)"),
+                      ("nonrobust", "Trained on non-robust data, clean test accuracy (%) (chance 10 %)")):
     picked = [r for r in rows if r["part"] == part]
     if not picked:
       continue
     lines += [f"{title}:", "", "| training data / model | seeds | accuracy | attack success |",
               "|---|---|---|---|"]
-    for m in methods:
-      rs = [r for r in picked if r["method"] == m]
+    for variant in dict.fromkeys((r["method"], r.get("epsilon")) for r in picked):
+      rs = [r for r in picked if (r["method"], r.get("epsilon")) == variant]
       success = mean_std([r["attack_success"] for r in rs]) if "attack_success" in rs[0] else ""
-      lines.append(f"| {m} | {len(rs)} | {mean_std([r['accuracy'] for r in rs])} | {success} |")
+      name = variant[0] if variant[1] is None else (
+          f"{variant[0]}, ε = {variant[1]:g} ({100 * rs[0]['relative_epsilon']:.1f} % of ‖x‖)")
+      lines.append(f"| {name} | {len(rs)} | {mean_std([r['accuracy'] for r in rs])} | {success} |")
     if part == "aux":
       acc = {(r["method"], r["seed"]): r["accuracy"] for r in picked}
       diff = [acc["with_aux", s] - acc["without_aux", s] for s in {r["seed"] for r in picked}]
