@@ -39,12 +39,14 @@ class Arm:
   """One side of a claim: the rows of its data file whose fields equal ``where``. ``select`` names a
   field left open: the value with the best mean ``val_accuracy`` is used. ``mean_over``: a seed's rows
   differing in that field are averaged (e.g. the accuracy over active-learning rounds). ``minus``: the
-  rows matching it (same seed) are subtracted, e.g. a gain over ERM."""
+  rows matching it (same seed) are subtracted, e.g. a gain over ERM. ``constant``: a fixed control
+  (chance) on every seed of the other arm; ``where`` is then empty."""
   label: str
   where: dict
   select: str | None = None
   mean_over: str | None = None
   minus: dict | None = None
+  constant: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +128,34 @@ CLAIMS = (
     Claim("self-distillation (Furlanello et al., 2018)", "generation 1 beats its teacher (generation 0)",
           "self_distillation", "accuracy", Arm("generation 1", {"generation": 1}),
           Arm("generation 0", {"generation": 0})),
+    *(Claim(name, f"{label} beats ERM (IF=100)", "imbalance_resampling", "balanced_accuracy",
+            Arm(label, {"method": method}), Arm("ERM", {"method": "erm"}))
+      for name, label, method in (("re-sampling", "class-balanced over-sampling", "oversample"),
+                                  ("SMOTE (Chawla et al., 2002)", "SMOTE", "smote"),
+                                  ("DRW (Cao et al., 2019)", "deferred re-weighting", "drw"),
+                                  ("M2m (Kim et al., 2020)", "M2m", "m2m"))),
+    Claim("ALFA-Mix (Parvaneh et al., 2022)", "beats margin sampling at a low budget (40 labels)", "active",
+          "test_accuracy", Arm("ALFA-Mix", {"strategy": "alfamix", "num_labelled": 40}),
+          Arm("margin", {"strategy": "margin", "num_labelled": 40})),
+    Claim("ALFA-Mix (Parvaneh et al., 2022)", "beats margin sampling over the whole curve", "active",
+          "test_accuracy", Arm("ALFA-Mix, mean over rounds", {"strategy": "alfamix"}, mean_over="round"),
+          Arm("margin, mean over rounds", {"strategy": "margin"}, mean_over="round")),
+    Claim("ALFA-Mix (Parvaneh et al., 2022)", "beats random sampling at a low budget (40 labels)", "active",
+          "test_accuracy", Arm("ALFA-Mix", {"strategy": "alfamix", "num_labelled": 40}),
+          Arm("random", {"strategy": "random", "num_labelled": 40})),
+    Claim("BALD (Gal et al., 2017)", "beats random sampling over the whole curve", "active", "test_accuracy",
+          Arm("BALD, mean over rounds", {"strategy": "bald"}, mean_over="round"),
+          Arm("random, mean over rounds", {"strategy": "random"}, mean_over="round")),
+    *(Claim("Non-robust features (Ilyas et al., 2019)",
+            f"D_{kind} teaches above chance (ε = {eps:g}, {share} of ‖x‖)", "nonrobust", "accuracy",
+            Arm(f"trained on D_{kind}", {"method": kind, "epsilon": eps}), Arm("chance", {}, constant=0.1))
+      for eps, share in ((1.0, "26 %"), (0.065, "1.7 %")) for kind in ("det", "rand")),
+    Claim("Relation Networks (Santoro et al., 2017)", "the RN beats a CNN+MLP on relational questions",
+          "relational", "relational", Arm("RN", {"model": "rn"}), Arm("CNN+MLP", {"model": "cnn_mlp"})),
+    *(Claim("Relation Networks (Santoro et al., 2017)",
+            f"{label} beats the question-only answer prior on relational questions", "relational",
+            "relational", Arm(label, {"model": model}), Arm("question only", {"model": "question_only"}))
+      for label, model in (("the RN", "rn"), ("the CNN+MLP", "cnn_mlp"))),
     Claim("Deep InfoMax (Hjelm et al., 2019)", "DIM (NCE) features beat a random encoder", "dim", "accuracy",
           Arm("NCE probe", {"method": "nce"}), Arm("random-encoder probe", {"method": "random"})),
     *(Claim("Deep InfoMax (Hjelm et al., 2019)", f"NCE beats {other.upper()}", "dim", "accuracy",
@@ -152,7 +182,10 @@ def judge(claim: Claim, data_dir: Path = DATA) -> tuple[stats.Paired, dict, dict
   """``(paired result, method values, control values, choice note)`` of ``claim``."""
   rows = load_rows(claim.data, data_dir)
   method, note = arm_values(rows, claim.method, claim.metric)
-  control, control_note = arm_values(rows, claim.control, claim.metric)
+  if claim.control.constant is not None:
+    control, control_note = {s: claim.control.constant for s in method}, ""
+  else:
+    control, control_note = arm_values(rows, claim.control, claim.metric)
   return stats.paired(method, control, claim.direction), method, control, note + control_note
 
 
