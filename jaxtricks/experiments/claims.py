@@ -105,7 +105,7 @@ def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, f
 CLAIMS = (
     Claim("Hinton KD (2015)", "a distilled student beats the student alone", "distillation", "value",
           Arm("KD student", {"method": "kd"}), Arm("student alone", {"method": "student"})),
-    *(Claim("Class-Balanced loss (Cui et al., 2019)", f"CB focal beats the plain loss (IF={f})", "imbalance",
+    *(Claim("Class-Balanced loss (Cui et al., 2019)", f"CB focal beats the plain loss (IF={f:g})", "imbalance",
             "balanced_accuracy", Arm("CB focal", {"method": "cb_focal", "imbalance": f}),
             Arm("ERM", {"method": "erm", "imbalance": f})) for f in (10.0, 100.0)),
     Claim("Class-Balanced loss (Cui et al., 2019)", "the gain grows with the imbalance (IF=100 vs 10)",
@@ -226,6 +226,23 @@ def summary_table(rows: Sequence[dict], by: Sequence[str], columns: dict[str, st
   return "\n".join(lines)
 
 
+def curve_table(rows: Sequence[dict], by: str, x: str, metric: str) -> str:
+  """Learning curves: a row per ``by`` value, a column per ``x`` value, mean ± std of ``metric``."""
+  xs = sorted({r[x] for r in rows})
+  lines = [f"| {by} | " + " | ".join(str(v) for v in xs) + " | mean |", "|---" * (len(xs) + 2) + "|"]
+  for key in dict.fromkeys(r[by] for r in rows):
+    group = [r for r in rows if r[by] == key]
+    seeds = sorted({r["seed"] for r in group})
+    per_seed = [np.mean([r[metric] for r in group if r["seed"] == s]) for s in seeds]
+    lines.append(f"| {key} | " + " | ".join(mean_std([r[metric] for r in group if r[x] == v]) for v in xs)
+                 + f" | {mean_std(per_seed)} |")
+  return "\n".join(lines)
+
+
+LONG_TAIL_COLUMNS = {"balanced test accuracy (%)": "balanced_accuracy", "many-shot (%)": "many",
+                     "medium-shot (%)": "medium", "few-shot (%)": "few"}
+
+
 def _temperature(r: dict) -> str:
   return r["method"] + (f", T = {r['temperature']:g}" if "temperature" in r else "")
 
@@ -235,11 +252,11 @@ TABLES: dict[str, Callable[[Path], str]] = {
                                             {"test accuracy (%)": "value"}),
     "imbalance": lambda d: summary_table(
         load_rows("imbalance", d), ("imbalance", "method"),
-        {"balanced test accuracy (%)": "balanced_accuracy", "many": "many", "medium": "medium", "few": "few"},
+        LONG_TAIL_COLUMNS,
         label=lambda r: f"IF={r['imbalance']:g}, {r['method']}"),
     "imbalance_80_epochs": lambda d: summary_table(
         load_rows("imbalance_80_epochs", d), ("imbalance", "method"),
-        {"balanced test accuracy (%)": "balanced_accuracy", "many": "many", "medium": "medium", "few": "few"},
+        LONG_TAIL_COLUMNS,
         label=lambda r: f"IF={r['imbalance']:g}, {r['method']}"),
     "open_set": lambda d: summary_table(
         load_rows("open_set", d), ("method", "temperature"),
@@ -249,6 +266,22 @@ TABLES: dict[str, Callable[[Path], str]] = {
                                                  {"test accuracy (%)": "accuracy"}),
     "dim": lambda d: summary_table(load_rows("dim", d), ("method",),
                                    {"linear-probe test accuracy (%)": "accuracy"}),
+    "imbalance_resampling": lambda d: summary_table(
+        load_rows("imbalance_resampling", d), ("method",),
+        LONG_TAIL_COLUMNS),
+    "active": lambda d: curve_table(load_rows("active", d), "strategy", "num_labelled", "test_accuracy"),
+    "nonrobust": lambda d: summary_table(
+        load_rows("nonrobust", d), ("method", "epsilon"),
+        {"ε / mean ‖x‖ (%)": "relative_epsilon", "clean test accuracy (%)": "accuracy",
+         "targeted attack success (%)": "attack_success"}),
+    "relational": lambda d: summary_table(
+        load_rows("relational", d), ("model",),
+        {"relational (%)": "relational", "non-relational (%)": "nonrelational"}),
+    "infogan": lambda d: summary_table(
+        load_rows("infogan", d), ("info_weight",),
+        {"Q on real digits (%)": "code_accuracy_real", "Q, codes shuffled (%)": "code_accuracy_real_chance",
+         "generated samples (%)": "code_accuracy_generated",
+         "generated, codes shuffled (%)": "code_accuracy_generated_chance"}),
     "robust_features": lambda d: summary_table(
         load_rows("robust_features", d), ("row",),
         {"clean (%)": "accuracy", "robust, L2 ε = 0.5 (%)": "robust_accuracy"}),

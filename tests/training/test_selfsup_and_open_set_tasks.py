@@ -2,6 +2,7 @@
 
 import pytest
 
+from jaxtricks.experiments.common import fit_validated
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO
@@ -30,3 +31,11 @@ def test_open_set_losses_train_and_report_open_set_metrics(tmp_path, loss):
     assert 0 <= final[key] <= 1
   if loss != "softmax":
     assert state.params["points"].shape == (6 * config.open_set.num_centers, 32)
+
+
+def test_open_set_validation_split_of_known_digits_reports_closed_set_accuracy_only(tmp_path):
+  config = load_config(REPO / "configs" / "digits_open_set.py", "smoke,loss=rpl")
+  config.progress = False
+  validation, test = fit_validated(config, tmp_path)
+  assert set(k for k in validation if k.startswith("eval/")) == {"eval/accuracy"}
+  assert {"eval/accuracy", "eval/auroc", "eval/oscr"} <= set(test)
