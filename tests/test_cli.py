@@ -70,9 +70,14 @@ def test_bad_input_is_a_one_line_error_with_exit_status_2(tmp_path, args, messag
 
 def test_active_learning_cli_keeps_its_run_in_runs_recipe_timestamp(tmp_path):
   result = subprocess.run([sys.executable, "-m", "jaxtricks.active", "--config=active_digits:smoke",
-                           "--config.progress=False"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
+                           "--config.progress=False", "--record=data/active.jsonl"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   (run,) = (tmp_path / "runs" / "active_digits").iterdir()
   assert result.stdout.splitlines()[0] == f"workdir: runs/active_digits/{run.name}"
   assert {"metrics.jsonl", "results.md", "learning_curves.png"} <= {p.name for p in run.iterdir()}
+  # --record: one line per strategy, seed and round, the accuracy without the labelled indices.
+  records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+  recorded = [json.loads(line) for line in (tmp_path / "data" / "active.jsonl").read_text().splitlines()]
+  assert recorded == [{k: r[k] for k in ("num_labelled", "round", "seed", "strategy", "test_accuracy")}
+                      for r in records]

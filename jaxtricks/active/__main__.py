@@ -2,9 +2,11 @@
 
 Runs every strategy × seed of ``config.active``; re-running with the same ``--workdir`` resumes after
 the last finished round. Writes ``metrics.jsonl``, ``results.md``, ``learning_curves.png`` and
-``penalty_matrix.png``.
+``penalty_matrix.png``; ``--record=FILE`` also writes the per-seed accuracies, one round per line
+without the labelled indices (``docs/data/active.jsonl``, read by ``jaxtricks.experiments.claims``).
 """
 
+import json
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -18,6 +20,8 @@ _CONFIG = config_flags.DEFINE_config_file("config", str(recipe_path("active_digi
                                           "Active-learning recipe name or config file, with :ARG.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it has records).")
+_RECORD = flags.DEFINE_string("record", None, "Also write each round's accuracy (no indices) here.")
+RECORDED = ("strategy", "seed", "round", "num_labelled", "test_accuracy")
 
 
 def main(argv):
@@ -33,6 +37,10 @@ def main(argv):
   except (ValueError, TypeError) as e:
     usage_error(str(e))
   print(report(records, workdir))
+  if _RECORD.value:
+    Path(_RECORD.value).parent.mkdir(parents=True, exist_ok=True)
+    Path(_RECORD.value).write_text("".join(json.dumps({k: r[k] for k in RECORDED}, sort_keys=True) + "\n"
+                                           for r in records))
   print(f"artifacts: {', '.join(sorted(p.name for p in workdir.iterdir()))}")
 
 
