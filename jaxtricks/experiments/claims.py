@@ -40,13 +40,16 @@ class Arm:
   field left open: the value with the best mean ``val_accuracy`` is used. ``mean_over``: a seed's rows
   differing in that field are averaged (e.g. the accuracy over active-learning rounds). ``minus``: the
   rows matching it (same seed) are subtracted, e.g. a gain over ERM. ``constant``: a fixed control
-  (chance) on every seed of the other arm; ``where`` is then empty."""
+  (chance) on every seed of the other arm; ``where`` is then empty. ``data`` / ``metric``: the arm's
+  own file and field, when they are not the claim's (the same seeds of another experiment)."""
   label: str
   where: dict
   select: str | None = None
   mean_over: str | None = None
   minus: dict | None = None
   constant: float | None = None
+  data: str | None = None
+  metric: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +108,8 @@ def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, f
 CLAIMS = (
     Claim("Hinton KD (2015)", "a distilled student beats the student alone", "distillation", "value",
           Arm("KD student", {"method": "kd"}), Arm("student alone", {"method": "student"})),
-    *(Claim("Class-Balanced loss (Cui et al., 2019)", f"CB focal beats the plain loss (IF={f:g})", "imbalance",
-            "balanced_accuracy", Arm("CB focal", {"method": "cb_focal", "imbalance": f}),
+    *(Claim("Class-Balanced loss (Cui et al., 2019)", f"CB focal beats the plain loss (IF={f:g})",
+            "imbalance", "balanced_accuracy", Arm("CB focal", {"method": "cb_focal", "imbalance": f}),
             Arm("ERM", {"method": "erm", "imbalance": f})) for f in (10.0, 100.0)),
     Claim("Class-Balanced loss (Cui et al., 2019)", "the gain grows with the imbalance (IF=100 vs 10)",
           "imbalance", "balanced_accuracy",
@@ -128,6 +131,10 @@ CLAIMS = (
     Claim("self-distillation (Furlanello et al., 2018)", "generation 1 beats its teacher (generation 0)",
           "self_distillation", "accuracy", Arm("generation 1", {"generation": 1}),
           Arm("generation 0", {"generation": 0})),
+    Claim("self-distillation (Furlanello et al., 2018)",
+          "generation 1 beats the same CNN trained alone with its seed", "self_distillation", "accuracy",
+          Arm("generation 1", {"generation": 1}),
+          Arm("CNN alone", {"method": "student"}, data="distillation", metric="value")),
     *(Claim(name, f"{label} beats ERM (IF=100)", "imbalance_resampling", "balanced_accuracy",
             Arm(label, {"method": method}), Arm("ERM", {"method": "erm"}))
       for name, label, method in (("re-sampling", "class-balanced over-sampling", "oversample"),
@@ -180,12 +187,13 @@ CLAIMS = (
 
 def judge(claim: Claim, data_dir: Path = DATA) -> tuple[stats.Paired, dict, dict, str]:
   """``(paired result, method values, control values, choice note)`` of ``claim``."""
-  rows = load_rows(claim.data, data_dir)
-  method, note = arm_values(rows, claim.method, claim.metric)
+  values = lambda arm: arm_values(load_rows(arm.data or claim.data, data_dir), arm,  # noqa: E731
+                                  arm.metric or claim.metric)
+  method, note = values(claim.method)
   if claim.control.constant is not None:
     control, control_note = {s: claim.control.constant for s in method}, ""
   else:
-    control, control_note = arm_values(rows, claim.control, claim.metric)
+    control, control_note = values(claim.control)
   return stats.paired(method, control, claim.direction), method, control, note + control_note
 
 
