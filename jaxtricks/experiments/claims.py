@@ -157,6 +157,19 @@ CLAIMS = (
             f"D_{kind} teaches above chance (ε = {eps:g}, {share} of ‖x‖)", "nonrobust", "accuracy",
             Arm(f"trained on D_{kind}", {"method": kind, "epsilon": eps}), Arm("chance", {}, constant=0.1))
       for eps, share in ((1.0, "26 %"), (0.065, "1.7 %")) for kind in ("det", "rand")),
+    *(Claim("Pseudo-labelling (Lee, 2013)",
+            f"unlabelled digits with own labels help ({100 * f:g} % labelled)", "few_labels", "accuracy",
+            Arm("pseudo-labelling", {"method": "pseudo_label", "fraction": f}),
+            Arm("supervised", {"method": "supervised", "fraction": f})) for f in (0.05, 0.1)),
+    *(Claim("Noisy Student (Xie et al., 2020)",
+            f"generation {g} beats generation {g - 1} ({100 * f:g} % labelled)", "few_labels", "accuracy",
+            Arm(f"generation {g}", {"method": f"noisy_student_{g}", "fraction": f}),
+            Arm(f"generation {g - 1}" if g > 1 else "its supervised teacher",
+                {"method": f"noisy_student_{g - 1}" if g > 1 else "supervised", "fraction": f}))
+      for f in (0.05, 0.1) for g in (1, 2)),
+    *(Claim("RandAugment (Cubuk et al., 2020)", f"beats the 1-pixel crop ({100 * f:g} % labelled)",
+            "few_labels", "accuracy", Arm("RandAugment", {"method": "supervised", "fraction": f}),
+            Arm("crop only", {"method": "supervised_crop", "fraction": f})) for f in (0.05, 0.1)),
     Claim("Relation Networks (Santoro et al., 2017)", "the RN beats a CNN+MLP on relational questions",
           "relational", "relational", Arm("RN", {"model": "rn"}), Arm("CNN+MLP", {"model": "cnn_mlp"})),
     *(Claim("Relation Networks (Santoro et al., 2017)",
@@ -290,6 +303,9 @@ TABLES: dict[str, Callable[[Path], str]] = {
         {"Q on real digits (%)": "code_accuracy_real", "Q, codes shuffled (%)": "code_accuracy_real_chance",
          "generated samples (%)": "code_accuracy_generated",
          "generated, codes shuffled (%)": "code_accuracy_generated_chance"}),
+    "few_labels": lambda d: summary_table(
+        load_rows("few_labels", d), ("fraction", "method"), {"test accuracy (%)": "accuracy"},
+        label=lambda r: f"{100 * r['fraction']:g} % labelled, {r['method']}"),
     "robust_features": lambda d: summary_table(
         load_rows("robust_features", d), ("row",),
         {"clean (%)": "accuracy", "robust, L2 ε = 0.5 (%)": "robust_accuracy"}),
