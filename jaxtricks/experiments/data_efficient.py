@@ -47,21 +47,24 @@ def _fit(recipe: str, arg: str, workdir: Path, **overrides) -> dict:
 
 
 def few_labels(seeds: int, out: Path, smoke: bool) -> list[dict]:
+  """Seed s draws its own split (``dataset.split_seed = s``: the test digits and which training digits
+  keep their labels) and trains with seed s."""
   rows = []
   for fraction in FRACTIONS:
     for seed in range(seeds):
       base = f"smoke={smoke},seed={seed},labelled={fraction}"
-      tag = f"{fraction}_s{seed}"
+      tag = f"{fraction}_split{seed}"
       teacher_dir = out / f"supervised_{tag}"
       for method, arg, workdir in (("supervised", "method=supervised", teacher_dir),
                                    ("supervised_crop", "method=supervised,randaugment=0",
                                     out / f"supervised_crop_{tag}"),
                                    ("pseudo_label", "method=pseudo_label", out / f"pseudo_label_{tag}")):
-        final = _fit("digits_semi", f"{base},{arg}", workdir)
+        final = _fit("digits_semi", f"{base},{arg}", workdir, **{"dataset.split_seed": seed})
         rows.append({"part": "few_labels", "method": method, "fraction": fraction, "seed": seed,
                      "accuracy": final["eval/accuracy"]})
       final = _fit("digits_semi", f"{base},method=noisy_student,generations={GENERATIONS}",
-                   out / f"noisy_student_{tag}", **{"semi.teacher_workdir": str(teacher_dir)})
+                   out / f"noisy_student_{tag}", **{"semi.teacher_workdir": str(teacher_dir),
+                                                    "dataset.split_seed": seed})
       for g, metrics in enumerate(final["generations"], start=1):
         rows.append({"part": "few_labels", "method": f"noisy_student_{g}", "fraction": fraction,
                      "seed": seed, "accuracy": metrics["eval/accuracy"],
