@@ -235,7 +235,7 @@ def summary_table(rows: Sequence[dict], by: Sequence[str], columns: dict[str, st
                   label: Callable[[dict], str] | None = None) -> str:
   """A row per distinct ``by`` value (in first-seen order): seeds and mean ± std of each column."""
   keys = list(dict.fromkeys(tuple(r.get(k) for k in by) for r in rows))
-  label = label or (lambda r: ", ".join(f"{r[k]}" for k in by))
+  label = label or (lambda r: ", ".join(f"{r[k]}" for k in by if k in r))
   lines = ["| " + " | ".join([" / ".join(by), "seeds", *columns]) + " |", "|---" * (len(columns) + 2) + "|"]
   for key in keys:
     group = [r for r in rows if tuple(r.get(k) for k in by) == key]
