@@ -162,7 +162,8 @@ CLAIMS = (
             Arm("pseudo-labelling", {"method": "pseudo_label", "fraction": f}),
             Arm("supervised", {"method": "supervised", "fraction": f})) for f in (0.05, 0.1)),
     *(Claim("Noisy Student (Xie et al., 2020)",
-            f"generation {g} beats generation {g - 1} ({100 * f:g} % labelled)", "few_labels", "accuracy",
+            f"generation {g} beats {f'generation {g - 1}' if g > 1 else 'its supervised teacher'} "
+            f"({100 * f:g} % labelled)", "few_labels", "accuracy",
             Arm(f"generation {g}", {"method": f"noisy_student_{g}", "fraction": f}),
             Arm(f"generation {g - 1}" if g > 1 else "its supervised teacher",
                 {"method": f"noisy_student_{g - 1}" if g > 1 else "supervised", "fraction": f}))
