@@ -319,17 +319,18 @@ def blocks(data_dir: Path = DATA) -> dict[str, str]:
           **{name: make(data_dir) for name, make in TABLES.items()}}
 
 
-BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(\n<!-- end: \2 -->)", re.S)
+BLOCK = re.compile(r"<!-- generated: (\w+) -->\n(.*?)<!-- end: \1 -->", re.S)
 
 
 def render(page: str, data_dir: Path = DATA) -> str:
   """``page`` with every generated block rewritten; fails naming a block the page lacks or one it has
   that is not generated here."""
   texts = blocks(data_dir)
-  found = [m.group(2) for m in BLOCK.finditer(page)]
+  found = [m.group(1) for m in BLOCK.finditer(page)]
   if sorted(found) != sorted(texts):
     raise ValueError(f"docs/results.md has the blocks {sorted(found)}; the generator writes {sorted(texts)}")
-  return BLOCK.sub(lambda m: m.group(1) + texts[m.group(2)] + m.group(4), page)
+  block = lambda name: f"<!-- generated: {name} -->\n{texts[name]}\n<!-- end: {name} -->"  # noqa: E731
+  return BLOCK.sub(lambda m: block(m.group(1)), page)
 
 
 def main(argv) -> None:
@@ -338,7 +339,7 @@ def main(argv) -> None:
   new = render(page)
   if flags.FLAGS.check:
     pairs = zip(BLOCK.finditer(page), BLOCK.finditer(new))
-    stale = [old.group(2) for old, fresh in pairs if old.group(3) != fresh.group(3)]
+    stale = [old.group(1) for old, fresh in pairs if old.group(2) != fresh.group(2)]
     if stale:
       sys.exit(f"docs/results.md: the blocks {stale} differ from docs/data; run python -m "
                "jaxtricks.experiments.claims")
