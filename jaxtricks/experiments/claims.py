@@ -177,6 +177,13 @@ CLAIMS = (
             f"{label} beats the question-only answer prior on relational questions", "relational",
             "relational", Arm(label, {"model": model}), Arm("question only", {"model": "question_only"}))
       for label, model in (("the RN", "rn"), ("the CNN+MLP", "cnn_mlp"))),
+    Claim("SLA (Lee et al., 2020)", "SLA with aggregated inference beats the baseline", "sla", "accuracy",
+          Arm("SLA+AG", {"method": "sla"}), Arm("baseline", {"method": "baseline"})),
+    Claim("SLA (Lee et al., 2020)", "the self-distilled single head beats the baseline", "sla", "accuracy",
+          Arm("SLA+SD", {"method": "sla_sd"}), Arm("baseline", {"method": "baseline"})),
+    *(Claim("SLA (Lee et al., 2020)", f"{label} with rotations hurts", "sla", "accuracy",
+            Arm(label, {"method": mode}), Arm("baseline", {"method": "baseline"}), direction=-1)
+      for label, mode in (("data augmentation (DA)", "da"), ("multi-task learning (MT)", "mt"))),
     Claim("Deep InfoMax (Hjelm et al., 2019)", "DIM (NCE) features beat a random encoder", "dim", "accuracy",
           Arm("NCE probe", {"method": "nce"}), Arm("random-encoder probe", {"method": "random"})),
     *(Claim("Deep InfoMax (Hjelm et al., 2019)", f"NCE beats {other.upper()}", "dim", "accuracy",
@@ -286,6 +293,10 @@ TABLES: dict[str, Callable[[Path], str]] = {
          "closed-set accuracy (%)": "accuracy", "OSCR (%)": "oscr"}, label=_temperature),
     "self_distillation": lambda d: summary_table(load_rows("self_distillation", d), ("generation",),
                                                  {"test accuracy (%)": "accuracy"}),
+    "sla": lambda d: summary_table(
+        load_rows("sla", d), ("method",),
+        {"test accuracy (%)": "accuracy", "single inference (%)": "accuracy_single",
+         "aggregated (%)": "accuracy_aggregated"}),
     "dim": lambda d: summary_table(load_rows("dim", d), ("method",),
                                    {"linear-probe test accuracy (%)": "accuracy"}),
     "imbalance_resampling": lambda d: summary_table(
