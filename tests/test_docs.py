@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from jaxtricks.experiments.common import SCRIPT_FLAGS
 from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -127,7 +128,7 @@ def _script_flags(module: str) -> set[str]:
       if node.func.attr.startswith("DEFINE") and node.args and isinstance(node.args[0], ast.Constant):
         names.add(node.args[0].value)
     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_script":
-      names |= {"seeds", "out", "smoke", "record"} | {k.arg for k in node.keywords if k.arg != "seeds"}
+      names |= set(SCRIPT_FLAGS) | {k.arg for k in node.keywords}
   return names
 
 

@@ -28,6 +28,7 @@ from absl import app, flags
 
 from jaxtricks.experiments import stats
 from jaxtricks.experiments.common import mean_std
+from jaxtricks.experiments.selfsup_open_set import open_set_label
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "results.md"
@@ -95,10 +96,13 @@ def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, f
     note = f" ({arm.select} = {value:g}, chosen on validation)"
   if any(r.get("diverged") for r in picked):
     raise ValueError(f"{arm.label}: training diverged on some of the seeds of {arm.where}")
-  values = {s: float(np.mean([r[metric] for r in picked if r["seed"] == s]))
-            for s in sorted({r["seed"] for r in picked})}
-  if len(values) != len(picked) and not arm.mean_over:
-    raise ValueError(f"{arm.label}: several rows per seed match {arm.where}")
+  seeds = sorted({r["seed"] for r in picked})
+  per_seed = {s: [r for r in picked if r["seed"] == s] for s in seeds}
+  for s, rs in per_seed.items():  # One row per seed, or one per value of the averaged field.
+    if len(rs) > 1 and (not arm.mean_over or len({r[arm.mean_over] for r in rs}) != len(rs)):
+      raise ValueError(f"{arm.label}: seed {s} has {len(rs)} rows matching {arm.where}"
+                       + (f" that do not differ in {arm.mean_over}" if arm.mean_over else ""))
+  values = {s: float(np.mean([r[metric] for r in rs])) for s, rs in per_seed.items()}
   if arm.minus is not None:
     base = {r["seed"]: r[metric] for r in matching(rows, arm.minus)}
     values = {s: v - base[s] for s, v in values.items() if s in base}
@@ -272,10 +276,6 @@ LONG_TAIL_COLUMNS = {"balanced test accuracy (%)": "balanced_accuracy", "many-sh
                      "medium-shot (%)": "medium", "few-shot (%)": "few"}
 
 
-def _temperature(r: dict) -> str:
-  return r["method"] + (f", T = {r['temperature']:g}" if "temperature" in r else "")
-
-
 TABLES: dict[str, Callable[[Path], str]] = {
     "distillation": lambda d: summary_table(load_rows("distillation", d), ("method",),
                                             {"test accuracy (%)": "value"}),
@@ -290,7 +290,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "open_set": lambda d: summary_table(
         load_rows("open_set", d), ("method", "temperature"),
         {"validation accuracy (%)": "val_accuracy", "AUROC (%)": "auroc",
-         "closed-set accuracy (%)": "accuracy", "OSCR (%)": "oscr"}, label=_temperature),
+         "closed-set accuracy (%)": "accuracy", "OSCR (%)": "oscr"}, label=open_set_label),
     "self_distillation": lambda d: summary_table(load_rows("self_distillation", d), ("generation",),
                                                  {"test accuracy (%)": "accuracy"}),
     "sla": lambda d: summary_table(

@@ -30,6 +30,7 @@ class Option:
   choices: Sequence[str] | None = None
 
 
+SCRIPT_FLAGS = ("seeds", "out", "smoke", "record")  # Every script's own flags (run_script).
 _DEFINERS = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
              str: flags.DEFINE_string, list: flags.DEFINE_list, tuple: flags.DEFINE_list}
 
@@ -42,7 +43,7 @@ def run_script(name: str, main: Callable[[types.SimpleNamespace, Path], None], *
 
   Call it under ``if __name__ == "__main__":`` only: the flags are defined when the script runs, so
   two experiment modules can be imported side by side."""
-  options = {"seeds": Option(seeds, "Seeds (0, 1, ...) per setting."),
+  options = {"seeds": Option(seeds, "Seeds (0, 1, ...) per setting."),  # SCRIPT_FLAGS, then options.
              "out": Option(f"results/{name}", "Output directory (each run keeps its workdir there, so "
                            "an interrupted sweep resumes)."),
              "smoke": Option(False, "Use the configs' :smoke variants (a quick check)."),
@@ -93,6 +94,21 @@ def save_figure(fig, path: Path, dpi: int = 100) -> None:
   """``fig`` laid out tightly and written to ``path``."""
   fig.tight_layout()
   fig.savefig(path, dpi=dpi)
+
+
+def save_image_rows(panels: dict[str, Any], path: Path) -> None:
+  """One titled row per ``panels`` item (``[n, H, W, 1]`` images in [0, 1], clipped), written to
+  ``path``."""
+  from matplotlib.figure import Figure
+
+  count = len(next(iter(panels.values())))
+  fig = Figure(figsize=(1.1 * count, 1.2 * len(panels)))
+  for row, (title, images) in zip(fig.subplots(len(panels), count), panels.items()):
+    row[0].set_title(title, fontsize=8, loc="left")
+    for ax, image in zip(row, images):
+      ax.imshow(np.clip(image[..., 0], 0, 1), cmap="gray", vmin=0, vmax=1)
+      ax.axis("off")
+  save_figure(fig, path, dpi=100)
 
 
 def run_parts(parts: dict[str, Callable[[int, Path, bool], list]], args: types.SimpleNamespace,

@@ -25,7 +25,7 @@ from jaxtricks.data.constructed import nonrobust_dataset
 from jaxtricks.data.randaugment import (TORCHVISION_OPS, op_magnitudes, randaugment, to_float, to_uint8,
                                         torchvision_op)
 from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_parts, run_script,
-                                         save_figure, save_results)
+                                         save_figure, save_image_rows, save_results)
 from jaxtricks.training.config import load_config
 from jaxtricks.training.runs import Runs
 
@@ -126,13 +126,7 @@ def perturbation_figure(path: Path, source: Path, smoke: bool, norm: float, coun
     panels[f"D_det, ε = {epsilon:g} ({100 * epsilon / norm:.1f} % of ‖x‖)"] = moved
     panels[f"its perturbation (×{0.5 / max(np.abs(delta).max(), 1e-8):.0f})"] = (
         0.5 + 0.5 * delta / max(np.abs(delta).max(), 1e-8))
-  fig = Figure(figsize=(1.1 * count, 1.2 * len(panels)))
-  for row, (title, images) in zip(fig.subplots(len(panels), count), panels.items()):
-    row[0].set_title(title, fontsize=8, loc="left")
-    for ax, image in zip(row, images):
-      ax.imshow(np.clip(image[..., 0], 0, 1), cmap="gray", vmin=0, vmax=1)
-      ax.axis("off")
-  save_figure(fig, path, dpi=100)
+  save_image_rows(panels, path)
 
 
 def _pattern(size: int = 32) -> np.ndarray:

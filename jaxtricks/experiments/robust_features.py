@@ -19,11 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
 from jaxtricks.data.constructed import inverted_dataset, nonrobust_dataset
-from jaxtricks.experiments.common import fit_and_release, mean_std, run_script, save_figure, save_results
+from jaxtricks.experiments.common import fit_and_release, mean_std, run_script, save_image_rows, save_results
 from jaxtricks.experiments.stats import paired
 from jaxtricks.training.config import load_config
 from jaxtricks.training.runs import Runs
@@ -85,14 +84,7 @@ def figure(out: Path, smoke: bool, count: int = 8) -> None:
   moved = nonrobust_dataset(lambda x: standard(x)[0], train, "det", epsilon=1.0, step_size=0.2,
                             steps=5 if smoke else 100, seed=0)[0].images
   panels["D_det − original (×4)"] = 0.5 + 4 * (moved - train.images)
-  fig = Figure(figsize=(1.1 * count, 1.2 * len(panels)))
-  axes = fig.subplots(len(panels), count)
-  for row, (title, images) in zip(axes, panels.items()):
-    row[0].set_title(title, fontsize=8, loc="left")
-    for ax, image in zip(row, images):
-      ax.imshow(np.clip(image[..., 0], 0, 1), cmap="gray", vmin=0, vmax=1)
-      ax.axis("off")
-  save_figure(fig, out / "robust_features.png", dpi=100)
+  save_image_rows(panels, out / "robust_features.png")
 
 
 def report(rows: list[dict]) -> str:
@@ -115,6 +107,8 @@ def report(rows: list[dict]) -> str:
               "image to the result: " + "; ".join(f"{name} {distance(name, 'start')} → "
                                                   f"{distance(name, 'end')}" for name in ("D_R", "D_NR"))
               + "."]
+  if seeds < 2:  # A paired interval needs two seeds.
+    return "\n".join(lines) + "\n"
   lines += ["", "Claims: paired difference method − control in points, mean [95 % t interval]; verdict by "
             "`jaxtricks/experiments/stats.py`:", "", "| claim | difference | verdict |", "|---|---|---|"]
   for claim, method, control, metric, direction in CLAIMS:

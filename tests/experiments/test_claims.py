@@ -73,3 +73,12 @@ def test_a_setting_that_diverged_on_a_seed_is_not_chosen():
   assert claims.chosen_on_validation(rows, "temperature") == 1.0
   table = claims.summary_table(rows, ("method", "temperature"), {"AUROC": "auroc"})
   assert "| rpl, 0.1 | 3 (1 diverged) | 90.0 ± 0.0 |" in table
+
+
+def test_rows_averaged_per_seed_must_differ_in_the_averaged_field():
+  rows = [{"strategy": "margin", "seed": 0, "round": r, "test_accuracy": 0.5 + r / 10} for r in range(3)]
+  arm = claims.Arm("margin, mean over rounds", {"strategy": "margin"}, mean_over="round")
+  values, _ = claims.arm_values(rows, arm, "test_accuracy")
+  assert values == pytest.approx({0: 0.6})
+  with pytest.raises(ValueError, match="do not differ in round"):
+    claims.arm_values(rows + rows[:1], arm, "test_accuracy")
