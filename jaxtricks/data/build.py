@@ -30,8 +30,9 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
   median) and ``sort_of_clevr`` (``num_train`` / ``num_test`` scenes of ``version`` with all their
   questions) are returned as generated, from ``split_seed``.
 
-  ``val_fraction > 0`` carves a stratified validation split out of the training split (seeded by
-  ``split_seed``) after ``train_classes`` and before the long tail, so it is balanced like the test
+  ``val_fraction > 0`` carves a validation split out of the training split: for the generated
+  sources its last rows (independent draws; a scene keeps its questions), else a stratified one
+  (seeded by ``split_seed``) after ``train_classes`` and before the long tail, so it is balanced like the test
   split (model selection then aims at the balanced accuracy that is reported) and every class keeps
   validation examples; its examples never train. ``evaluate_on`` picks the split that is returned
   second: ``test`` (the default) or ``validation`` (choose hyper-parameters on it, then report the
@@ -48,20 +49,26 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
   if config.evaluate_on == "validation" and not config.val_fraction:
     raise ValueError("dataset.evaluate_on='validation' needs dataset.val_fraction > 0")
   streamed = config.source in STREAMED or (config.source == "tfds" and config.streaming)
-  if config.val_fraction and (streamed or config.source in ("mmoe_synthetic", "sort_of_clevr")):
+  if config.val_fraction and streamed:
     raise ValueError(f"dataset.val_fraction needs labelled images in memory; dataset.source="
-                     f"{config.source!r}{' (streamed)' if streamed else ''} does not take it "
-                     f"(got {config.val_fraction})")
+                     f"{config.source!r} (streamed) does not take it (got {config.val_fraction})")
   if config.source in ("mmoe_synthetic", "sort_of_clevr"):
     for key in ("imbalance_factor", "train_classes", "test_classes"):
       if config[key] not in (1.0, ()):
         raise ValueError(f"dataset.{key} applies to labelled images; dataset.source="
                          f"{config.source!r} does not take it (got {config[key]!r})")
     if config.source == "sort_of_clevr":
-      return sort_of_clevr_datasets(config.split_seed, config.num_train or 9800,
-                                    config.num_test or 200, version=config.version)
-    return mmoe_datasets(config.split_seed, config.rho, num_train=config.num_train or 10000,
-                         num_test=config.num_test or 1000, binary=config.binarize)
+      train, test = sort_of_clevr_datasets(config.split_seed, config.num_train or 9800,
+                                           config.num_test or 200, version=config.version)
+    else:
+      train, test = mmoe_datasets(config.split_seed, config.rho, num_train=config.num_train or 10000,
+                                  num_test=config.num_test or 1000, binary=config.binarize)
+    if not config.val_fraction:
+      return train, test
+    # Generated rows are independent draws: the last val_fraction of them (whole scenes) hold out.
+    kept = len(train) - int(round(config.val_fraction * len(train)))
+    validation = train.subset(np.arange(kept, len(train)))
+    return train.subset(np.arange(kept)), validation if config.evaluate_on == "validation" else test
   if config.source == "digits":
     train, test = load_digits(image_size=config.image_size, channels=config.channels,
                               test_fraction=config.test_fraction, split_seed=config.split_seed)

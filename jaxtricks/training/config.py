@@ -107,8 +107,8 @@ def _dataset_block() -> ml_collections.ConfigDict:
   #                            instead of stopping with its name.
   d.channels = 1  # digits only: 1 or 3.
   d.test_fraction = 0.3  # digits only: stratified held-out fraction.
-  d.val_fraction = 0.0  # In-memory labelled sets: a stratified validation split carved from the
-  #                       training split (after train_classes, before the long tail); 0: none.
+  d.val_fraction = 0.0  # Held out of the training split (not streamed): stratified, after
+  #                       train_classes, before the long tail; generated sources: the last rows; 0: none.
   d.evaluate_on = "test"  # test | validation: the split the run's eval/ metrics come from.
   d.standardize = True  # Per-channel (x − mean) / std with training statistics (streamed: pixel_mean,
   #                         pixel_std); False: pixels in [0, 1].

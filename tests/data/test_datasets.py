@@ -89,13 +89,26 @@ def test_bad_dataset_config(field, value, match):
     build_datasets(config)
 
 
-@pytest.mark.parametrize("source", ["mmoe_synthetic", "folder"])
-def test_a_validation_split_needs_labelled_images_in_memory(source):
+def test_a_streamed_source_takes_no_validation_split():
   config = base_config().dataset
-  config.update(source=source, val_fraction=0.1, path="unused")
-  with pytest.raises(ValueError, match=f"dataset.val_fraction needs labelled images in memory; "
-                                       f"dataset.source='{source}'"):
+  config.update(source="folder", val_fraction=0.1, path="unused")
+  with pytest.raises(ValueError, match="dataset.val_fraction needs labelled images in memory; "
+                                       "dataset.source='folder' .streamed."):
     build_datasets(config)
+
+
+def test_a_generated_source_holds_out_its_last_scenes_with_their_questions():
+  config = base_config().dataset
+  config.update(source="sort_of_clevr", num_train=20, num_test=4)
+  train_all, test = build_datasets(config)
+  config.update(val_fraction=0.25, evaluate_on="validation")
+  train, validation = build_datasets(config)
+  assert (len(train), len(validation)) == (15, 5)
+  np.testing.assert_array_equal(validation.images, train_all.images[15:])
+  np.testing.assert_array_equal(validation.extras["questions"], train_all.extras["questions"][15:])
+  np.testing.assert_array_equal(train.extras["answers"], train_all.extras["answers"][:15])
+  config.evaluate_on = "test"
+  np.testing.assert_array_equal(build_datasets(config)[1].images, test.images)
 
 
 def test_labels_outside_num_classes_are_rejected():
