@@ -111,7 +111,9 @@ def test_your_own_code_page_runs_top_to_bottom(tmp_path, monkeypatch):
     exec(compile(block, f"docs/your_own_code.md, python block {i + 1}", "exec"), namespace)  # noqa: S102
 
 
-COMMAND = re.compile(r"python -m (jaxtricks(?:\.\w+)+)((?:[ \t]+(?:\\\n[ \t]*)?--[\w.]+(?:=[^\s`|\\]*)?)*)")
+# A command: the module, then its flags (a value may be quoted: --rows="a b,c").
+COMMAND = re.compile(r'python -m (jaxtricks(?:\.\w+)+)'
+                     r'((?:[ \t]+(?:\\\n[ \t]*)?--[\w.]+(?:=(?:"[^"]*"|[^\s`|\\]*))?)*)')
 ABSL = {"help", "helpfull", "helpshort", "verbosity", "v"}
 
 
@@ -151,7 +153,7 @@ def test_every_command_a_page_gives_uses_flags_and_recipes_that_exist(page):
   (``--config=NAME``, ``DIR``) are skipped."""
   problems = []
   for module, flag_text in COMMAND.findall(page.read_text()):
-    flags = re.findall(r"--([\w.]+)(?:=([^\s`|\\]*))?", flag_text)
+    flags = re.findall(r'--([\w.]+)(?:=("[^"]*"|[^\s`|\\]*))?', flag_text)
     known = _script_flags(module) | ABSL
     problems += [f"{module} has no flag --{name}" for name, _ in flags
                  if name.split(".")[0] not in known]

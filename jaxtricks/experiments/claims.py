@@ -38,7 +38,8 @@ DATA = REPO / "docs" / "data"
 @dataclasses.dataclass(frozen=True)
 class Arm:
   """One side of a claim: the rows of its data file whose fields equal ``where``. ``select`` names a
-  field left open: the value with the best mean ``val_accuracy`` is used. ``mean_over``: a seed's rows
+  field left open: the value with the best mean ``val_accuracy`` is used (among ``among`` when given,
+  e.g. the rows a default recipe may be). ``mean_over``: a seed's rows
   differing in that field are averaged (e.g. the accuracy over active-learning rounds). ``minus``: the
   rows matching it (same seed) are subtracted, e.g. a gain over ERM. ``constant``: a fixed control
   (chance) on every seed of the other arm; ``where`` is then empty. ``data`` / ``metric``: the arm's
@@ -46,6 +47,7 @@ class Arm:
   label: str
   where: dict
   select: str | None = None
+  among: tuple | None = None
   mean_over: str | None = None
   minus: dict | None = None
   constant: float | None = None
@@ -56,7 +58,7 @@ class Arm:
 @dataclasses.dataclass(frozen=True)
 class Claim:
   """``method`` is better (``direction=1``) or lower (−1) than ``control`` in ``metric``, paired by
-  seed, on the rows of ``docs/data/<data>.jsonl``."""
+  seed, on the rows of ``docs/data/<data>.jsonl``; printed × ``scale`` with ``digits`` decimals."""
   paper: str
   claim: str
   data: str
@@ -64,6 +66,8 @@ class Claim:
   method: Arm
   control: Arm
   direction: int = 1
+  scale: float = 100.0
+  digits: int = 1
 
 
 def load_rows(name: str, data_dir: Path = DATA) -> list[dict]:
@@ -77,13 +81,14 @@ def matching(rows: Sequence[dict], where: dict) -> list[dict]:
 
 
 def chosen_on_validation(rows: Sequence[dict], field: str) -> object:
-  """The value of ``field`` whose rows have the highest mean ``val_accuracy`` (ties: the smaller); a
+  """The value of ``field`` whose rows have the highest mean ``val_accuracy`` (ties: the first in sorted
+  order); a
   value whose training diverged on some seed (``diverged`` rows) is not a candidate."""
   failed = {r[field] for r in rows if r.get("diverged")}
   values = sorted({r[field] for r in rows} - failed)
   if not values:
     raise ValueError(f"no rows to choose {field} from")
-  return max(values, key=lambda v: (np.mean([r["val_accuracy"] for r in rows if r[field] == v]), -v))
+  return max(values, key=lambda v: np.mean([r["val_accuracy"] for r in rows if r[field] == v]))
 
 
 def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, float], str]:
@@ -91,9 +96,11 @@ def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, f
   picked = matching(rows, arm.where)
   note = ""
   if arm.select:
-    value = chosen_on_validation(picked, arm.select)
+    candidates = [r for r in picked if arm.among is None or r[arm.select] in arm.among]
+    value = chosen_on_validation(candidates, arm.select)
     picked = [r for r in picked if r[arm.select] == value]
-    note = f" ({arm.select} = {value:g}, chosen on validation)"
+    note = f" ({arm.select} = {value:g}, chosen on validation)" if isinstance(value, float) else \
+        f" ({value}, chosen on validation)"
   if any(r.get("diverged") for r in picked):
     raise ValueError(f"{arm.label}: training diverged on some of the seeds of {arm.where}")
   seeds = sorted({r["seed"] for r in picked})
@@ -109,9 +116,34 @@ def arm_values(rows: Sequence[dict], arm: Arm, metric: str) -> tuple[dict[int, f
   return values, note
 
 
+STACK_ROWS = ("+ mixup", "+ logit adjustment − label smoothing")  # The bag_of_tricks rows a default
+# recipe may be: the full stacks that docs/data holds (the paper's, and ours for the long tail).
+
+
 CLAIMS = (
+    Claim("Bag of Tricks (He et al., 2019)", "the stacked tricks beat plain training (IF=10)",
+          "bag_of_tricks", "balanced_accuracy", Arm("the stack", {}, select="row", among=STACK_ROWS),
+          Arm("baseline", {"row": "baseline"})),
+    Claim("Bag of Tricks (He et al., 2019)", "the paper's stack, through mixup, beats plain training (IF=10)",
+          "bag_of_tricks", "balanced_accuracy", Arm("the stack through mixup", {"row": "+ mixup"}),
+          Arm("baseline", {"row": "baseline"})),
+    Claim("PReLU (He et al., 2015)", "PReLU beats ReLU (the whole stack, IF=10)", "bag_of_tricks",
+          "balanced_accuracy", Arm("PReLU", {"row": "all with PReLU"}),
+          Arm("ReLU", {"row": "+ logit adjustment − label smoothing"})),
     Claim("Hinton KD (2015)", "a distilled student beats the student alone", "distillation", "value",
           Arm("KD student", {"method": "kd"}), Arm("student alone", {"method": "student"})),
+    *(Claim("Relational KD (Park et al., 2019)", f"{label} beats the student alone", "distillation", "value",
+            Arm(label, {"method": method}), Arm("student alone", {"method": "student"}))
+      for label, method in (("RKD-D", "rkd_d"), ("RKD-A", "rkd_a"), ("RKD-DA", "rkd_da"))),
+    Claim("Relational KD (Park et al., 2019)", "RKD-DA adds to KD", "distillation", "value",
+          Arm("KD + RKD-DA", {"method": "kd_rkd"}), Arm("KD", {"method": "kd"})),
+    Claim("Relational KD (Park et al., 2019)", "a label-free RKD student beats its metric teacher (Recall@1)",
+          "distillation", "value", Arm("RKD student", {"method": "metric_rkd"}),
+          Arm("triplet teacher", {"method": "metric_teacher"})),
+    Claim("Relational KD (Park et al., 2019)",
+          "a label-free RKD student beats the same student trained with labels (Recall@1)", "distillation",
+          "value", Arm("RKD student", {"method": "metric_rkd"}),
+          Arm("triplet student", {"method": "metric_student"})),
     *(Claim("Class-Balanced loss (Cui et al., 2019)", f"CB focal beats the plain loss (IF={f:g})",
             "imbalance", "balanced_accuracy", Arm("CB focal", {"method": "cb_focal", "imbalance": f}),
             Arm("ERM", {"method": "erm", "imbalance": f})) for f in (10.0, 100.0)),
@@ -175,6 +207,30 @@ CLAIMS = (
     *(Claim("RandAugment (Cubuk et al., 2020)", f"beats the 1-pixel crop ({100 * f:g} % labelled)",
             "few_labels", "accuracy", Arm("RandAugment", {"method": "supervised", "fraction": f}),
             Arm("crop only", {"method": "supervised_crop", "fraction": f})) for f in (0.05, 0.1)),
+    *(Claim("MMoE (Ma et al., 2018)", f"MMoE's test loss is below {label}'s (ρ = 0.5)", "mmoe", "loss",
+            Arm("MMoE", {"model": "mmoe", "rho": 0.5}), Arm(label, {"model": model, "rho": 0.5}),
+            direction=-1, scale=1, digits=4)
+      for label, model in (("OMoE", "omoe"), ("Shared-Bottom", "shared_bottom"))),
+    Claim("MMoE (Ma et al., 2018)", "MMoE's gain over Shared-Bottom grows as the tasks' relatedness falls",
+          "mmoe", "loss",
+          Arm("Shared-Bottom − MMoE at ρ = 0.5", {"model": "shared_bottom", "rho": 0.5},
+              minus={"model": "mmoe", "rho": 0.5}),
+          Arm("Shared-Bottom − MMoE at ρ = 1", {"model": "shared_bottom", "rho": 1.0},
+              minus={"model": "mmoe", "rho": 1.0}),
+          scale=1, digits=4),
+    Claim("InfoGAN (Chen et al., 2016)", "the information term makes the categorical code the digit class",
+          "infogan", "code_accuracy_real", Arm("λ = 1", {"info_weight": 1.0}),
+          Arm("λ = 0", {"info_weight": 0.0})),
+    Claim("InfoGAN (Chen et al., 2016)", "the code's class accuracy is above its chance floor (λ = 1)",
+          "infogan", "code_accuracy_real", Arm("λ = 1", {"info_weight": 1.0}),
+          Arm("λ = 1, codes shuffled", {"info_weight": 1.0}, metric="code_accuracy_real_chance")),
+    *(Claim("transfer learning", f"{label} beats training from scratch ({budget} images per class)",
+            "transfer", "accuracy", Arm(label, {"method": method, "budget": budget}),
+            Arm("from scratch", {"method": "scratch", "budget": budget}))
+      for budget in (5, 20)
+      for label, method in (("fine-tuning", "finetune"), ("a frozen backbone", "freeze"))),
+    Claim("GoogLeNet (Szegedy et al., 2015)", "auxiliary heads help a little", "aux_heads", "accuracy",
+          Arm("with auxiliary heads", {"method": "with_aux"}), Arm("without", {"method": "without_aux"})),
     Claim("Relation Networks (Santoro et al., 2017)", "the RN beats a CNN+MLP on relational questions",
           "relational", "relational", Arm("RN", {"model": "rn"}), Arm("CNN+MLP", {"model": "cnn_mlp"})),
     *(Claim("Relation Networks (Santoro et al., 2017)",
@@ -210,10 +266,14 @@ CLAIMS = (
 )
 
 
-def judge(claim: Claim, data_dir: Path = DATA) -> tuple[stats.Paired, dict, dict, str]:
-  """``(paired result, method values, control values, choice note)`` of ``claim``."""
-  values = lambda arm: arm_values(load_rows(arm.data or claim.data, data_dir), arm,  # noqa: E731
-                                  arm.metric or claim.metric)
+def judge(claim: Claim, data_dir: Path = DATA,
+          rows: dict[str, list[dict]] | None = None) -> tuple[stats.Paired, dict, dict, str]:
+  """``(paired result, method values, control values, choice note)`` of ``claim``, on the files of
+  ``data_dir`` or on ``rows`` (by data name: a sweep judging its own rows)."""
+  def values(arm):
+    name = arm.data or claim.data
+    return arm_values(rows[name] if rows is not None else load_rows(name, data_dir), arm,
+                      arm.metric or claim.metric)
   method, note = values(claim.method)
   if claim.control.constant is not None:
     control, control_note = {s: claim.control.constant for s in method}, ""
@@ -222,18 +282,19 @@ def judge(claim: Claim, data_dir: Path = DATA) -> tuple[stats.Paired, dict, dict
   return stats.paired(method, control, claim.direction), method, control, note + control_note
 
 
-def claims_table(claims: Sequence[Claim] = CLAIMS, data_dir: Path = DATA) -> str:
+def claims_table(claims: Sequence[Claim] = CLAIMS, data_dir: Path = DATA,
+                 rows: dict[str, list[dict]] | None = None) -> str:
   lines = ["| paper | claim | per-seed data | seeds | method | control | paired difference [95 % t] | "
            "bootstrap 95 % | verdict |", "|---|---|---|---|---|---|---|---|---|"]
   for c in claims:
-    result, method, control, note = judge(c, data_dir)
+    result, method, control, note = judge(c, data_dir, rows)
     seeds = sorted(set(method) & set(control))
-    boot = "" if result.bootstrap is None else "[{:+.1f}, {:+.1f}]".format(*(100 * b for b in
-                                                                           result.bootstrap))
-    method_cell = f"{c.method.label}{note} {mean_std([method[s] for s in seeds])}"
-    control_cell = f"{c.control.label} {mean_std([control[s] for s in seeds])}"
+    number = lambda v: f"{c.scale * v:+.{c.digits}f}"  # noqa: E731
+    boot = "" if result.bootstrap is None else "[{}, {}]".format(*map(number, result.bootstrap))
+    spread = lambda values: mean_std([values[s] for s in seeds], scale=c.scale, digits=c.digits)  # noqa: E731
     lines.append(f"| {c.paper} | {c.claim} | [`{c.data}`](data/{c.data}.jsonl) | {len(seeds)} | "
-                 f"{method_cell} | {control_cell} | {result.describe()} | {boot} | **{result.verdict}** |")
+                 f"{c.method.label}{note} {spread(method)} | {c.control.label} {spread(control)} | "
+                 f"{result.describe(c.scale, c.digits)} | {boot} | **{result.verdict}** |")
   return "\n".join(lines)
 
 
@@ -244,15 +305,16 @@ def verdict_rule() -> str:
 
 
 def summary_table(rows: Sequence[dict], by: Sequence[str], columns: dict[str, str],
-                  label: Callable[[dict], str] | None = None) -> str:
-  """A row per distinct ``by`` value (in first-seen order): seeds and mean ± std of each column."""
+                  label: Callable[[dict], str] | None = None, scale: float = 100.0, digits: int = 1) -> str:
+  """A row per distinct ``by`` value (in first-seen order): seeds and mean ± std (× ``scale``) of each
+  column."""
   keys = list(dict.fromkeys(tuple(r.get(k) for k in by) for r in rows))
   label = label or (lambda r: ", ".join(f"{r[k]}" for k in by if k in r))
   lines = ["| " + " | ".join([" / ".join(by), "seeds", *columns]) + " |", "|---" * (len(columns) + 2) + "|"]
   for key in keys:
     group = [r for r in rows if tuple(r.get(k) for k in by) == key]
-    cells = [mean_std([r[f] for r in group if f in r]) if any(f in r for r in group) else ""
-             for f in columns.values()]
+    cells = [mean_std([r[f] for r in group if f in r], scale=scale, digits=digits)
+             if any(f in r for r in group) else "" for f in columns.values()]
     diverged = sum(r.get("diverged", False) for r in group)
     seeds = f"{len(group)} ({diverged} diverged)" if diverged else str(len(group))
     lines.append("| " + " | ".join([label(group[0]), seeds, *cells]) + " |")
@@ -272,62 +334,61 @@ def curve_table(rows: Sequence[dict], by: str, x: str, metric: str) -> str:
   return "\n".join(lines)
 
 
-LONG_TAIL_COLUMNS = {"balanced test accuracy (%)": "balanced_accuracy", "many-shot (%)": "many",
-                     "medium-shot (%)": "medium", "few-shot (%)": "few"}
+def long_tail_table(rows: Sequence[dict], by: Sequence[str]) -> str:
+  """Balanced test accuracy and its many / medium / few-shot parts, by ``by`` (IF first when given)."""
+  label = (lambda r: f"IF={r['imbalance']:g}, {r['method']}") if "imbalance" in by else None
+  return summary_table(rows, by, {"balanced test accuracy (%)": "balanced_accuracy", "many-shot (%)": "many",
+                                  "medium-shot (%)": "medium", "few-shot (%)": "few"}, label=label)
 
 
-TABLES: dict[str, Callable[[Path], str]] = {
-    "distillation": lambda d: summary_table(load_rows("distillation", d), ("method",),
-                                            {"test accuracy (%)": "value"}),
-    "imbalance": lambda d: summary_table(
-        load_rows("imbalance", d), ("imbalance", "method"),
-        LONG_TAIL_COLUMNS,
-        label=lambda r: f"IF={r['imbalance']:g}, {r['method']}"),
-    "imbalance_80_epochs": lambda d: summary_table(
-        load_rows("imbalance_80_epochs", d), ("imbalance", "method"),
-        LONG_TAIL_COLUMNS,
-        label=lambda r: f"IF={r['imbalance']:g}, {r['method']}"),
-    "open_set": lambda d: summary_table(
-        load_rows("open_set", d), ("method", "temperature"),
+TABLES: dict[str, Callable[[list[dict]], str]] = {  # By data file: docs/data/<name>.jsonl.
+    "bag_of_tricks": lambda rows: summary_table(
+        rows, ("row",), {"validation balanced accuracy (%)": "val_accuracy",
+                         "balanced test accuracy (%)": "balanced_accuracy"}),
+    "distillation": lambda rows: summary_table(rows, ("method", "metric"),
+                                               {"test accuracy or Recall@1 (%)": "value"}),
+    "imbalance": lambda rows: long_tail_table(rows, ("imbalance", "method")),
+    "imbalance_80_epochs": lambda rows: long_tail_table(rows, ("imbalance", "method")),
+    "open_set": lambda rows: summary_table(
+        rows, ("method", "temperature"),
         {"validation accuracy (%)": "val_accuracy", "AUROC (%)": "auroc",
          "closed-set accuracy (%)": "accuracy", "OSCR (%)": "oscr"}, label=open_set_label),
-    "self_distillation": lambda d: summary_table(load_rows("self_distillation", d), ("generation",),
-                                                 {"test accuracy (%)": "accuracy"}),
-    "sla": lambda d: summary_table(
-        load_rows("sla", d), ("method",),
-        {"test accuracy (%)": "accuracy", "single inference (%)": "accuracy_single",
-         "aggregated (%)": "accuracy_aggregated"}),
-    "dim": lambda d: summary_table(load_rows("dim", d), ("method",),
-                                   {"linear-probe test accuracy (%)": "accuracy"}),
-    "imbalance_resampling": lambda d: summary_table(
-        load_rows("imbalance_resampling", d), ("method",),
-        LONG_TAIL_COLUMNS),
-    "active": lambda d: curve_table(load_rows("active", d), "strategy", "num_labelled", "test_accuracy"),
-    "nonrobust": lambda d: summary_table(
-        load_rows("nonrobust", d), ("method", "epsilon"),
+    "self_distillation": lambda rows: summary_table(rows, ("generation",), {"test accuracy (%)": "accuracy"}),
+    "sla": lambda rows: summary_table(
+        rows, ("method",), {"test accuracy (%)": "accuracy", "single inference (%)": "accuracy_single",
+                            "aggregated (%)": "accuracy_aggregated"}),
+    "dim": lambda rows: summary_table(rows, ("method",), {"linear-probe test accuracy (%)": "accuracy"}),
+    "imbalance_resampling": lambda rows: long_tail_table(rows, ("method",)),
+    "active": lambda rows: curve_table(rows, "strategy", "num_labelled", "test_accuracy"),
+    "nonrobust": lambda rows: summary_table(
+        rows, ("method", "epsilon"),
         {"ε / mean ‖x‖ (%)": "relative_epsilon", "clean test accuracy (%)": "accuracy",
          "targeted attack success (%)": "attack_success"}),
-    "relational": lambda d: summary_table(
-        load_rows("relational", d), ("model",),
-        {"relational (%)": "relational", "non-relational (%)": "nonrelational"}),
-    "infogan": lambda d: summary_table(
-        load_rows("infogan", d), ("info_weight",),
+    "mmoe": lambda rows: summary_table(rows, ("model", "rho"), {"test loss (MSE 1 + MSE 2)": "loss"},
+                                       label=lambda r: f"{r['model']}, ρ = {r['rho']:g}", scale=1, digits=4),
+    "transfer": lambda rows: summary_table(
+        rows, ("budget", "method"), {"test accuracy, digits 5–9 (%)": "accuracy"},
+        label=lambda r: f"{r['budget']} per class, {r['method']}" if r["budget"] else f"all, {r['method']}"),
+    "aux_heads": lambda rows: summary_table(rows, ("method",), {"test accuracy (%)": "accuracy"}),
+    "relational": lambda rows: summary_table(
+        rows, ("model",), {"relational (%)": "relational", "non-relational (%)": "nonrelational"}),
+    "infogan": lambda rows: summary_table(
+        rows, ("info_weight",),
         {"Q on real digits (%)": "code_accuracy_real", "Q, codes shuffled (%)": "code_accuracy_real_chance",
          "generated samples (%)": "code_accuracy_generated",
          "generated, codes shuffled (%)": "code_accuracy_generated_chance"}),
-    "few_labels": lambda d: summary_table(
-        load_rows("few_labels", d), ("fraction", "method"), {"test accuracy (%)": "accuracy"},
+    "few_labels": lambda rows: summary_table(
+        rows, ("fraction", "method"), {"test accuracy (%)": "accuracy"},
         label=lambda r: f"{100 * r['fraction']:g} % labelled, {r['method']}"),
-    "robust_features": lambda d: summary_table(
-        load_rows("robust_features", d), ("row",),
-        {"clean (%)": "accuracy", "robust, L2 ε = 0.5 (%)": "robust_accuracy"}),
+    "robust_features": lambda rows: summary_table(
+        rows, ("row",), {"clean (%)": "accuracy", "robust, L2 ε = 0.5 (%)": "robust_accuracy"}),
 }
 
 
 def blocks(data_dir: Path = DATA) -> dict[str, str]:
   """Every generated block's text, by name."""
   return {"verdict_rule": verdict_rule(), "claims": claims_table(data_dir=data_dir),
-          **{name: make(data_dir) for name, make in TABLES.items()}}
+          **{name: make(load_rows(name, data_dir)) for name, make in TABLES.items()}}
 
 
 BLOCK = re.compile(r"<!-- generated: (\w+) -->\n(.*?)<!-- end: \1 -->", re.S)

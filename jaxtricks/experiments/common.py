@@ -117,21 +117,34 @@ def run_parts(parts: dict[str, Callable[[int, Path, bool], list]], args: types.S
   return [row for name in args.parts for row in parts[name](args.seeds, out, args.smoke)]
 
 
-def save_results(out: Path, results: Any, table: str, *, echo: bool = True) -> None:
-  """``results.json`` (the raw per-seed results), ``results.jsonl`` (the same rows, one per line, when
-  ``results`` is a list of rows) and ``results.md`` (the table) in ``out``; prints the table if
-  ``echo``."""
-  (out / "results.json").write_text(json.dumps(results, indent=1))
-  if isinstance(results, list):
-    (out / "results.jsonl").write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in results))
+def save_results(out: Path, rows: list[dict], table: str, *, echo: bool = True) -> None:
+  """The per-seed ``rows`` as JSON Lines (``results.jsonl``, what ``--record`` copies) and ``table``
+  (``results.md``) in ``out``; prints the table if ``echo``."""
+  (out / "results.jsonl").write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
   (out / "results.md").write_text(table)
   if echo:
     print(table)
 
 
+def finished_metrics(config, workdir: Path) -> dict | None:
+  """The final metrics of a run of ``config`` that finished in ``workdir`` (its ``config.json`` is
+  ``config``'s and its ``final_metrics.json`` was written after it), else None."""
+  workdir = Path(workdir)
+  saved, done = workdir / "config.json", workdir / "final_metrics.json"
+  if not (saved.exists() and done.exists()) or done.stat().st_mtime < saved.stat().st_mtime:
+    return None
+  if saved.read_text() != config.to_json_best_effort(indent=2):
+    return None
+  return json.loads(done.read_text())
+
+
 def fit_and_release(config, workdir: Path, **kwargs) -> dict:
   """``fit(config, workdir)``'s final metrics, then JAX's compiled programs dropped: each XLA:CPU
-  executable keeps memory mappings of its own, and dozens of runs in one process exhaust them."""
+  executable keeps memory mappings of its own, and dozens of runs in one process exhaust them. A run
+  that already finished with this config (and no ``datasets`` override) is read, not compiled again,
+  so a sweep's rerun only trains what is missing."""
+  if not kwargs and (done := finished_metrics(config, workdir)) is not None:
+    return done
   final, _ = fit(config, workdir, **kwargs)
   jax.clear_caches()
   gc.collect()
@@ -143,10 +156,16 @@ def fit_validated(config, workdir: Path, val_fraction: float = 0.1) -> tuple[dic
   ``val_fraction`` of its training split (``dataset.val_fraction``): it trains evaluating on that
   validation split, then the finished run is resumed with ``dataset.evaluate_on = "test"``, which
   trains nothing and evaluates the same final state on the test split. Select on the first, report
-  the second."""
+  the second. The validation metrics are kept in ``workdir/validation_metrics.json``."""
+  workdir = Path(workdir)
   config = copy.deepcopy(config)
   config.dataset.val_fraction = val_fraction
+  test_config = copy.deepcopy(config)
   config.dataset.evaluate_on = "validation"
+  test_config.dataset.evaluate_on = "test"
+  kept = workdir / "validation_metrics.json"
+  if kept.exists() and (test := finished_metrics(test_config, workdir)) is not None:
+    return json.loads(kept.read_text()), test
   validation = fit_and_release(config, workdir)
-  config.dataset.evaluate_on = "test"
-  return validation, fit_and_release(config, workdir)
+  kept.write_text(json.dumps(validation, indent=2))
+  return validation, fit_and_release(test_config, workdir)

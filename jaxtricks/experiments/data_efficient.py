@@ -9,7 +9,7 @@ supervised teacher with RandAugment and with the plain 1-pixel crop, pseudo-labe
 Noisy Student generations from that teacher; ``aux`` runs ``configs/digits_googlenet.py`` with and
 without the heads; ``nonrobust`` trains one standard model and then ``configs/digits_nonrobust.py``
 for D_det and D_rand; ``gallery`` draws every RandAugment op. Writes ``results.md``,
-``results.json`` and the plots; runs keep their workdirs, so a sweep resumes.
+``results.jsonl`` and the plots; runs keep their workdirs, so a sweep resumes.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ import numpy as np
 import tqdm
 from matplotlib.figure import Figure
 
-from jaxtricks.experiments.common import Option, mean_std, run_script, save_figure, save_results
+from jaxtricks.experiments.claims import TABLES
+from jaxtricks.experiments.common import Option, fit_and_release, run_script, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
-from jaxtricks.training.trainer import fit
 
 CLASSIFICATION = ("teacher", "student", "kd", "rkd_d", "rkd_a", "rkd_da", "kd_rkd")
 METRIC = ("metric_teacher", "metric_student", "metric_rkd")
@@ -35,7 +35,7 @@ def run(methods, seeds: int, out: Path, smoke: bool) -> list[dict]:
       config.distill.teacher.seed = seed
       config.distill.teacher.progress = False
       config.distill.teacher_workdir = str(out / f"{teacher}_seed{seed}")
-    final, _ = fit(config, out / f"{method}_seed{seed}")
+    final = fit_and_release(config, out / f"{method}_seed{seed}")
     metric = "eval/recall@1" if config.task == "metric_learning" else "eval/accuracy"
     rows.append({"method": method, "seed": seed, "metric": metric.removeprefix("eval/"),
                  "value": final[metric]})
@@ -43,17 +43,12 @@ def run(methods, seeds: int, out: Path, smoke: bool) -> list[dict]:
 
 
 def write_report(rows: list[dict], out: Path) -> str:
-  methods = list(dict.fromkeys(r["method"] for r in rows))
-  values = {m: [r["value"] for r in rows if r["method"] == m] for m in methods}
-  lines = ["Digits: test accuracy (classification) and Recall@1 on unseen digits 5–9 (metric "
-           "learning), %, mean ± std over seeds:", "",
-           "| method | metric | mean ± std | seeds |", "|---|---|---|---|"]
-  for m in methods:
-    metric = next(r["metric"] for r in rows if r["method"] == m)
-    lines.append(f"| {m} | {metric} | {mean_std(values[m])} | {len(values[m])} |")
-  report = "\n".join(lines) + "\n"
+  report = ("Digits: test accuracy (classification) and Recall@1 on unseen digits 5–9 (metric learning), "
+            "%, mean ± std over seeds:\n\n" + TABLES["distillation"](rows) + "\n")
   save_results(out, rows, report, echo=False)
 
+  methods = list(dict.fromkeys(r["method"] for r in rows))
+  values = {m: [r["value"] for r in rows if r["method"] == m] for m in methods}
   metric = [m for m in methods if m.startswith("metric")]
   groups = [g for g in ([m for m in methods if m not in metric], metric) if g]
   fig = Figure(figsize=(4 * len(groups) + 2, 3.5))

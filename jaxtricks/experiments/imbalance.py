@@ -23,9 +23,9 @@ from sklearn.metrics import recall_score
 from sklearn.svm import SVC
 
 from jaxtricks.data import build_datasets
-from jaxtricks.experiments.common import Option, mean_std, run_script, sample_std, save_figure, save_results
+from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_script, sample_std,
+                                         save_figure, save_results)
 from jaxtricks.training.config import load_config
-from jaxtricks.training.trainer import fit
 
 # Classical baselines on the same split and pixels (flattened, standardised), class-balanced weights.
 SKLEARN = {"sklearn_svc": lambda: SVC(class_weight="balanced"),
@@ -78,7 +78,7 @@ def run(methods, imbalances, seeds, out: Path, smoke: bool, epochs: int = 0) -> 
     config = recipe(method, arg, seed, epochs)
     if method == "m2m" and "erm" in methods:
       config.m2m.generator_workdir = str(out / f"if{imbalance:g}{folder}" / f"erm_seed{seed}")
-    final, _ = fit(config, workdir)
+    final = fit_and_release(config, workdir)
     rows.append({**key, "epochs": config.train.num_epochs,
                  "balanced_accuracy": final["eval/balanced_accuracy"],
                  **shot_accuracies(final["eval/per_class_recall"], final["train_class_counts"])})

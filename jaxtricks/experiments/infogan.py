@@ -5,7 +5,7 @@ categorical code capture the digit class?
 
 Runs ``configs/digits_infogan.py`` with ``info_weight`` 1 and 0 for each seed (one digits classifier,
 trained once in ``--out/classifier``, scores the generated samples), and writes ``results.md``,
-``results.json`` and, per λ and continuous code m, ``codes_lambda<λ>_c<m>.png``: rows vary the
+``results.jsonl`` and, per λ and continuous code m, ``codes_lambda<λ>_c<m>.png``: rows vary the
 categorical code, columns continuous code m from −1 to 1, the noise and the other codes fixed. Runs
 keep their workdirs, so a sweep resumes.
 """

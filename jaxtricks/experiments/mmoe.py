@@ -7,7 +7,8 @@ Every run of ``configs/synthetic_mmoe.py`` (one model, one ρ) is the task's own
 over all steps and vmapped over seeds in one compiled program: seed ``s`` generates its data with
 ``dataset.split_seed + s`` and initialises with ``seed + s``, and visits the batches that
 ``jaxtricks.training.fit`` would (``test_mmoe_experiment`` checks that both give the same loss).
-Writes ``results.md``, ``results.json``, ``loss_vs_rho.png`` and ``robustness.png`` into ``--out``.
+Writes ``results.md``, the per-run rows (``results.jsonl``), ``loss_vs_rho.png`` and ``robustness.png``
+into ``--out``.
 """
 
 from __future__ import annotations
@@ -84,51 +85,57 @@ def _config(model: str, rho: float, epochs: int) -> ml_collections.ConfigDict:
   return load_config("synthetic_mmoe", f"model={model},rho={rho},epochs={epochs}")
 
 
-def run(seeds: int, hist_seeds: int, hist_rho: float, epochs: int) -> dict:
-  table = {m: {str(r): train_seeds(_config(m, r, epochs), seeds)[0].sum(-1).tolist() for r in RHOS}
-           for m in KINDS}
-  hist = {m: train_seeds(_config(m, hist_rho, epochs), hist_seeds)[0].sum(-1).tolist() for m in KINDS}
-  return {"seeds": seeds, "epochs": epochs, "loss_vs_rho": table, "hist_rho": hist_rho,
-          "robustness": hist}
+def run(seeds: int, hist_seeds: int, hist_rho: float, epochs: int) -> list[dict]:
+  """One row per (model, ρ, seed): the test loss (MSE task 1 + MSE task 2). ``seeds`` runs at each of
+  :data:`RHOS`, ``hist_seeds`` at ``hist_rho`` (the robustness histogram; its first ``seeds`` runs are
+  that ρ's runs of the table)."""
+  rows = []
+  for model in KINDS:
+    for rho in sorted(set(RHOS) | {hist_rho}):
+      count = max(seeds, hist_seeds) if rho == hist_rho else seeds
+      losses = train_seeds(_config(model, rho, epochs), count)[0].sum(-1)
+      rows += [{"model": model, "rho": rho, "seed": s, "epochs": epochs, "loss": float(v)}
+               for s, v in enumerate(losses)]
+  return rows
 
 
-def report(results: dict, out: Path) -> str:
-  table, hist = results["loss_vs_rho"], results["robustness"]
-  lines = [f"Test loss (MSE task 1 + MSE task 2), mean ± std over {results['seeds']} runs "
-           f"({results['epochs']} epochs; each run its own data and initialisation):", "",
-           "| model | " + " | ".join(f"ρ = {r}" for r in RHOS) + " |",
-           "|---|" + "---|" * len(RHOS)]
+def report(rows: list[dict], out: Path, seeds: int, hist_rho: float) -> str:
+  """The loss per model and ρ over seeds ``0 … seeds−1``, the paired gaps to MMoE, the tail of the loss
+  over every run at ``hist_rho``, and the two figures."""
+  loss = lambda m, r, n=seeds: [x["loss"] for x in rows  # noqa: E731
+                                if (x["model"], x["rho"]) == (m, r) and x["seed"] < n]
+  lines = [f"Test loss (MSE task 1 + MSE task 2), mean ± std over {seeds} runs "
+           f"({rows[0]['epochs']} epochs; each run its own data and initialisation):", "",
+           "| model | " + " | ".join(f"ρ = {r}" for r in RHOS) + " |", "|---|" + "---|" * len(RHOS)]
   for m in KINDS:
-    lines.append(f"| {m} | " + " | ".join(
-        mean_std(table[m][str(r)], scale=1, digits=4) for r in RHOS) + " |")
+    lines.append(f"| {m} | " + " | ".join(mean_std(loss(m, r), scale=1, digits=4) for r in RHOS) + " |")
   lines += ["", "Paired by seed (run s of every model has the same data and initialisation seed): "
             "loss of the other model minus MMoE's, mean ± std (positive: MMoE better):", "",
             "| other model | " + " | ".join(f"ρ = {r}" for r in RHOS) + " |", "|---|" + "---|" * len(RHOS)]
   for m in KINDS[1:]:
-    gaps = [np.subtract(table[m][str(r)], table["mmoe"][str(r)]) for r in RHOS]
+    gaps = [np.subtract(loss(m, r), loss("mmoe", r)) for r in RHOS]
     lines.append(f"| {m} | " + " | ".join(mean_std(g, scale=1, digits=4, signed=True) for g in gaps) + " |")
-  lines += ["", f"Final test loss over {len(hist[KINDS[0]])} runs at ρ = {results['hist_rho']}:", "",
+  hist = {m: np.asarray(loss(m, hist_rho, n=np.inf)) for m in KINDS}
+  lines += ["", f"Final test loss over {len(hist[KINDS[0]])} runs at ρ = {hist_rho}:", "",
             "| model | mean | median | 90th percentile | worst |", "|---|---|---|---|---|"]
-  for m in KINDS:
-    v = np.asarray(hist[m])
-    lines.append(f"| {m} | {v.mean():.4f} | {np.median(v):.4f} | {np.percentile(v, 90):.4f} | "
-                 f"{v.max():.4f} |")
+  for m, v in hist.items():
+    stats = (v.mean(), np.median(v), np.percentile(v, 90), v.max())
+    lines.append(f"| {m} | " + " | ".join(f"{x:.4f}" for x in stats) + " |")
 
   fig = Figure(figsize=(5, 3.5))
   ax = fig.subplots()
   for m in KINDS:
-    means = [np.mean(table[m][str(r)]) for r in RHOS]
-    stds = [sample_std(table[m][str(r)]) for r in RHOS]
-    ax.errorbar(RHOS, means, yerr=stds, marker="o", capsize=3, label=m)
+    ax.errorbar(RHOS, [np.mean(loss(m, r)) for r in RHOS], yerr=[sample_std(loss(m, r)) for r in RHOS],
+                marker="o", capsize=3, label=m)
   ax.set(xlabel="task relatedness ρ (weight cosine)", ylabel="test loss", title="MMoE synthetic")
   ax.legend()
   save_figure(fig, out / "loss_vs_rho.png", dpi=120)
   fig = Figure(figsize=(5, 3.5))
   ax = fig.subplots()
-  bins = np.histogram_bin_edges(np.concatenate([hist[m] for m in KINDS]), bins=20)
+  bins = np.histogram_bin_edges(np.concatenate(list(hist.values())), bins=20)
   for m in KINDS:
     ax.hist(hist[m], bins=bins, alpha=0.5, label=m)
-  ax.set(xlabel="final test loss", ylabel="runs", title=f"robustness, ρ = {results['hist_rho']}")
+  ax.set(xlabel="final test loss", ylabel="runs", title=f"robustness, ρ = {hist_rho}")
   ax.legend()
   save_figure(fig, out / "robustness.png", dpi=120)
   return "\n".join(lines) + "\n"
@@ -136,8 +143,8 @@ def report(results: dict, out: Path) -> str:
 
 def main(args, out: Path) -> None:
   epochs = 2 if args.smoke else args.epochs
-  results = run(args.seeds, args.hist_seeds, args.hist_rho, epochs)
-  save_results(out, results, report(results, out))
+  rows = run(args.seeds, args.hist_seeds, args.hist_rho, epochs)
+  save_results(out, rows, report(rows, out, args.seeds, args.hist_rho))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
   python -m jaxtricks.experiments.relational --seeds=3 --out=results/relational
 
 Runs ``configs/sort_of_clevr_rn.py`` for both models and each seed (``--scale=full`` for the
-reference's setting on an accelerator) and writes ``results.md``, ``results.json`` and
+reference's setting on an accelerator) and writes ``results.md``, ``results.jsonl`` and
 ``curves.png`` (test accuracy per question kind over epochs). Runs keep their workdirs, so a sweep
 resumes. Each seed also gets the question-only prior's row: the training scenes' most frequent answer
 to each distinct question, what a model that ignores the image can reach.
@@ -18,9 +18,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
-from jaxtricks.experiments.common import Option, mean_std, run_script, save_figure, save_results
+from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_script, save_figure,
+                                         save_results)
 from jaxtricks.models.relational import KINDS
-from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 
 QUESTION_KINDS = ("nonrelational", "relational")
@@ -52,7 +52,7 @@ def run(seeds: int, scale: str, out: Path, smoke: bool) -> list[dict]:
       config = load_config("sort_of_clevr_rn", f"smoke={smoke},seed={seed},model={model},scale={scale}")
       config.progress = False
       workdir = out / f"{model}_seed{seed}"
-      final, _ = fit(config, workdir)
+      final = fit_and_release(config, workdir)
       curve = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
       curve = [r for r in curve if "eval/accuracy" in r]
       rows.append({"model": model, "seed": seed, "epochs": config.train.num_epochs,

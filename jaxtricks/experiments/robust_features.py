@@ -10,7 +10,7 @@ fresh standard CNNs trained on D_R (inverted through the ε = 0.5 model of seed 
 Claims, each judged by :mod:`jaxtricks.experiments.stats` on the paired per-seed differences: a
 standard model trained on D_R is more robust than one trained on the original digits and than one
 trained on D_NR, and less accurate on clean digits; adversarial training raises robust accuracy and
-lowers clean accuracy. Writes ``results.md``, ``results.json`` and ``robust_features.png``
+lowers clean accuracy. Writes ``results.md``, ``results.jsonl`` and ``robust_features.png``
 (originals, D_R, D_NR and D_det images of seed 0); runs keep their workdirs, so a sweep resumes.
 """
 
@@ -22,8 +22,8 @@ import numpy as np
 
 from jaxtricks.data import build_datasets
 from jaxtricks.data.constructed import inverted_dataset, nonrobust_dataset
+from jaxtricks.experiments import claims
 from jaxtricks.experiments.common import fit_and_release, mean_std, run_script, save_image_rows, save_results
-from jaxtricks.experiments.stats import paired
 from jaxtricks.training.config import load_config
 from jaxtricks.training.runs import Runs
 
@@ -33,14 +33,6 @@ ROWS = (("standard", "digits_robust_features", "kind=none", None),
         ("adversarial_1", "digits_adversarial", "epsilon=1.0", None),
         ("D_R", "digits_robust_features", "kind=robust", "adversarial"),
         ("D_NR", "digits_robust_features", "kind=nonrobust", "standard"))
-# (claim, method row, control row, metric, direction)
-CLAIMS = (("D_R is more robust than the original data", "D_R", "standard", "robust_accuracy", 1),
-          ("D_R is more robust than D_NR", "D_R", "D_NR", "robust_accuracy", 1),
-          ("D_R costs clean accuracy", "D_R", "standard", "accuracy", -1),
-          ("adversarial training raises robust accuracy", "adversarial", "standard", "robust_accuracy", 1),
-          ("adversarial training costs clean accuracy", "adversarial", "standard", "accuracy", -1),
-          ("adversarial training at ε = 1 costs clean accuracy", "adversarial_1", "standard", "accuracy",
-           -1))
 # Every model is tested under one attack: L2 PGD, ε = 0.5, 20 steps of 2.5·ε/20, random start.
 ATTACK = {"epsilon": 0.5, "step_size": 2.5 * 0.5 / 20, "steps": 20, "norm": "l2"}
 
@@ -89,7 +81,6 @@ def figure(out: Path, smoke: bool, count: int = 8) -> None:
 
 def report(rows: list[dict]) -> str:
   seeds = len({r["seed"] for r in rows})
-  by = {(r["row"], r["seed"]): r for r in rows}
   lines = [f"Test accuracy (%) of each training set's model, clean and under L2 PGD (ε = 0.5, 20 steps), "
            f"mean ± std over {seeds} seeds:", "", "| trained on | clean | robust (L2 ε = 0.5) |",
            "|---|---|---|"]
@@ -109,12 +100,9 @@ def report(rows: list[dict]) -> str:
               + "."]
   if seeds < 2:  # A paired interval needs two seeds.
     return "\n".join(lines) + "\n"
-  lines += ["", "Claims: paired difference method − control in points, mean [95 % t interval]; verdict by "
-            "`jaxtricks/experiments/stats.py`:", "", "| claim | difference | verdict |", "|---|---|---|"]
-  for claim, method, control, metric, direction in CLAIMS:
-    values = lambda row: {s: by[row, s][metric] for s in range(seeds) if (row, s) in by}  # noqa: E731
-    result = paired(values(method), values(control), direction)
-    lines.append(f"| {claim} | {result.describe()} | {result.verdict} |")
+  judged = [c for c in claims.CLAIMS if c.data == "robust_features"]  # The claims of docs/results.md.
+  lines += ["", "Claims, judged by `jaxtricks.experiments.stats`:", "",
+            claims.claims_table(judged, rows={"robust_features": rows})]
   return "\n".join(lines) + "\n"
 
 

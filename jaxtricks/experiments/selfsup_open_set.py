@@ -18,11 +18,10 @@ import numpy as np
 import tqdm
 from matplotlib.figure import Figure
 
-from jaxtricks.experiments.common import (Option, fit_validated, mean_std, run_script, save_figure,
-                                         save_results)
+from jaxtricks.experiments.common import (Option, fit_and_release, fit_validated, mean_std, run_script,
+                                         save_figure, save_results)
 from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
-from jaxtricks.training.trainer import fit
 
 PARTS = ("sla", "open_set", "dim")
 SLA_MODES = ("baseline", "da", "mt", "sla", "sla_sd")
@@ -62,7 +61,7 @@ def run(seeds: int, out: Path, smoke: bool, parts=PARTS, temperatures=(1.0,)) ->
         continue
       row["val_accuracy"] = validation["eval/accuracy"]
     else:
-      final, _ = fit(config, workdir)
+      final = fit_and_release(config, workdir)
     row["accuracy"] = final["eval/accuracy"]
     for key in ("accuracy_single", "accuracy_aggregated", "auroc", "oscr"):
       if f"eval/{key}" in final:

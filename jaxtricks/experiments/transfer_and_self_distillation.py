@@ -11,7 +11,7 @@ networks train for the same 200 steps: from scratch (``:scratch``), fine-tuned w
 Park et al. report one generation helping most). Each generation learns from the previous one,
 after the small CNN's own run.
 
-Writes ``results.md`` and ``results.json``; runs keep their workdirs, so a sweep resumes.
+Writes ``results.md`` and ``results.jsonl``; runs keep their workdirs, so a sweep resumes.
 """
 
 from __future__ import annotations

@@ -82,3 +82,28 @@ def test_rows_averaged_per_seed_must_differ_in_the_averaged_field():
   assert values == pytest.approx({0: 0.6})
   with pytest.raises(ValueError, match="do not differ in round"):
     claims.arm_values(rows + rows[:1], arm, "test_accuracy")
+
+
+def test_the_default_row_is_chosen_on_validation_among_the_candidates_only(tmp_path):
+  # The baseline has the best validation accuracy but is not a candidate; of the two candidates
+  # validation prefers "+ mixup", whose test values enter even though the other row's test is higher.
+  rows = [{"row": row, "seed": s, "val_accuracy": val, "balanced_accuracy": test + s / 100}
+          for s in range(3) for row, val, test in (("baseline", 0.99, 0.90), ("+ mixup", 0.95, 0.92),
+                                                   ("+ logit adjustment − label smoothing", 0.94, 0.97))]
+  _write(tmp_path, "bag_of_tricks", rows)
+  claim = next(c for c in claims.CLAIMS if c.claim.startswith("the stacked tricks"))
+  result, method, _, note = claims.judge(claim, tmp_path)
+  assert note == " (+ mixup, chosen on validation)"
+  assert method == pytest.approx({s: 0.92 + s / 100 for s in range(3)})
+  assert result.mean == pytest.approx(0.02)
+
+
+def test_a_loss_claim_prints_at_its_own_scale(tmp_path):
+  rows = [{"model": m, "rho": rho, "seed": s, "loss": loss + s / 1000}
+          for s in range(3) for rho in (0.5, 1.0) for m, loss in (("mmoe", 0.0400), ("omoe", 0.0425),
+                                                                   ("shared_bottom", 0.0450))]
+  _write(tmp_path, "mmoe", rows)
+  claim = next(c for c in claims.CLAIMS if c.data == "mmoe")
+  table = claims.claims_table([claim], tmp_path)
+  assert "| MMoE 0.0410 ± 0.0010 | OMoE 0.0435 ± 0.0010 | -0.0025 [-0.0025, -0.0025] |" in table
+  assert table.endswith("| **yes** |")

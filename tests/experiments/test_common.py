@@ -49,3 +49,19 @@ def test_fit_validated_selects_on_validation_and_reports_the_same_model_on_test(
   assert test["eval/balanced_accuracy"] == pytest.approx(
       json.loads((tmp_path / "direct" / "final_metrics.json").read_text())["eval/balanced_accuracy"])
   assert validation["eval/balanced_accuracy"] != test["eval/balanced_accuracy"]
+
+
+def test_a_finished_run_is_read_back_and_a_changed_config_trains(tmp_path, monkeypatch):
+  from jaxtricks.experiments import common
+  config = load_config("digits_lt_erm", "smoke,imbalance=10")
+  config.progress = False
+  validation, test = common.fit_validated(config, tmp_path / "run", val_fraction=0.2)
+
+  def no_training(*args, **kwargs):
+    raise AssertionError("a finished run was trained again")
+  monkeypatch.setattr(common, "fit", no_training)
+  assert common.fit_validated(config, tmp_path / "run", val_fraction=0.2) == (validation, test)
+  other = copy.deepcopy(config)
+  other.seed = 1  # Another run in the same workdir: it must train, not return the stored metrics.
+  with pytest.raises(AssertionError, match="trained again"):
+    common.fit_and_release(other, tmp_path / "run")

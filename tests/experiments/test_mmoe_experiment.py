@@ -1,7 +1,6 @@
 """The MMoE experiment's seeds-in-one-program runs are the runs ``fit`` makes, seed by seed."""
 
 import numpy as np
-import pytest
 
 from jaxtricks.experiments.mmoe import _with_seed, report, train_seeds
 from jaxtricks.training import fit
@@ -24,12 +23,11 @@ def test_vmapped_runs_equal_fit_runs_and_the_python_loop(tmp_path):
 
 def test_report_writes_tables_and_plots(tmp_path):
   rng = np.random.default_rng(0)
-  results = {"seeds": 2, "epochs": 1, "hist_rho": 0.5,
-             "loss_vs_rho": {m: {str(r): rng.random(2).tolist() for r in (0.5, 0.8, 0.9, 1.0)}
-                             for m in ("mmoe", "omoe", "shared_bottom")},
-             "robustness": {m: rng.random(5).tolist() for m in ("mmoe", "omoe", "shared_bottom")}}
-  text = report(results, tmp_path)
-  assert text.count("\n| mmoe |") == 2 and "ρ = 0.9" in text
+  rows = [{"model": m, "rho": r, "seed": s, "epochs": 1, "loss": float(rng.random())}
+          for m in ("mmoe", "omoe", "shared_bottom") for r in (0.5, 0.8, 0.9, 1.0)
+          for s in range(5 if r == 0.5 else 2)]
+  text = report(rows, tmp_path, seeds=2, hist_rho=0.5)
+  assert text.count("\n| mmoe |") == 2 and "ρ = 0.9" in text and "over 5 runs at ρ = 0.5" in text
+  first = lambda m: [r["loss"] for r in rows if (r["model"], r["rho"]) == (m, 0.5) and r["seed"] < 2]  # noqa: E731
+  assert f"| omoe | {np.mean(first('omoe')) - np.mean(first('mmoe')):+.4f} ± " in text  # The table's 2 seeds.
   assert (tmp_path / "loss_vs_rho.png").exists() and (tmp_path / "robustness.png").exists()
-  with pytest.raises(KeyError):
-    report({**results, "loss_vs_rho": {}}, tmp_path)

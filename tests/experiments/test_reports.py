@@ -82,7 +82,8 @@ def test_robust_features_report_judges_each_claim_on_paired_seeds():
           for s in range(5) for name, (clean, robust) in values.items()]
   text = robust_features.report(rows)
   assert "| D_R (robust model's features) | 97.2 ± 0.2 | 42.0 ± 1.6 |" in text
-  assert "| D_R is more robust than D_NR | +33.0 [+33.0, +33.0] | yes |" in text
-  assert "| adversarial training costs clean accuracy | +0.0 [+0.0, +0.0] | no |" in text
-  assert "| adversarial training at ε = 1 costs clean accuracy | -7.0 [-7.0, -7.0] | yes |" in text
+  assert "| D_R is more robust than D_NR | [`robust_features`](data/robust_features.jsonl) | 5 | " in text
+  assert "| +33.0 [+33.0, +33.0] |  | **yes** |" in text
+  assert "| costs clean accuracy (ε = 0.5) |" in text and "| +0.0 [+0.0, +0.0] |  | **no** |" in text
+  assert "| -7.0 [-7.0, -7.0] |  | **yes** |" in text
   assert "D_R 0.80 ± 0.00 → 0.10 ± 0.00" in text
