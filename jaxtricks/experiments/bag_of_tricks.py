@@ -17,12 +17,11 @@ keeps its workdir there, so an interrupted sweep resumes where it stopped.
 from pathlib import Path
 
 import ml_collections
-import numpy as np
 
 from jaxtricks.experiments.claims import summary_table
-from jaxtricks.experiments.common import (Option, fit_validated, run_script, sample_std, save_figure,
-                                         save_results)
+from jaxtricks.experiments.common import Option, fit_validated, run_script, save_figure, save_results
 from jaxtricks.training.config import load_config
+from jaxtricks.training.plots import plot_seed_bars
 
 STACK = (
     ("baseline", {}),
@@ -114,16 +113,9 @@ def write_report(rows: list[dict], out: Path) -> None:
   save_results(out, rows, table + "\n", echo=False)  # Rewritten after every run.
   scores = {}
   for r in rows:
-    scores.setdefault(r["row"], []).append(r["balanced_accuracy"])
+    scores.setdefault(r["row"], []).append(100 * r["balanced_accuracy"])
   fig = Figure(figsize=(7, 3.5))
-  ax = fig.subplots()
-  names = list(scores)
-  ax.errorbar(range(len(names)), [100 * np.mean(scores[n]) for n in names],
-              yerr=[100 * sample_std(scores[n]) for n in names], fmt="o", capsize=3)
-  for i, n in enumerate(names):
-    ax.plot([i] * len(scores[n]), [100 * s for s in scores[n]], "k.", alpha=0.5)
-  ax.set_xticks(range(len(names)))
-  ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
+  ax = plot_seed_bars(scores, fig.subplots())
   ax.set_ylabel("balanced test accuracy (%)")
   ax.set_title("Bag of Tricks, stacked: digits-LT (IF=10), ResNet-20")
   save_figure(fig, out / "results.png", dpi=100)

@@ -54,12 +54,12 @@ def plot_per_class_recall(recall, counts=None, ax=None):
 
 
 def plot_seed_bars(values: dict[str, np.ndarray], ax, *, colors=None, margin: float = 3.0):
-  """One bar per entry of ``values`` (name → per-seed results): the mean with a ±std error bar and
-  the seeds as dots; the y axis runs from just below the lowest seed to 100."""
+  """One bar per entry of ``values`` (name → per-seed results): the mean with a ± sample-std (ddof = 1)
+  error bar and the seeds as dots; the y axis runs from just below the lowest seed to 100."""
   names = list(values)
   arrays = [np.asarray(values[n], float) for n in names]
-  ax.bar(range(len(names)), [a.mean() for a in arrays], yerr=[a.std() for a in arrays], capsize=3,
-         color=colors)
+  spread = [a.std(ddof=1) if len(a) > 1 else 0.0 for a in arrays]
+  ax.bar(range(len(names)), [a.mean() for a in arrays], yerr=spread, capsize=3, color=colors)
   for i, a in enumerate(arrays):
     ax.plot(np.full(len(a), i), a, "k.", ms=4)
   ax.set_xticks(range(len(names)))
