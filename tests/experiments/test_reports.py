@@ -14,17 +14,22 @@ def test_infogan_report_has_one_row_per_lambda():
   assert "| GAN (λ = 0) | 11.0 ± 1.0 (12.0 ± 0.0) | 10.0 ± 0.0 (15.0 ± 0.0) |" in text
 
 
-def test_relational_report_and_curves(tmp_path):
-  rows = [{"model": m, "seed": s, "epochs": 2, "relational": r, "nonrelational": 0.9,
-           "curve": [{"epoch": e, "relational": r * e / 2, "nonrelational": 0.9} for e in (1, 2)]}
-          for m, r in (("rn", 0.8), ("cnn_mlp", 0.6)) for s in range(2)]
+def test_relational_report_marks_each_models_lr_chosen_on_validation(tmp_path):
+  rows = [{"model": m, "lr": lr, "seed": s, "epochs": 2, "val_accuracy": v, "relational": r,
+           "nonrelational": 0.9, "curve": [{"epoch": e, "relational": r * e / 2, "nonrelational": 0.9}
+                                           for e in (1, 2)]}
+          for m, lr, v, r in (("rn", 1e-3, 0.7, 0.9), ("rn", 3e-4, 0.8, 0.8), ("cnn_mlp", 1e-3, 0.6, 0.6),
+                              ("cnn_mlp", 3e-4, 0.5, 0.7))
+          for s in range(2)]
   rows += [{"model": "question_only", "seed": s, "epochs": 0, "relational": 0.46, "nonrelational": 0.5,
             "curve": []} for s in range(2)]
   text = relational.report(rows, tmp_path)
-  assert "| RN | 2 | 80.0 ± 0.0 | 90.0 ± 0.0 |" in text and "| CNN+MLP | 2 | 60.0" in text
-  assert "| question only (answer prior) | 0 | 46.0 ± 0.0 | 50.0 ± 0.0 |" in text
+  # The higher validation accuracy is chosen, not the higher test accuracy.
+  assert "| RN | 0.0003 * | 2 | 80.0 ± 0.0 | 80.0 ± 0.0 | 90.0 ± 0.0 |" in text
+  assert "| RN | 0.001 | 2 | 70.0 ± 0.0 | 90.0" in text and "| CNN+MLP | 0.001 * | 2 | 60.0" in text
+  assert "| question only (answer prior) |  | 0 |  | 46.0 ± 0.0 | 50.0 ± 0.0 |" in text
   assert (tmp_path / "curves.png").stat().st_size > 0
-  assert np.isclose(rows[0]["curve"][0]["relational"], 0.4)
+  assert relational.chosen_lr(rows, "rn") == 3e-4 and relational.chosen_lr(rows, "cnn_mlp") == 1e-3
 
 
 def test_data_efficient_report_pairs_each_method_with_its_teacher(tmp_path):
