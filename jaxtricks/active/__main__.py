@@ -2,8 +2,9 @@
 
 Runs every strategy × seed of ``config.active``; re-running with the same ``--workdir`` resumes after
 the last finished round. Writes ``metrics.jsonl``, ``results.md``, ``learning_curves.png`` and
-``penalty_matrix.png``; ``--record=FILE`` also writes the per-seed accuracies, one round per line
-without the labelled indices (``docs/data/active.jsonl``, read by ``jaxtricks.experiments.claims``).
+``penalty_matrix.png``; ``--record=FILE`` also writes the per-seed accuracies and labelled counts per
+class, one round per line without the labelled indices (``docs/data/active.jsonl``, read by
+``jaxtricks.experiments.claims``).
 """
 
 import json
@@ -21,7 +22,8 @@ _CONFIG = config_flags.DEFINE_config_file("config", str(recipe_path("active_digi
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it has records).")
 _RECORD = flags.DEFINE_string("record", None, "Also write each round's accuracy (no indices) here.")
-RECORDED = ("strategy", "seed", "round", "num_labelled", "test_accuracy")
+RECORDED = ("strategy", "seed", "round", "num_labelled", "test_accuracy", "labelled_per_class",
+            "fewest_labelled")
 
 
 def main(argv):

@@ -1,14 +1,15 @@
 """The pool-based active-learning loop: train on the labelled set, evaluate, query, repeat.
 
 For every strategy and seed: a random initial labelled set (the same for all strategies of a seed),
-then ``rounds`` queries of ``budget`` points. Each round trains the model for ``steps_per_round``
-steps from the seed's initial parameters (the official ALFA-Mix protocol) or from the previous
-round's (``warm_start``), records the test accuracy against the labelled-set size in
-``metrics.jsonl`` (with the labelled indices, so an interrupted run resumes after its last finished
-round), and queries with the strategy. A round trains through :func:`jaxtricks.training.trainer.train`
-in ``<strategy>_seed<s>/round_<r>`` (its logs and checkpoints: a round cut short resumes from its
-last checkpoint); the training step is compiled once for all rounds, strategies and seeds. At the
-end: ``learning_curves.png`` (mean ± std over seeds),
+then ``rounds`` queries of ``budget`` points. Each round trains the model for ``steps_per_round`` steps
+from the seed's initial parameters (the official ALFA-Mix protocol) or from the previous round's
+(``warm_start``), records the test accuracy against the labelled-set size in ``metrics.jsonl`` (with
+the labelled indices, so an interrupted run resumes after its last finished round), and queries with
+the strategy. The returned records also count each round's labelled set per class
+(``labelled_per_class``, ``fewest_labelled``: how many labels its rarest class has). A round trains
+through :func:`jaxtricks.training.trainer.train` in ``<strategy>_seed<s>/round_<r>`` (its logs and
+checkpoints: a round cut short resumes from its last checkpoint); the training step is compiled once
+for all rounds, strategies and seeds. At the end: ``learning_curves.png`` (mean ± std over seeds),
 ``penalty_matrix.png`` and ``results.md``.
 """
 
@@ -208,6 +209,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
       with open(records_path, "a") as f:
         f.write(json.dumps(record) + "\n")
       records.append(record)
+  for record in records:  # What each round trained on, per class (resumed rounds included).
+    counts = np.bincount(train.labels[record["labelled_indices"]], minlength=train.num_classes)
+    record.update(labelled_per_class=counts.tolist(), fewest_labelled=int(counts.min()))
   report(records, workdir)
   return records
 

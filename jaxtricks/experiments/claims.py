@@ -189,6 +189,10 @@ CLAIMS = (
     Claim("BALD (Gal et al., 2017)", "beats random sampling over the whole curve", "active", "test_accuracy",
           Arm("BALD, mean over rounds", {"strategy": "bald"}, mean_over="round"),
           Arm("random, mean over rounds", {"strategy": "random"}, mean_over="round")),
+    Claim("BALD (Gal et al., 2017)",
+          "skips classes: its rarest class has fewer labels than random's (180 labels)", "active",
+          "fewest_labelled", Arm("BALD", {"strategy": "bald", "num_labelled": 180}),
+          Arm("random", {"strategy": "random", "num_labelled": 180}), direction=-1, scale=1.0),
     *(Claim("Non-robust features (Ilyas et al., 2019)",
             f"D_{kind} teaches above chance (ε = {eps:g}, {share} of ‖x‖)", "nonrobust", "accuracy",
             Arm(f"trained on D_{kind}", {"method": kind, "epsilon": eps}), Arm("chance", {}, constant=0.1))

@@ -42,6 +42,10 @@ def test_loop_records_growing_labelled_sets_and_resumes(tmp_path):
                                                                  r["test_accuracy"]) for r in rs}
   assert by_key(final) == by_key(records)
   assert np.isfinite([r["test_accuracy"] for r in final]).all()
+  # Per class, what each round trained on, resumed rounds included (before its own query).
+  for r in again:
+    assert sum(r["labelled_per_class"]) == r["num_labelled"] == len(r["labelled_indices"]), r
+    assert r["fewest_labelled"] == min(r["labelled_per_class"])
 
 
 def test_loop_takes_its_seeds_from_config_seed_and_rejects_bad_options(tmp_path):
