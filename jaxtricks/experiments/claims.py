@@ -233,6 +233,10 @@ CLAIMS = (
             Arm("from scratch", {"method": "scratch", "budget": budget}))
       for budget in (5, 20)
       for label, method in (("fine-tuning", "finetune"), ("a frozen backbone", "freeze"))),
+    *(Claim("transfer learning", f"the source's frozen features beat a frozen random backbone ({size})",
+            "transfer", "accuracy", Arm("frozen source backbone", {"method": "freeze", "budget": budget}),
+            Arm("frozen random backbone", {"method": "freeze_random", "budget": budget}))
+      for budget, size in ((5, "5 images per class"), (0, "all images"))),
     Claim("GoogLeNet (Szegedy et al., 2015)", "auxiliary heads help a little", "aux_heads", "accuracy",
           Arm("with auxiliary heads", {"method": "with_aux"}), Arm("without", {"method": "without_aux"})),
     Claim("Relation Networks (Santoro et al., 2017)", "the RN beats a CNN+MLP on relational questions",

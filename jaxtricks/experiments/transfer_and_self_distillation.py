@@ -3,9 +3,11 @@
   python -m jaxtricks.experiments.transfer_and_self_distillation --seeds=3 --out=results/transfer
 
 ``transfer``: ``configs/digits_transfer_{finetune,freeze}.py``. One source CNN is trained on digits
-0–4 and shared by every run. On digits 5–9 with 5, 20 or all training images per class, three
+0–4 and shared by every run. On digits 5–9 with 5, 20 or all training images per class, four
 networks train for the same 200 steps: from scratch (``:scratch``), fine-tuned with the backbone at
-0.1× LR, or with a frozen backbone. The labelled subset is drawn per seed.
+0.1× LR, with the source's backbone frozen, and with a frozen *random* backbone (the control for the
+source's features: what a new head on untrained features reaches). The labelled subset is drawn per
+seed.
 
 ``self_distillation``: ``configs/digits_self_distill.py:generations=3`` (Born-Again Networks;
 Park et al. report one generation helping most). Each generation learns from the previous one,
@@ -22,13 +24,13 @@ import numpy as np
 
 from jaxtricks.data import build_datasets
 from jaxtricks.data.semi_supervised import labelled_split
-from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_parts, run_script,
-                                         save_results)
+from jaxtricks.experiments.common import (Option, finished_metrics, fit_and_release, mean_std, run_parts,
+                                         run_script, save_results)
 from jaxtricks.training.config import load_config
 
 PARTS = ("transfer", "self_distillation")
 BUDGETS = (5, 20, 0)  # Training images per class; 0: all.
-METHODS = ("scratch", "finetune", "freeze")
+METHODS = ("scratch", "finetune", "freeze", "freeze_random")
 STEPS = 200
 
 
@@ -43,9 +45,10 @@ def transfer(seeds: int, out: Path, smoke: bool) -> list[dict]:
   for seed in range(seeds):
     for budget in BUDGETS:
       for method in METHODS:
-        recipe = "digits_transfer_freeze" if method == "freeze" else "digits_transfer_finetune"
-        config = load_config(recipe, f"smoke={smoke},seed={seed},scratch={method == 'scratch'}")
-        if method != "scratch":
+        recipe = "digits_transfer_freeze" if method.startswith("freeze") else "digits_transfer_finetune"
+        from_source = method in ("finetune", "freeze")
+        config = load_config(recipe, f"smoke={smoke},seed={seed},scratch={not from_source}")
+        if from_source:
           config.transfer.init_from = str(source)  # trained there by the first run that needs it
         train, test = build_datasets(config.dataset)
         if budget:
@@ -57,7 +60,10 @@ def transfer(seeds: int, out: Path, smoke: bool) -> list[dict]:
         config.train.num_epochs = 1 if smoke else -(-STEPS // steps_per_epoch)
         config.eval_every_epochs = config.train.num_epochs
         config.optim.warmup_epochs = 0
-        final = _fit(config, out / f"{method}_b{budget}_s{seed}", datasets=(train, test))
+        config.progress = False
+        workdir = out / f"{method}_b{budget}_s{seed}"
+        # The subset is a function of the seed and budget the workdir names: a finished run is read.
+        final = finished_metrics(config, workdir) or _fit(config, workdir, datasets=(train, test))
         rows.append({"part": "transfer", "method": method, "budget": budget, "seed": seed,
                      "train_images": len(train), "accuracy": final["eval/accuracy"]})
   return rows
@@ -82,8 +88,8 @@ def report(rows: list[dict]) -> str:
     seeds = len({r["seed"] for r in picked})
     lines += [f"Transfer to digits 5–9, test accuracy (%), mean ± std over {seeds} seeds, the same {STEPS} "
               "steps each; in brackets the paired difference to training from scratch:", "",
-              "| images per class | from scratch | fine-tuned (backbone LR ×0.1) | frozen backbone |",
-              "|---|---|---|---|"]
+              "| images per class | from scratch | fine-tuned (backbone LR ×0.1) | frozen backbone | "
+              "frozen random backbone |", "|---|---|---|---|---|"]
     for budget in BUDGETS:
       acc = {(r["method"], r["seed"]): r["accuracy"] for r in picked if r["budget"] == budget}
       cells = []

@@ -68,11 +68,12 @@ def test_transfer_and_self_distillation_report():
   from jaxtricks.experiments import transfer_and_self_distillation as tsd
   rows = [{"part": "transfer", "method": m, "budget": b, "seed": s, "accuracy": a + 0.01 * s}
           for s in range(2) for b in tsd.BUDGETS
-          for m, a in (("scratch", 0.5), ("finetune", 0.8), ("freeze", 0.7))]
+          for m, a in (("scratch", 0.5), ("finetune", 0.8), ("freeze", 0.7), ("freeze_random", 0.6))]
   rows += [{"part": "self_distillation", "generation": g, "seed": s, "accuracy": 0.9 + 0.01 * g}
            for s in range(2) for g in range(4)]
   text = tsd.report(rows)
-  assert "| 5 | 50.5 ± 0.7 | 80.5 ± 0.7 (+30.0 ± 0.0) | 70.5 ± 0.7 (+20.0 ± 0.0) |" in text
+  assert ("| 5 | 50.5 ± 0.7 | 80.5 ± 0.7 (+30.0 ± 0.0) | 70.5 ± 0.7 (+20.0 ± 0.0) "
+          "| 60.5 ± 0.7 (+10.0 ± 0.0) |") in text
   assert "| all |" in text and "| 3 | 93.0 ± 0.0 (+1.0 ± 0.0) |" in text
 
 
