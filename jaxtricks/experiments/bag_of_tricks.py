@@ -18,7 +18,7 @@ from pathlib import Path
 
 import ml_collections
 
-from jaxtricks.experiments.claims import summary_table
+from jaxtricks.experiments.tables import TABLES
 from jaxtricks.experiments.common import Option, fit_validated, run_script, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars
@@ -108,9 +108,7 @@ def write_report(rows: list[dict], out: Path) -> None:
   the test accuracy per seed."""
   from matplotlib.figure import Figure
 
-  table = summary_table(rows, ("row",), {"validation balanced accuracy (%)": "val_accuracy",
-                                         "balanced test accuracy (%)": "balanced_accuracy"})
-  save_results(out, rows, table + "\n", echo=False)  # Rewritten after every run.
+  save_results(out, rows, TABLES["bag_of_tricks"](rows) + "\n", echo=False)  # Rewritten after every run.
   scores = {}
   for r in rows:
     scores.setdefault(r["row"], []).append(100 * r["balanced_accuracy"])

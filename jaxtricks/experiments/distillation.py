@@ -15,7 +15,7 @@ import numpy as np
 import tqdm
 from matplotlib.figure import Figure
 
-from jaxtricks.experiments.claims import TABLES
+from jaxtricks.experiments.tables import TABLES
 from jaxtricks.experiments.common import Option, fit_and_release, run_script, save_figure, save_results
 from jaxtricks.training.config import load_config
 from jaxtricks.training.plots import plot_seed_bars

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from jaxtricks.experiments import claims, stats
+from jaxtricks.experiments import claims, stats, tables
 
 
 def test_results_page_is_the_text_regenerated_from_the_committed_rows():
@@ -71,7 +71,7 @@ def test_a_setting_that_diverged_on_a_seed_is_not_chosen():
   rows += [{"method": "rpl", "temperature": 1.0, "seed": s, "val_accuracy": 0.5, "auroc": 0.8}
            for s in range(3)]
   assert claims.chosen_on_validation(rows, "temperature") == 1.0
-  table = claims.summary_table(rows, ("method", "temperature"), {"AUROC": "auroc"})
+  table = tables.summary_table(rows, ("method", "temperature"), {"AUROC": "auroc"})
   assert "| rpl, 0.1 | 3 (1 diverged) | 90.0 ± 0.0 |" in table
 
 

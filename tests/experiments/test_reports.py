@@ -1,6 +1,5 @@
 """The InfoGAN, relation-network and data-efficient experiments' tables and plots from recorded rows."""
 
-import numpy as np
 
 from jaxtricks.experiments import data_efficient, imbalance, infogan, relational
 
