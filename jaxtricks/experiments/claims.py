@@ -83,8 +83,7 @@ def matching(rows: Sequence[dict], where: dict) -> list[dict]:
 
 def chosen_on_validation(rows: Sequence[dict], field: str) -> object:
   """The value of ``field`` whose rows have the highest mean ``val_accuracy`` (ties: the first in sorted
-  order); a
-  value whose training diverged on some seed (``diverged`` rows) is not a candidate."""
+  order); a value whose training diverged on some seed (``diverged`` rows) is not a candidate."""
   failed = {r[field] for r in rows if r.get("diverged")}
   values = sorted({r[field] for r in rows} - failed)
   if not values:
@@ -209,12 +208,21 @@ CLAIMS = (
             Arm(f"generation {g - 1}" if g > 1 else "its supervised teacher",
                 {"method": f"noisy_student_{g - 1}" if g > 1 else "supervised", "fraction": f}))
       for f in (0.05, 0.1) for g in (1, 2)),
+    Claim("Pseudo-labelling (Lee, 2013)",
+          "starting α's ramp late (epoch 5) beats ramping from the first step (10 % labelled)",
+          "pseudo_label_ramp", "accuracy", Arm("ramp from epoch 5", {"method": "ramp_from_epoch_5"}),
+          Arm("ramp from step 0", {"method": "ramp_from_step_0"})),
     *(Claim("RandAugment (Cubuk et al., 2020)", f"beats the 1-pixel crop ({100 * f:g} % labelled)",
             "few_labels", "accuracy", Arm("RandAugment", {"method": "supervised", "fraction": f}),
             Arm("crop only", {"method": "supervised_crop", "fraction": f})) for f in (0.05, 0.1)),
     *(Claim("MMoE (Ma et al., 2018)", f"MMoE's test loss is below {label}'s (ρ = 0.5)", "mmoe", "loss",
             Arm("MMoE", {"model": "mmoe", "rho": 0.5}), Arm(label, {"model": model, "rho": 0.5}),
             direction=-1, scale=1, digits=4)
+      for label, model in (("OMoE", "omoe"), ("Shared-Bottom", "shared_bottom"))),
+    *(Claim("MMoE (Ma et al., 2018)",
+            f"with tiny experts (4 × 2 units), MMoE's loss is below {label}'s (ρ = 0.5)", "mmoe_tiny",
+            "loss", Arm("MMoE", {"model": "mmoe", "rho": 0.5}),
+            Arm(label, {"model": model, "rho": 0.5}), direction=-1, scale=1, digits=4)
       for label, model in (("OMoE", "omoe"), ("Shared-Bottom", "shared_bottom"))),
     Claim("MMoE (Ma et al., 2018)", "MMoE's gain over Shared-Bottom grows as the tasks' relatedness falls",
           "mmoe", "loss",

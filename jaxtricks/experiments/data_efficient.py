@@ -5,11 +5,12 @@ on non-robust data sets; plus a RandAugment gallery.
   python -m jaxtricks.experiments.data_efficient --seeds=3 --out=results/data_efficient
 
 Parts (``--parts``): ``few_labels`` runs ``configs/digits_semi.py`` at 5 % and 10 % labels: the
-supervised teacher with RandAugment and with the plain 1-pixel crop, pseudo-labelling, and three
-Noisy Student generations from that teacher; ``aux`` runs ``configs/digits_googlenet.py`` with and
-without the heads; ``nonrobust`` trains one standard model and then ``configs/digits_nonrobust.py``
-for D_det and D_rand; ``gallery`` draws every RandAugment op. Writes ``results.md``,
-``results.jsonl`` and the plots; runs keep their workdirs, so a sweep resumes.
+supervised teacher with RandAugment and with the plain 1-pixel crop, pseudo-labelling, and three Noisy
+Student generations from that teacher; ``ramp`` runs pseudo-labelling at 10 % labels with Lee's α ramp
+starting at epoch 5 (the recipe: the few-labels part's runs) and at the first step; ``aux`` runs
+``configs/digits_googlenet.py`` with and without the heads; ``nonrobust`` trains one standard model
+and then ``configs/digits_nonrobust.py`` for D_det and D_rand; ``gallery`` draws every RandAugment op.
+Writes ``results.md``, ``results.jsonl`` and the plots; runs keep their workdirs, so a sweep resumes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run
 from jaxtricks.training.config import load_config
 from jaxtricks.training.runs import Runs
 
-PARTS = ("few_labels", "aux", "nonrobust", "gallery")
+PARTS = ("few_labels", "ramp", "aux", "nonrobust", "gallery")
 FRACTIONS = (0.05, 0.1)
 # Non-robust features' L2 budgets on [0, 1] pixels. A digit's mean norm is 3.87: ε = 0.065 is 1.7 % of
 # it, CIFAR-10's share at the paper's ε = 0.5 (mean norm ≈ 30 from the channel means and stds).
@@ -69,6 +70,20 @@ def few_labels(seeds: int, out: Path, smoke: bool) -> list[dict]:
         rows.append({"part": "few_labels", "method": f"noisy_student_{g}", "fraction": fraction,
                      "seed": seed, "accuracy": metrics["eval/accuracy"],
                      "teacher_pseudo_label_accuracy": metrics["eval/teacher_pseudo_label_accuracy"]})
+  return rows
+
+
+def ramp(seeds: int, out: Path, smoke: bool) -> list[dict]:
+  """Pseudo-labelling at 10 % labels, seed s on split s, with α's ramp from epoch 5 to 20 (the recipe;
+  its workdir is the few-labels part's, so a finished run is read) and from the first step to 20."""
+  rows = []
+  for seed in range(seeds):
+    base = f"smoke={smoke},seed={seed},labelled=0.1,method=pseudo_label"
+    for method, workdir, overrides in (
+        ("ramp_from_epoch_5", out / f"pseudo_label_0.1_split{seed}", {}),
+        ("ramp_from_step_0", out / f"pseudo_label_ramp0_0.1_split{seed}", {"semi.alpha_t1": 0.0})):
+      final = _fit("digits_semi", base, workdir, **{"dataset.split_seed": seed, **overrides})
+      rows.append({"part": "ramp", "method": method, "seed": seed, "accuracy": final["eval/accuracy"]})
   return rows
 
 
@@ -212,7 +227,8 @@ def report(rows: list[dict], out: Path) -> str:
              title=f"{100 * f:g} % labelled", xticks=range(GENERATIONS + 1))
       ax.legend(fontsize=8)
     save_figure(fig, out / "few_labels.png", dpi=120)
-  for part, title in (("aux", "GoogLeNet (¼ width) on digits, test accuracy (%)"),
+  for part, title in (("ramp", "Pseudo-labelling at 10 % labels, test accuracy (%)"),
+                      ("aux", "GoogLeNet (¼ width) on digits, test accuracy (%)"),
                       ("nonrobust", "Trained on non-robust data, clean test accuracy (%) (chance 10 %)")):
     picked = [r for r in rows if r["part"] == part]
     if not picked:
@@ -238,8 +254,8 @@ def main(args, out: Path) -> None:
     gallery(out)
     return []
 
-  rows = run_parts({"few_labels": few_labels, "aux": aux, "nonrobust": nonrobust, "gallery": figures_only},
-                   args, out)
+  rows = run_parts({"few_labels": few_labels, "ramp": ramp, "aux": aux, "nonrobust": nonrobust,
+                    "gallery": figures_only}, args, out)
   save_results(out, rows, report(rows, out))
 
 

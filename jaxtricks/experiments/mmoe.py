@@ -81,20 +81,22 @@ def train_seeds(config: ml_collections.ConfigDict, num_seeds: int, *, vmapped: b
   return np.asarray(losses), time.perf_counter() - start
 
 
-def _config(model: str, rho: float, epochs: int) -> ml_collections.ConfigDict:
-  return load_config("synthetic_mmoe", f"model={model},rho={rho},epochs={epochs}")
+CAPACITY = {"experts": 8, "units": 16, "lr": 1e-4}  # The demo's; the script's flags change them.
 
 
-def run(seeds: int, hist_seeds: int, hist_rho: float, epochs: int) -> list[dict]:
+def run(seeds: int, hist_seeds: int, hist_rho: float, epochs: int, **capacity) -> list[dict]:
   """One row per (model, ρ, seed): the test loss (MSE task 1 + MSE task 2). ``seeds`` runs at each of
   :data:`RHOS`, ``hist_seeds`` at ``hist_rho`` (the robustness histogram; its first ``seeds`` runs are
-  that ρ's runs of the table)."""
+  that ρ's runs of the table). ``capacity``: the recipe's ``experts``, ``units`` and ``lr``."""
+  capacity = {**CAPACITY, **capacity}
+  arg = ",".join(f"{k}={v}" for k, v in capacity.items())
   rows = []
   for model in KINDS:
     for rho in sorted(set(RHOS) | {hist_rho}):
       count = max(seeds, hist_seeds) if rho == hist_rho else seeds
-      losses = train_seeds(_config(model, rho, epochs), count)[0].sum(-1)
-      rows += [{"model": model, "rho": rho, "seed": s, "epochs": epochs, "loss": float(v)}
+      config = load_config("synthetic_mmoe", f"model={model},rho={rho},epochs={epochs},{arg}")
+      losses = train_seeds(config, count)[0].sum(-1)
+      rows += [{"model": model, "rho": rho, "seed": s, "epochs": epochs, **capacity, "loss": float(v)}
                for s, v in enumerate(losses)]
   return rows
 
@@ -143,7 +145,8 @@ def report(rows: list[dict], out: Path, seeds: int, hist_rho: float) -> str:
 
 def main(args, out: Path) -> None:
   epochs = 2 if args.smoke else args.epochs
-  rows = run(args.seeds, args.hist_seeds, args.hist_rho, epochs)
+  rows = run(args.seeds, args.hist_seeds, args.hist_rho, epochs, experts=args.experts, units=args.units,
+             lr=args.lr)
   save_results(out, rows, report(rows, out, args.seeds, args.hist_rho))
 
 
@@ -151,4 +154,7 @@ if __name__ == "__main__":
   run_script("mmoe", main, seeds=5,
              hist_seeds=Option(60, "Runs per model for the robustness histogram."),
              hist_rho=Option(0.5, "Task relatedness of the robustness histogram."),
-             epochs=Option(100, "Epochs per run (keras-mmoe: 100; --smoke: 2)."))
+             epochs=Option(100, "Epochs per run (keras-mmoe: 100; --smoke: 2)."),
+             experts=Option(CAPACITY["experts"], "Experts per layer (OMoE, MMoE)."),
+             units=Option(CAPACITY["units"], "Units per expert; Shared-Bottom matches OMoE's parameters."),
+             lr=Option(CAPACITY["lr"], "Adam's learning rate."))

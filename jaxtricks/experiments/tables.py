@@ -48,6 +48,11 @@ def long_tail_table(rows: Sequence[dict], by: Sequence[str]) -> str:
                                   "medium-shot (%)": "medium", "few-shot (%)": "few"}, label=label)
 
 
+def mmoe_table(rows: Sequence[dict]) -> str:
+  return summary_table(rows, ("model", "rho"), {"test loss (MSE 1 + MSE 2)": "loss"},
+                       label=lambda r: f"{r['model']}, ρ = {r['rho']:g}", scale=1, digits=4)
+
+
 TABLES: dict[str, Callable[[list[dict]], str]] = {  # By data file: docs/data/<name>.jsonl.
     "bag_of_tricks": lambda rows: summary_table(
         rows, ("row",), {"validation balanced accuracy (%)": "val_accuracy",
@@ -71,8 +76,8 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {  # By data file: docs/data/<n
         rows, ("method", "epsilon"),
         {"ε / mean ‖x‖ (%)": "relative_epsilon", "clean test accuracy (%)": "accuracy",
          "targeted attack success (%)": "attack_success"}),
-    "mmoe": lambda rows: summary_table(rows, ("model", "rho"), {"test loss (MSE 1 + MSE 2)": "loss"},
-                                       label=lambda r: f"{r['model']}, ρ = {r['rho']:g}", scale=1, digits=4),
+    "mmoe": mmoe_table,
+    "mmoe_tiny": mmoe_table,
     "transfer": lambda rows: summary_table(
         rows, ("budget", "method"), {"test accuracy, digits 5–9 (%)": "accuracy"},
         label=lambda r: f"{r['budget']} per class, {r['method']}" if r["budget"] else f"all, {r['method']}"),
@@ -84,6 +89,7 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {  # By data file: docs/data/<n
         {"Q on real digits (%)": "code_accuracy_real", "Q, codes shuffled (%)": "code_accuracy_real_chance",
          "generated samples (%)": "code_accuracy_generated",
          "generated, codes shuffled (%)": "code_accuracy_generated_chance"}),
+    "pseudo_label_ramp": lambda rows: summary_table(rows, ("method",), {"test accuracy (%)": "accuracy"}),
     "few_labels": lambda rows: summary_table(
         rows, ("fraction", "method"), {"test accuracy (%)": "accuracy"},
         label=lambda r: f"{100 * r['fraction']:g} % labelled, {r['method']}"),

@@ -42,13 +42,16 @@ def test_data_efficient_report_pairs_each_method_with_its_teacher(tmp_path):
            + [{"part": "nonrobust", "method": "standard", "seed": 0, "accuracy": 0.98}]
            + [{"part": "nonrobust", "method": k, "epsilon": 1.0, "relative_epsilon": 0.26, "seed": s,
                "accuracy": a, "attack_success": 1.0}
-              for s in range(3) for k, a in (("det", 0.4), ("rand", 0.8))])
+              for s in range(3) for k, a in (("det", 0.4), ("rand", 0.8))]
+           + [{"part": "ramp", "method": m, "seed": s, "accuracy": a} for s in range(3)
+              for m, a in (("ramp_from_epoch_5", 0.95), ("ramp_from_step_0", 0.9))])
   text = data_efficient.report(few + other, tmp_path)
   assert "| supervised, RandAugment | 81.0 ± 1.0 | 81.0 ± 1.0 |" in text
   assert "| Noisy Student, generation 3 | 94.0 ± 1.0 (+13.0 ± 0.0) |" in text
   assert "| pseudo-labelling (Lee) | 86.0 ± 1.0 (+5.0 ± 0.0) |" in text
   assert "| det, ε = 1 (26.0 % of ‖x‖) | 3 | 40.0 ± 0.0 | 100.0 ± 0.0 |" in text
   assert "| standard | 1 | 98.0 |  |" in text
+  assert "| ramp_from_step_0 | 3 | 90.0 ± 0.0 |  |" in text
   assert "Paired difference with − without heads: +1.0 ± 0.0 points." in text
   assert (tmp_path / "few_labels.png").stat().st_size > 0
 
