@@ -13,6 +13,7 @@ workdir there, so an interrupted sweep resumes. M2m reuses the ERM run of the sa
 as its generator g.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +82,16 @@ def run(methods, imbalances, seeds, out: Path, smoke: bool, epochs: int = 0) -> 
     final = fit_and_release(config, workdir)
     rows.append({**key, "epochs": config.train.num_epochs,
                  "balanced_accuracy": final["eval/balanced_accuracy"],
-                 **shot_accuracies(final["eval/per_class_recall"], final["train_class_counts"])})
+                 **shot_accuracies(final["eval/per_class_recall"], final["train_class_counts"]),
+                 **({"m2m_accepted": m2m_acceptance(workdir)} if method == "m2m" else {})})
   return rows
+
+
+def m2m_acceptance(workdir: Path) -> float:
+  """The share of M2m's generation slots whose translation was accepted, averaged over the logged
+  training steps of the run in ``workdir`` (from the generation epoch on)."""
+  logged = [json.loads(line) for line in (Path(workdir) / "metrics.jsonl").read_text().splitlines()]
+  return float(np.mean([r["train/m2m_accepted"] for r in logged if "train/m2m_accepted" in r]))
 
 
 def write_report(rows: list[dict], out: Path) -> str:

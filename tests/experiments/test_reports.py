@@ -1,6 +1,8 @@
 """The InfoGAN, relation-network and data-efficient experiments' tables and plots from recorded rows."""
 
 
+import json
+
 from jaxtricks.experiments import data_efficient, imbalance, infogan, relational
 
 
@@ -95,3 +97,10 @@ def test_robust_features_report_judges_each_claim_on_paired_seeds():
   assert "| costs clean accuracy (ε = 0.5) |" in text and "| +0.0 [+0.0, +0.0] |  | **no** |" in text
   assert "| -7.0 [-7.0, -7.0] |  | **yes** |" in text
   assert "D_R 0.80 ± 0.00 → 0.10 ± 0.00" in text
+
+
+def test_m2m_acceptance_averages_the_logged_steps_that_generate(tmp_path):
+  logged = [{"step": 10, "train/loss": 1.0}, {"step": 20, "train/m2m_accepted": 0.5},
+            {"step": 20, "eval/accuracy": 0.9}, {"step": 30, "train/m2m_accepted": 0.25}]
+  (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in logged))
+  assert imbalance.m2m_acceptance(tmp_path) == 0.375
