@@ -76,8 +76,11 @@ def test_active_learning_cli_keeps_its_run_in_runs_recipe_timestamp(tmp_path):
   (run,) = (tmp_path / "runs" / "active_digits").iterdir()
   assert result.stdout.splitlines()[0] == f"workdir: runs/active_digits/{run.name}"
   assert {"metrics.jsonl", "results.md", "learning_curves.png"} <= {p.name for p in run.iterdir()}
-  # --record: one line per strategy, seed and round, the accuracy without the labelled indices.
+  # --record: one line per strategy, seed and round, the accuracy and the labelled set's size per class
+  # without the labelled indices.
   records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
   recorded = [json.loads(line) for line in (tmp_path / "data" / "active.jsonl").read_text().splitlines()]
-  assert recorded == [{k: r[k] for k in ("num_labelled", "round", "seed", "strategy", "test_accuracy")}
-                      for r in records]
+  counts = ("labelled_per_class", "fewest_labelled")
+  assert [{k: v for k, v in r.items() if k not in counts} for r in recorded] == [
+      {k: r[k] for k in ("num_labelled", "round", "seed", "strategy", "test_accuracy")} for r in records]
+  assert all(sum(r["labelled_per_class"]) == r["num_labelled"] for r in recorded)
