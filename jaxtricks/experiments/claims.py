@@ -249,10 +249,17 @@ CLAIMS = (
     Claim("GoogLeNet (Szegedy et al., 2015)", "auxiliary heads help a little", "aux_heads", "accuracy",
           Arm("with auxiliary heads", {"method": "with_aux"}), Arm("without", {"method": "without_aux"})),
     Claim("Relation Networks (Santoro et al., 2017)", "the RN beats a CNN+MLP on relational questions",
-          "relational", "relational", Arm("RN", {"model": "rn"}), Arm("CNN+MLP", {"model": "cnn_mlp"})),
+          "relational", "relational", Arm("RN", {"model": "rn"}, select="lr"),
+          Arm("CNN+MLP", {"model": "cnn_mlp"}, select="lr")),
     *(Claim("Relation Networks (Santoro et al., 2017)",
             f"{label} beats the question-only answer prior on relational questions", "relational",
-            "relational", Arm(label, {"model": model}), Arm("question only", {"model": "question_only"}))
+            "relational", Arm(label, {"model": model}, select="lr"),
+            Arm("question only", {"model": "question_only"}))
+      for label, model in (("the RN", "rn"), ("the CNN+MLP", "cnn_mlp"))),
+    *(Claim("Relation Networks (Santoro et al., 2017)",
+            f"{label} reads the image: its relational answers fall when asked about another scene's image",
+            "relational", "relational", Arm(label, {"model": model}, select="lr"),
+            Arm("the next scene's image", {"model": model}, select="lr", metric="relational_other_scenes"))
       for label, model in (("the RN", "rn"), ("the CNN+MLP", "cnn_mlp"))),
     Claim("SLA (Lee et al., 2020)", "SLA with aggregated inference beats the baseline", "sla", "accuracy",
           Arm("SLA+AG", {"method": "sla"}), Arm("baseline", {"method": "baseline"})),
@@ -284,9 +291,9 @@ CLAIMS = (
 
 
 def judge(claim: Claim, data_dir: Path = DATA,
-          rows: dict[str, list[dict]] | None = None) -> tuple[stats.Paired, dict, dict, str]:
-  """``(paired result, method values, control values, choice note)`` of ``claim``, on the files of
-  ``data_dir`` or on ``rows`` (by data name: a sweep judging its own rows)."""
+          rows: dict[str, list[dict]] | None = None) -> tuple[stats.Paired, dict, dict, tuple[str, str]]:
+  """``(paired result, method values, control values, (method's choice note, control's))`` of
+  ``claim``, on the files of ``data_dir`` or on ``rows`` (by data name: a sweep judging its own rows)."""
   def values(arm):
     name = arm.data or claim.data
     return arm_values(rows[name] if rows is not None else load_rows(name, data_dir), arm,
@@ -296,7 +303,7 @@ def judge(claim: Claim, data_dir: Path = DATA,
     control, control_note = {s: claim.control.constant for s in method}, ""
   else:
     control, control_note = values(claim.control)
-  return stats.paired(method, control, claim.direction), method, control, note + control_note
+  return stats.paired(method, control, claim.direction), method, control, (note, control_note)
 
 
 def claims_table(claims: Sequence[Claim] = CLAIMS, data_dir: Path = DATA,
@@ -304,13 +311,14 @@ def claims_table(claims: Sequence[Claim] = CLAIMS, data_dir: Path = DATA,
   lines = ["| paper | claim | per-seed data | seeds | method | control | paired difference [95 % t] | "
            "bootstrap 95 % | verdict |", "|---|---|---|---|---|---|---|---|---|"]
   for c in claims:
-    result, method, control, note = judge(c, data_dir, rows)
+    result, method, control, (note, control_note) = judge(c, data_dir, rows)
     seeds = sorted(set(method) & set(control))
     number = lambda v: f"{c.scale * v:+.{c.digits}f}"  # noqa: E731
     boot = "" if result.bootstrap is None else "[{}, {}]".format(*map(number, result.bootstrap))
     spread = lambda values: mean_std([values[s] for s in seeds], scale=c.scale, digits=c.digits)  # noqa: E731
     lines.append(f"| {c.paper} | {c.claim} | [`{c.data}`](data/{c.data}.jsonl) | {len(seeds)} | "
-                 f"{c.method.label}{note} {spread(method)} | {c.control.label} {spread(control)} | "
+                 f"{c.method.label}{note} {spread(method)} | "
+                 f"{c.control.label}{control_note} {spread(control)} | "
                  f"{result.describe(c.scale, c.digits)} | {boot} | **{result.verdict}** |")
   return "\n".join(lines)
 

@@ -7,13 +7,17 @@ for the reference's setting on an accelerator). Every run trains without the las
 scenes (with their questions) and records its accuracy on them (``val_accuracy``, all questions): the
 learning rate is chosen per model on that, and test accuracy is read once per run. Writes
 ``results.md``, ``results.jsonl`` and ``curves.png`` (validation accuracy per question kind over
-epochs). Runs keep their workdirs, so a sweep resumes. Each seed also gets the question-only prior's
-row: the training scenes' most frequent answer to each distinct question, what a model that ignores
-the image can reach.
+epochs). Runs keep their workdirs, so a sweep resumes. Two controls: each seed's question-only prior
+(the training scenes' most frequent answer to each distinct question, what a model that ignores the
+image can reach), and each chosen run evaluated with every test scene's questions asked about the
+next scene's image (``*_other_scenes``: a model that reads the image falls, one that ignores it does
+not).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,9 +25,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from jaxtricks.data import build_datasets
-from jaxtricks.experiments.common import (Option, fit_validated, mean_std, run_script, save_figure,
-                                         save_results)
+from jaxtricks.experiments.claims import chosen_on_validation
+from jaxtricks.experiments.common import Option, fit_validated, run_script, save_figure, save_results
+from jaxtricks.experiments.tables import TABLES
 from jaxtricks.models.relational import KINDS
+from jaxtricks.parallel import DataParallel
+from jaxtricks.tasks import relational as relational_task
+from jaxtricks.tasks.base import Data
+from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 
 QUESTION_KINDS = ("nonrelational", "relational")
@@ -42,6 +51,21 @@ def question_only_accuracy(config) -> dict[str, float]:
   guess = np.array([majority.get(q.tobytes(), 0) for q in flat(test, "questions")])
   correct, kinds = guess == flat(test, "answers"), flat(test, "kinds")
   return {kind: float(correct[kinds == i].mean()) for i, kind in enumerate(QUESTION_KINDS)}
+
+
+def other_scenes_accuracy(config, workdir: Path) -> dict[str, float]:
+  """Test accuracy per question kind of the run finished in ``workdir`` (``config`` trained without
+  the validation scenes) when each test scene's questions come with the next test scene's image."""
+  config = copy.deepcopy(config)
+  config.dataset.evaluate_on = "test"
+  _, state = fit(config, workdir)  # Finished: restored and evaluated as it was, nothing trained.
+  train, test = build_datasets(config.dataset)
+  moved = dataclasses.replace(test, images=np.roll(test.images, 1, axis=0))
+  task = relational_task.from_config(config, Data(train, moved), runs=None)
+  parallel = DataParallel(config.parallel)
+  metrics = {k: v for e in task.evaluators(moved, batch_size=config.eval_batch_size, parallel=parallel)
+             for k, v in e.run(state).items()}
+  return {f"{kind}_other_scenes": metrics[f"eval/accuracy_{kind}"] for kind in QUESTION_KINDS}
 
 
 VAL_FRACTION = 0.1
@@ -69,45 +93,34 @@ def run(seeds: int, scale: str, out: Path, smoke: bool, lrs=(None,)) -> list[dic
                      "val_accuracy": validation["eval/accuracy"],
                      **{k: final[f"eval/accuracy_{k}"] for k in QUESTION_KINDS},
                      "curve": [{"epoch": r["epoch"], **{k: r[f"eval/accuracy_{k}"] for k in QUESTION_KINDS}}
-                               for r in curve]})
-  return rows
-
-
-def chosen_lr(rows: list[dict], model: str) -> float:
-  """The learning rate of ``model`` with the best mean validation accuracy over seeds."""
-  lrs = sorted({r["lr"] for r in rows if r["model"] == model})
-  mean_val = lambda lr: np.mean([r["val_accuracy"] for r in rows if r["model"] == model and r["lr"] == lr])  # noqa: E731
-  return max(lrs, key=mean_val)
+                               for r in curve], "config": config, "workdir": workdir})
+  for model in KINDS:  # The image control, on the runs of the learning rate chosen on validation.
+    chosen = chosen_on_validation([r for r in rows if r["model"] == model], "lr")
+    for row in rows:
+      if row["model"] == model and row["lr"] == chosen:
+        config = copy.deepcopy(row["config"])
+        config.dataset.val_fraction = VAL_FRACTION
+        row.update(other_scenes_accuracy(config, row["workdir"]))
+  return [{k: v for k, v in r.items() if k not in ("config", "workdir")} for r in rows]
 
 
 def report(rows: list[dict], out: Path) -> str:
-  seeds = len({r["seed"] for r in rows})
-  lines = [f"Accuracy (%) per learning rate, mean ± std over {seeds} seeds; validation: all questions "
-           "on the held-out 10 % of the training scenes; test: 200 scenes × 20 questions; "
-           "* chosen on validation.",
-           "", "| model | LR | epochs | validation | test relational | test non-relational |",
-           "|---|---|---|---|---|---|"]
-  for model in dict.fromkeys(r["model"] for r in rows):
-    picked = [r for r in rows if r["model"] == model]
-    best = chosen_lr(rows, model) if "lr" in picked[0] else None
-    for lr in sorted({r.get("lr") for r in picked}, key=lambda v: v or 0):
-      sel = [r for r in picked if r.get("lr") == lr]
-      cells = [mean_std([r[k] for r in sel]) if k in sel[0] else "" for k in
-               ("val_accuracy", "relational", "nonrelational")]
-      lr_cell = "" if lr is None else f"{lr:g}" + (" *" if lr == best else "")
-      lines.append(f"| {NAMES[model]} | {lr_cell} | {sel[0]['epochs']} | " + " | ".join(cells) + " |")
+  """The page's table (validation and test accuracy per model and LR), each model's LR chosen on
+  validation, and ``curves.png``: the validation curves of the chosen LRs."""
+  chosen = {model: chosen_on_validation([r for r in rows if r["model"] == model], "lr") for model in KINDS
+            if any(r["model"] == model for r in rows)}
   fig = Figure(figsize=(8, 3.2))
   for ax, kind in zip(fig.subplots(1, 2), QUESTION_KINDS):
-    for model in KINDS:
-      best = chosen_lr(rows, model)
-      for r in (r for r in rows if r["model"] == model and r["lr"] == best):
+    for model, lr in chosen.items():
+      for r in (r for r in rows if r["model"] == model and r["lr"] == lr):
         ax.plot([c["epoch"] for c in r["curve"]], [100 * c[kind] for c in r["curve"]],
                 color="C0" if model == "rn" else "C1", alpha=0.7,
-                label=f"{NAMES[model]}, LR {best:g}" if r["seed"] == 0 else None)
+                label=f"{NAMES[model]}, LR {lr:g}" if r["seed"] == 0 else None)
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title=f"{kind} questions")
     ax.legend()
   save_figure(fig, out / "curves.png", dpi=120)
-  return "\n".join(lines) + "\n"
+  return ("Chosen on validation: " + ", ".join(f"{NAMES[m]} LR {lr:g}" for m, lr in chosen.items())
+          + "\n\n" + TABLES["relational"](rows) + "\n")
 
 
 def main(args, out: Path) -> None:

@@ -83,7 +83,11 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {  # By data file: docs/data/<n
         label=lambda r: f"{r['budget']} per class, {r['method']}" if r["budget"] else f"all, {r['method']}"),
     "aux_heads": lambda rows: summary_table(rows, ("method",), {"test accuracy (%)": "accuracy"}),
     "relational": lambda rows: summary_table(
-        rows, ("model",), {"relational (%)": "relational", "non-relational (%)": "nonrelational"}),
+        rows, ("model", "lr"),
+        {"validation, all questions (%)": "val_accuracy", "test relational (%)": "relational",
+         "test non-relational (%)": "nonrelational",
+         "relational, next scene's image (%)": "relational_other_scenes",
+         "non-relational, next scene's image (%)": "nonrelational_other_scenes"}),
     "infogan": lambda rows: summary_table(
         rows, ("info_weight",),
         {"Q on real digits (%)": "code_accuracy_real", "Q, codes shuffled (%)": "code_accuracy_real_chance",

@@ -39,7 +39,7 @@ def test_a_temperature_is_chosen_on_validation_accuracy_and_reported_on_test(tmp
   claim = next(c for c in claims.CLAIMS if c.paper.startswith("RPL"))
   result, method, control, note = claims.judge(claim, tmp_path)
   assert method == pytest.approx({0: 0.85, 1: 0.86, 2: 0.87})
-  assert note == " (temperature = 1, chosen on validation)"
+  assert note == (" (temperature = 1, chosen on validation)", "")
   assert result.mean == pytest.approx(0.06) and result.verdict == "yes"
 
 
@@ -93,7 +93,7 @@ def test_the_default_row_is_chosen_on_validation_among_the_candidates_only(tmp_p
   _write(tmp_path, "bag_of_tricks", rows)
   claim = next(c for c in claims.CLAIMS if c.claim.startswith("the stacked tricks"))
   result, method, _, note = claims.judge(claim, tmp_path)
-  assert note == " (+ mixup, chosen on validation)"
+  assert note == (" (+ mixup, chosen on validation)", "")
   assert method == pytest.approx({s: 0.92 + s / 100 for s in range(3)})
   assert result.mean == pytest.approx(0.02)
 
