@@ -81,22 +81,21 @@ def train_seeds(config: ml_collections.ConfigDict, num_seeds: int, *, vmapped: b
   return np.asarray(losses), time.perf_counter() - start
 
 
-CAPACITY = {"experts": 8, "units": 16, "lr": 1e-4}  # The demo's; the script's flags change them.
-
-
 def run(seeds: int, hist_seeds: int, hist_rho: float, epochs: int, **capacity) -> list[dict]:
   """One row per (model, ρ, seed): the test loss (MSE task 1 + MSE task 2). ``seeds`` runs at each of
   :data:`RHOS`, ``hist_seeds`` at ``hist_rho`` (the robustness histogram; its first ``seeds`` runs are
-  that ρ's runs of the table). ``capacity``: the recipe's ``experts``, ``units`` and ``lr``."""
-  capacity = {**CAPACITY, **capacity}
-  arg = ",".join(f"{k}={v}" for k, v in capacity.items())
+  that ρ's runs of the table). ``capacity``: ``experts``, ``units`` and ``lr`` of the recipe (its own
+  value where 0); each row records the values the runs used."""
+  arg = "".join(f",{k}={v}" for k, v in capacity.items() if v)
   rows = []
   for model in KINDS:
     for rho in sorted(set(RHOS) | {hist_rho}):
       count = max(seeds, hist_seeds) if rho == hist_rho else seeds
-      config = load_config("synthetic_mmoe", f"model={model},rho={rho},epochs={epochs},{arg}")
+      config = load_config("synthetic_mmoe", f"model={model},rho={rho},epochs={epochs}{arg}")
+      used = {"experts": config.model.multitask.num_experts, "units": config.model.multitask.units,
+              "lr": config.optim.lr}
       losses = train_seeds(config, count)[0].sum(-1)
-      rows += [{"model": model, "rho": rho, "seed": s, "epochs": epochs, **capacity, "loss": float(v)}
+      rows += [{"model": model, "rho": rho, "seed": s, "epochs": epochs, **used, "loss": float(v)}
                for s, v in enumerate(losses)]
   return rows
 
@@ -155,6 +154,6 @@ if __name__ == "__main__":
              hist_seeds=Option(60, "Runs per model for the robustness histogram."),
              hist_rho=Option(0.5, "Task relatedness of the robustness histogram."),
              epochs=Option(100, "Epochs per run (keras-mmoe: 100; --smoke: 2)."),
-             experts=Option(CAPACITY["experts"], "Experts per layer (OMoE, MMoE)."),
-             units=Option(CAPACITY["units"], "Units per expert; Shared-Bottom matches OMoE's parameters."),
-             lr=Option(CAPACITY["lr"], "Adam's learning rate."))
+             experts=Option(0, "Experts per layer (OMoE, MMoE); 0: the recipe's 8."),
+             units=Option(0, "Units per expert (Shared-Bottom matches OMoE's); 0: the recipe's 16."),
+             lr=Option(0.0, "Adam's learning rate; 0: the recipe's 1e-4."))
