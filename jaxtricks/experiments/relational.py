@@ -73,7 +73,7 @@ VAL_FRACTION = 0.1
 
 def run(seeds: int, scale: str, out: Path, smoke: bool, lrs=(None,)) -> list[dict]:
   """Seed-major, so a stopped sweep has every learning rate of its first seeds."""
-  rows = []
+  rows, runs = [], {}  # runs: (model, LR, seed) -> (config, workdir), for the image control.
   for seed in range(seeds):
     config = load_config("sort_of_clevr_rn", f"smoke={smoke},seed={seed},scale={scale}")
     config.dataset.val_fraction = VAL_FRACTION  # The prior sees the scenes the models train on.
@@ -93,15 +93,17 @@ def run(seeds: int, scale: str, out: Path, smoke: bool, lrs=(None,)) -> list[dic
                      "val_accuracy": validation["eval/accuracy"],
                      **{k: final[f"eval/accuracy_{k}"] for k in QUESTION_KINDS},
                      "curve": [{"epoch": r["epoch"], **{k: r[f"eval/accuracy_{k}"] for k in QUESTION_KINDS}}
-                               for r in curve], "config": config, "workdir": workdir})
+                               for r in curve]})
+        runs[model, config.optim.lr, seed] = config, workdir
   for model in KINDS:  # The image control, on the runs of the learning rate chosen on validation.
     chosen = chosen_on_validation([r for r in rows if r["model"] == model], "lr")
     for row in rows:
       if row["model"] == model and row["lr"] == chosen:
-        config = copy.deepcopy(row["config"])
+        config, workdir = runs[model, chosen, row["seed"]]
+        config = copy.deepcopy(config)
         config.dataset.val_fraction = VAL_FRACTION
-        row.update(other_scenes_accuracy(config, row["workdir"]))
-  return [{k: v for k, v in r.items() if k not in ("config", "workdir")} for r in rows]
+        row.update(other_scenes_accuracy(config, workdir))
+  return rows
 
 
 def report(rows: list[dict], out: Path) -> str:
