@@ -21,6 +21,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -31,9 +32,9 @@ from jaxtricks.experiments.tables import TABLES
 from jaxtricks.models.relational import KINDS
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import relational as relational_task
-from jaxtricks.tasks.base import Data
-from jaxtricks.training import fit
+from jaxtricks.tasks.base import Data, TrainState
 from jaxtricks.training.config import load_config
+from jaxtricks.transfer import load_variables
 
 QUESTION_KINDS = ("nonrelational", "relational")
 NAMES = {"rn": "RN", "cnn_mlp": "CNN+MLP", "question_only": "question only (answer prior)"}
@@ -58,11 +59,14 @@ def other_scenes_accuracy(config, workdir: Path) -> dict[str, float]:
   the validation scenes) when each test scene's questions come with the next test scene's image."""
   config = copy.deepcopy(config)
   config.dataset.evaluate_on = "test"
-  _, state = fit(config, workdir)  # Finished: restored and evaluated as it was, nothing trained.
   train, test = build_datasets(config.dataset)
   moved = dataclasses.replace(test, images=np.roll(test.images, 1, axis=0))
   task = relational_task.from_config(config, Data(train, moved), runs=None)
   parallel = DataParallel(config.parallel)
+  variables = load_variables(workdir)  # Evaluation reads the variables only: no optimiser state.
+  state = parallel.replicate(TrainState(step=jnp.zeros((), jnp.int32), params=variables["params"],
+                                        batch_stats=variables["batch_stats"], opt_state=None,
+                                        rng=jnp.zeros((2,), jnp.uint32)))
   metrics = {k: v for e in task.evaluators(moved, batch_size=config.eval_batch_size, parallel=parallel)
              for k, v in e.run(state).items()}
   return {f"{kind}_other_scenes": metrics[f"eval/accuracy_{kind}"] for kind in QUESTION_KINDS}
