@@ -138,14 +138,17 @@ def finished_metrics(config, workdir: Path) -> dict | None:
   return json.loads(done.read_text())
 
 
-def fit_and_release(config, workdir: Path, **kwargs) -> dict:
-  """``fit(config, workdir)``'s final metrics, then JAX's compiled programs dropped: each XLA:CPU
-  executable keeps memory mappings of its own, and dozens of runs in one process exhaust them. A run
-  that already finished with this config (and no ``datasets`` override) is read, not compiled again,
-  so a sweep's rerun only trains what is missing."""
-  if not kwargs and (done := finished_metrics(config, workdir)) is not None:
-    return done
-  final, _ = fit(config, workdir, **kwargs)
+def fit_and_release(config, workdir: Path, *, datasets=None, workdir_names_datasets: bool = False) -> dict:
+  """``fit(config, workdir, datasets=datasets)``'s final metrics, then JAX's compiled programs dropped:
+  each XLA:CPU executable keeps memory mappings of its own, and dozens of runs in one process exhaust
+  them. A run that already finished with this config is read, not compiled again, so a sweep's rerun
+  only trains what is missing; with a ``datasets`` override only where the caller vouches that the
+  override is a function of what ``workdir`` names (``workdir_names_datasets``, e.g. a subset drawn
+  from the seed and budget in its name), as the config alone does not say which data trained it."""
+  if datasets is None or workdir_names_datasets:
+    if (done := finished_metrics(config, workdir)) is not None:
+      return done
+  final, _ = fit(config, workdir, datasets=datasets)
   jax.clear_caches()
   gc.collect()
   return final

@@ -24,7 +24,7 @@ import numpy as np
 
 from jaxtricks.data import build_datasets
 from jaxtricks.data.semi_supervised import labelled_split
-from jaxtricks.experiments.common import (Option, finished_metrics, fit_and_release, mean_std, run_parts,
+from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_parts,
                                          run_script, save_results)
 from jaxtricks.training.config import load_config
 
@@ -34,9 +34,9 @@ METHODS = ("scratch", "finetune", "freeze", "freeze_random")
 STEPS = 200
 
 
-def _fit(config, workdir: Path, datasets=None) -> dict:
+def _fit(config, workdir: Path) -> dict:
   config.progress = False
-  return fit_and_release(config, workdir, datasets=datasets)
+  return fit_and_release(config, workdir)
 
 
 def transfer(seeds: int, out: Path, smoke: bool) -> list[dict]:
@@ -62,8 +62,7 @@ def transfer(seeds: int, out: Path, smoke: bool) -> list[dict]:
         config.optim.warmup_epochs = 0
         config.progress = False
         workdir = out / f"{method}_b{budget}_s{seed}"
-        # The subset is a function of the seed and budget the workdir names: a finished run is read.
-        final = finished_metrics(config, workdir) or _fit(config, workdir, datasets=(train, test))
+        final = fit_and_release(config, workdir, datasets=(train, test), workdir_names_datasets=True)
         rows.append({"part": "transfer", "method": method, "budget": budget, "seed": seed,
                      "train_images": len(train), "accuracy": final["eval/accuracy"]})
   return rows

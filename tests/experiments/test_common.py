@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from absl import flags
 
@@ -65,3 +66,21 @@ def test_a_finished_run_is_read_back_and_a_changed_config_trains(tmp_path, monke
   other.seed = 1  # Another run in the same workdir: it must train, not return the stored metrics.
   with pytest.raises(AssertionError, match="trained again"):
     common.fit_and_release(other, tmp_path / "run")
+
+
+def test_a_finished_run_on_given_datasets_is_read_only_where_the_caller_vouches(tmp_path, monkeypatch):
+  from jaxtricks.data import build_datasets
+  from jaxtricks.experiments import common
+  config = load_config("digits_lt_erm", "smoke,imbalance=10")
+  config.progress = False
+  train, test = build_datasets(config.dataset)
+  datasets = (train.subset(np.arange(200)), test)
+  final = common.fit_and_release(config, tmp_path / "run", datasets=datasets)
+
+  def no_training(*args, **kwargs):
+    raise AssertionError("a finished run was trained again")
+  monkeypatch.setattr(common, "fit", no_training)
+  assert common.fit_and_release(config, tmp_path / "run", datasets=datasets,
+                                workdir_names_datasets=True) == final
+  with pytest.raises(AssertionError, match="trained again"):  # Other data may hide behind the same config.
+    common.fit_and_release(config, tmp_path / "run", datasets=datasets)
