@@ -71,6 +71,11 @@ TABLES: dict[str, Callable[[list[dict]], str]] = {  # By data file: docs/data/<n
                             "aggregated (%)": "accuracy_aggregated"}),
     "dim": lambda rows: summary_table(rows, ("method",), {"linear-probe test accuracy (%)": "accuracy"}),
     "imbalance_resampling": lambda rows: long_tail_table(rows, ("method",)),
+    "m2m_filters": lambda rows: summary_table(
+        rows, ("imbalance", "setting"),
+        {"seed passes β (%, rarest three)": "beta_pass", "seed passes β (%, all)": "beta_pass_all",
+         "median softmax(g(x*))[k] (%)": "target_prob", "passes γ = 0.9 (%)": "confident",
+         "median ‖x* − x0‖ / ‖x0‖ (%)": "move"}, label=lambda r: f"IF={r['imbalance']:g}, {r['setting']}"),
     "active": lambda rows: curve_table(rows, "strategy", "num_labelled", "test_accuracy"),
     "nonrobust": lambda rows: summary_table(
         rows, ("method", "epsilon"),
