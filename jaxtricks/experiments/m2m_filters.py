@@ -70,6 +70,7 @@ def filters(imbalance: float, seed: int, runs: Path, per_class: int, smoke: bool
   minority = jnp.asarray(np.flatnonzero(np.isin(train.labels[index], rarest)))
   data_range = (float(train.images.min()), float(train.images.max()))
   k_all, k_seed, k_noise = jax.random.split(jax.random.key(seed), 3)
+  norm = lambda x: jnp.linalg.norm(x.reshape(len(x), -1), axis=1)  # noqa: E731
   rows = []
   for name, beta, step_size, steps, lam in SETTINGS:
     _, passes_all, has_seed = _seeds(k_all, labels, jnp.arange(len(index)), counts, beta)
@@ -79,7 +80,6 @@ def filters(imbalance: float, seed: int, runs: Path, per_class: int, smoke: bool
     x_star = jax.jit(functools.partial(translate, g_apply, g_apply, steps=steps, step_size=step_size, lam=lam,
                                        data_range=data_range))(x0, labels[seeds], targets, init_noise=noise)
     probs = jax.nn.softmax(g_apply(x_star))[jnp.arange(len(targets)), targets]
-    norm = lambda x: jnp.linalg.norm(x.reshape(len(x), -1), axis=1)  # noqa: E731
     rows.append({"imbalance": imbalance, "seed": seed, "setting": name, "beta": beta, "step_size": step_size,
                  "steps": steps, "lam": lam, "beta_pass": float(passes.mean()),
                  "beta_pass_all": float(passes_all[has_seed].mean()),
