@@ -127,6 +127,14 @@ CLAIMS = (
     Claim("Bag of Tricks (He et al., 2019)", "the paper's stack, through mixup, beats plain training (IF=10)",
           "bag_of_tricks", "balanced_accuracy", Arm("the stack through mixup", {"row": "+ mixup"}),
           Arm("baseline", {"row": "baseline"})),
+    Claim("Bag of Tricks (He et al., 2019)", "warm-up, zero-γ, no bias decay, ResNet-D and cosine together "
+          "beat plain training (IF=10)", "bag_of_tricks", "balanced_accuracy",
+          Arm("+ cosine", {"row": "+ cosine"}), Arm("baseline", {"row": "baseline"})),
+    *(Claim("Bag of Tricks (He et al., 2019)", f"{trick} adds to the rows above it (IF=10)", "bag_of_tricks",
+            "balanced_accuracy", Arm(row, {"row": row}), Arm(above, {"row": above}))
+      for trick, row, above in (("label smoothing", "+ label smoothing", "+ cosine"),
+                                ("mixup", "+ mixup", "+ label smoothing"),
+                                ("logit adjustment in place of label smoothing", STACK[-1][0], "+ mixup"))),
     Claim("PReLU (He et al., 2015)", "PReLU beats ReLU (the whole stack, IF=10)", "bag_of_tricks",
           "balanced_accuracy", Arm("PReLU", {"row": "all with PReLU"}),
           Arm("ReLU", {"row": "+ logit adjustment − label smoothing"})),
