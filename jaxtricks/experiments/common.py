@@ -58,7 +58,11 @@ def run_script(name: str, main: Callable[[types.SimpleNamespace, Path], None], *
     del argv
     logging.set_verbosity(logging.WARNING)  # Checkpointing logs every save at INFO.
     args = types.SimpleNamespace(**{key: holder.value for key, holder in holders.items()})
+    given_flags = [a.split("=")[0] for a in sys.argv[1:]]
     for key, option in options.items():
+      if isinstance(option.default, (list, tuple)) and given_flags.count(f"--{key}") > 1:
+        raise app.UsageError(f"--{key} was given more than once (only the last would count); give one "
+                             f"comma-separated list: --{key}=a,b")
       given = getattr(args, key)
       unknown = [v for v in (given if isinstance(given, list) else [given])
                  if option.choices is not None and v not in option.choices]

@@ -36,6 +36,11 @@ def test_a_value_outside_the_choices_is_named_before_anything_runs(tmp_path):
   assert out.returncode != 0
   assert "--methods: unknown ['focal']; allowed:" in out.stderr
   assert not (tmp_path / "run").exists()
+  out = subprocess.run([sys.executable, "-m", "jaxtricks.experiments.imbalance", "--methods=erm",
+                        "--methods=cb_focal", f"--out={tmp_path / 'run'}"], capture_output=True, text=True,
+                       timeout=300)  # absl keeps only the last of a repeated list flag: refused instead.
+  assert out.returncode != 0 and "--methods was given more than once" in out.stderr
+  assert not (tmp_path / "run").exists()
 
 
 def test_fit_validated_selects_on_validation_and_reports_the_same_model_on_test(tmp_path):
