@@ -87,6 +87,7 @@ def run(seeds: int, scale: str, out: Path, smoke: bool, lrs=(None,)) -> list[dic
       for lr in lrs:
         config = load_config("sort_of_clevr_rn", f"smoke={smoke},seed={seed},model={model},scale={scale}")
         config.progress = False
+        config.dataset.val_fraction = VAL_FRACTION  # As fit_validated trains it: the control rebuilds it.
         if lr is not None:
           config.optim.lr = lr
         workdir = out / f"{model}_lr{config.optim.lr:g}_seed{seed}"
@@ -103,10 +104,7 @@ def run(seeds: int, scale: str, out: Path, smoke: bool, lrs=(None,)) -> list[dic
     chosen = chosen_on_validation([r for r in rows if r["model"] == model], "lr")
     for row in rows:
       if row["model"] == model and row["lr"] == chosen:
-        config, workdir = runs[model, chosen, row["seed"]]
-        config = copy.deepcopy(config)
-        config.dataset.val_fraction = VAL_FRACTION
-        row.update(other_scenes_accuracy(config, workdir))
+        row.update(other_scenes_accuracy(*runs[model, chosen, row["seed"]]))
   return rows
 
 
