@@ -7,7 +7,8 @@ seed s, g is the ERM run on split s of ``jaxtricks.experiments.imbalance`` (its 
 ``--runs/if<F>/erm_seed<s>``: read when that sweep has finished it, else trained there). A class-balanced
 pool of ``--per_class`` training digits per class stands for M2m's over-sampled batch; every slot of
 the three rarest classes is a target (its own class k) and draws its seed ∝ ``1 − β^{(N_k0 − N_k)^+}``
-from the pool, as :func:`jaxtricks.imbalance.m2m.m2m_batch` does. Per setting of :data:`SETTINGS`:
+from the pool by :func:`jaxtricks.imbalance.m2m.draw_seeds`, as training does. Per setting of
+:data:`SETTINGS`:
 
 * ``beta_pass``: the mean probability ``1 − β^{gap}`` that the drawn seed survives the Bernoulli
   filter (``beta_pass_all``: over the slots of every class that has a seed);
@@ -30,7 +31,7 @@ from jaxtricks.data import build_datasets
 from jaxtricks.experiments.common import Option, fit_and_release, run_script, save_results
 from jaxtricks.experiments.imbalance import recipe
 from jaxtricks.experiments.tables import TABLES
-from jaxtricks.imbalance.m2m import acceptance_table, cap_noise, translate
+from jaxtricks.imbalance.m2m import cap_noise, draw_seeds, translate
 from jaxtricks.training.runs import Run
 from jaxtricks.transfer import load_variables
 
@@ -42,14 +43,6 @@ SETTINGS = (  # (name, β, η, T, λ): the official one first, then the filters 
     ("λ = 0, η = 0.5", 0.999, 0.5, 10, 0.0),
     ("η = 1, T = 20, λ = 0.1", 0.999, 1.0, 20, 0.1),
 )
-
-
-def _seeds(rng, pool_labels, targets, counts, beta):
-  """Each target slot's seed in the pool, drawn ∝ ``1 − β^{gap}``; that probability; whether it has one."""
-  table = acceptance_table(counts, pool_labels, beta=beta)[pool_labels[targets]]  # [target, pool slot]
-  has_seed = table.sum(axis=1) > 0
-  seeds = jax.random.categorical(rng, jnp.log(jnp.where(has_seed[:, None], table, 1.0)), axis=-1)
-  return seeds, table[jnp.arange(len(targets)), seeds], has_seed
 
 
 def filters(imbalance: float, seed: int, runs: Path, per_class: int, smoke: bool = False) -> list[dict]:
@@ -70,11 +63,12 @@ def filters(imbalance: float, seed: int, runs: Path, per_class: int, smoke: bool
   minority = jnp.asarray(np.flatnonzero(np.isin(train.labels[index], rarest)))
   data_range = (float(train.images.min()), float(train.images.max()))
   k_all, k_seed, k_noise = jax.random.split(jax.random.key(seed), 3)
+  all_keys, seed_keys = jax.random.split(k_all, len(index)), jax.random.split(k_seed, len(minority))
   norm = lambda x: jnp.linalg.norm(x.reshape(len(x), -1), axis=1)  # noqa: E731
   rows = []
   for name, beta, step_size, steps, lam in SETTINGS:
-    _, passes_all, has_seed = _seeds(k_all, labels, jnp.arange(len(index)), counts, beta)
-    seeds, passes, _ = _seeds(k_seed, labels, minority, counts, beta)
+    _, passes_all, has_seed = draw_seeds(all_keys, counts, labels, labels, beta=beta)
+    seeds, passes, _ = draw_seeds(seed_keys, counts, labels, labels[minority], beta=beta)
     x0, targets = pool[seeds], labels[minority]
     noise = cap_noise(jax.random.uniform(k_noise, x0.shape) - 0.5)
     x_star = jax.jit(functools.partial(translate, g_apply, g_apply, steps=steps, step_size=step_size, lam=lam,

@@ -101,6 +101,19 @@ def accept(g_apply: Callable[[jax.Array], jax.Array], x_star: jax.Array, target_
   return confident & jnp.asarray(bernoulli, bool)
 
 
+def draw_seeds(keys: jax.Array, samples_per_class: ArrayLike, pool_labels: ArrayLike,
+               target_labels: ArrayLike, *, beta: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Each target's seed in the pool, drawn ``∝`` :func:`acceptance_table` (one key per target).
+
+  Returns ``(seeds, p, has_seed)``: the seed's pool index, its acceptance probability
+  ``1 − β^{N_{y_seed} − N_k}`` and whether the target has any candidate (a class larger than its own).
+  """
+  table = acceptance_table(samples_per_class, pool_labels, beta=beta)[jnp.asarray(target_labels)]
+  has_seed = table.sum(axis=1) > 0
+  seeds = jax.vmap(jax.random.categorical)(keys, jnp.log(jnp.where(has_seed[:, None], table, 1.0)))
+  return seeds, table[jnp.arange(table.shape[0]), seeds], has_seed
+
+
 def m2m_batch(rng: jax.Array, images: jax.Array, labels: jax.Array, *,
               g_apply: Callable[[jax.Array], jax.Array], f_apply: Callable[[jax.Array], jax.Array],
               samples_per_class: ArrayLike, beta: float = 0.999, threshold: float = 0.9,
@@ -121,16 +134,14 @@ def m2m_batch(rng: jax.Array, images: jax.Array, labels: jax.Array, *,
     pool_images, pool_labels = gather_batch(images, axis_name), gather_batch(labels, axis_name)
   keys = jax.vmap(lambda k: jax.random.split(k, 4))(example_keys(rng, labels.shape[0], axis_name))
   k_gen, k_seed, k_noise, k_accept = (keys[:, i] for i in range(4))
-  table = acceptance_table(samples_per_class, pool_labels, beta=beta)[labels]  # [slot, candidate seed]
   draw = jax.vmap(jax.random.uniform)
   generate = draw(k_gen) < generation_probability(samples_per_class, labels)
-  has_seed = table.sum(axis=1) > 0
-  seeds = jax.vmap(jax.random.categorical)(k_seed, jnp.log(jnp.where(has_seed[:, None], table, 1.0)))
+  seeds, seed_accept, has_seed = draw_seeds(k_seed, samples_per_class, pool_labels, labels, beta=beta)
   uniform = jax.vmap(lambda k: jax.random.uniform(k, images.shape[1:]))(k_noise) - 0.5
   start_noise = cap_noise(uniform, mode=noise)
   x_star = translate(g_apply, f_apply, pool_images[seeds], pool_labels[seeds], labels, steps=steps,
                      step_size=step_size, lam=lam, init_noise=start_noise, data_range=data_range)
-  bernoulli = draw(k_accept) < table[jnp.arange(labels.shape[0]), seeds]
+  bernoulli = draw(k_accept) < seed_accept
   kept = accept(g_apply, x_star, labels, bernoulli, threshold=threshold) & generate & has_seed
   mask = kept.reshape((-1,) + (1,) * (images.ndim - 1))
   return jnp.where(mask, x_star.astype(images.dtype), images), kept

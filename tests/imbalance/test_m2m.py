@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtricks.imbalance import (accept, acceptance_table, generation_probability, m2m_batch,
+from jaxtricks.imbalance import (accept, acceptance_table, draw_seeds, generation_probability, m2m_batch,
                                  random_start_noise, translate)
 from tests.conftest import golden_cases, load_golden
 
@@ -39,6 +39,19 @@ def test_seed_and_acceptance_probabilities_match_official_code(path):
   np.testing.assert_allclose(table, g["p_accept_by_target_class"], rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(1 - generation_probability(g["samples_per_class"], g["batch_targets"]),
                              g["keep_prob"], rtol=1e-5)
+
+
+def test_seeds_are_drawn_in_proportion_to_the_acceptance_table():
+  counts, pool = [100, 30, 10], jnp.array([0, 0, 1, 1, 2])
+  n = 20000  # Targets: class 2 (seeds in classes 0 and 1) and class 0 (no larger class: no seed).
+  targets = jnp.concatenate([jnp.full((n,), 2), jnp.zeros((1,), int)])
+  keys = jax.random.split(jax.random.key(0), n + 1)
+  seeds, p, has_seed = draw_seeds(keys, counts, pool, targets, beta=0.99)
+  row = np.asarray(acceptance_table(counts, pool, beta=0.99)[2])
+  frequency = np.bincount(np.asarray(seeds[:n]), minlength=len(pool)) / n
+  np.testing.assert_allclose(frequency, row / row.sum(), atol=0.01)  # 0.38, 0.38, 0.12, 0.12, 0: not uniform.
+  np.testing.assert_allclose(p[:n], row[np.asarray(seeds[:n])])
+  np.testing.assert_array_equal(has_seed, np.arange(n + 1) < n)
 
 
 def test_random_start_noise_caps_per_sample_or_per_channel_as_officially():
