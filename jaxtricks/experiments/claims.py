@@ -132,7 +132,8 @@ CLAIMS = (
           Arm("+ cosine", {"row": "+ cosine"}), Arm("baseline", {"row": "baseline"})),
     *(Claim("Bag of Tricks (He et al., 2019)", f"{trick} adds to the rows above it (IF=10)", "bag_of_tricks",
             "balanced_accuracy", Arm(row, {"row": row}), Arm(above, {"row": above}))
-      for trick, row, above in (("label smoothing", "+ label smoothing", "+ cosine"),
+      for trick, row, above in (("warm-up with Nesterov momentum", "+ warm-up and Nesterov", "baseline"),
+                                ("label smoothing", "+ label smoothing", "+ cosine"),
                                 ("mixup", "+ mixup", "+ label smoothing"),
                                 ("logit adjustment in place of label smoothing", STACK[-1][0], "+ mixup"))),
     Claim("PReLU (He et al., 2015)", "PReLU beats ReLU (the whole stack, IF=10)", "bag_of_tricks",
