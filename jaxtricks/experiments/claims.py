@@ -133,6 +133,7 @@ CLAIMS = (
     *(Claim("Bag of Tricks (He et al., 2019)", f"{trick} adds to the rows above it (IF=10)", "bag_of_tricks",
             "balanced_accuracy", Arm(row, {"row": row}), Arm(above, {"row": above}))
       for trick, row, above in (("warm-up with Nesterov momentum", "+ warm-up and Nesterov", "baseline"),
+                                ("zero-γ", "+ zero-γ", "+ warm-up and Nesterov"),
                                 ("label smoothing", "+ label smoothing", "+ cosine"),
                                 ("mixup", "+ mixup", "+ label smoothing"),
                                 ("logit adjustment in place of label smoothing", STACK[-1][0], "+ mixup"))),
