@@ -134,6 +134,7 @@ CLAIMS = (
             "balanced_accuracy", Arm(row, {"row": row}), Arm(above, {"row": above}))
       for trick, row, above in (("warm-up with Nesterov momentum", "+ warm-up and Nesterov", "baseline"),
                                 ("zero-γ", "+ zero-γ", "+ warm-up and Nesterov"),
+                                ("no bias decay", "+ no bias decay", "+ zero-γ"),
                                 ("label smoothing", "+ label smoothing", "+ cosine"),
                                 ("mixup", "+ mixup", "+ label smoothing"),
                                 ("logit adjustment in place of label smoothing", STACK[-1][0], "+ mixup"))),
