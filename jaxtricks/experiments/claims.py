@@ -135,6 +135,8 @@ CLAIMS = (
       for trick, row, above in (("warm-up with Nesterov momentum", "+ warm-up and Nesterov", "baseline"),
                                 ("zero-γ", "+ zero-γ", "+ warm-up and Nesterov"),
                                 ("no bias decay", "+ no bias decay", "+ zero-γ"),
+                                ("ResNet-D", "+ ResNet-D", "+ no bias decay"),
+                                ("cosine", "+ cosine", "+ ResNet-D"),
                                 ("label smoothing", "+ label smoothing", "+ cosine"),
                                 ("mixup", "+ mixup", "+ label smoothing"),
                                 ("logit adjustment in place of label smoothing", STACK[-1][0], "+ mixup"))),
