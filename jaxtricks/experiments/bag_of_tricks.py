@@ -112,7 +112,7 @@ def write_report(rows: list[dict], out: Path) -> None:
   scores = {}
   for r in rows:
     scores.setdefault(r["row"], []).append(100 * r["balanced_accuracy"])
-  fig = Figure(figsize=(7, 3.5))
+  fig = Figure(figsize=(7, 4.5))
   ax = plot_seed_bars(scores, fig.subplots())
   ax.set_ylabel("balanced test accuracy (%)")
   ax.set_title("Bag of Tricks, stacked: digits-LT (IF=10), ResNet-20")

@@ -63,7 +63,7 @@ def plot_seed_bars(values: dict[str, np.ndarray], ax, *, colors=None, margin: fl
   for i, a in enumerate(arrays):
     ax.plot(np.full(len(a), i), a, "k.", ms=4)
   ax.set_xticks(range(len(names)))
-  ax.set_xticklabels(names, rotation=30, fontsize=8)
+  ax.set_xticklabels(names, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
   ax.set_ylim(max(0.0, min(a.min() for a in arrays) - margin), 100)
   return ax
 
