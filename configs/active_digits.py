@@ -7,13 +7,11 @@ steps of batch 16 from the seed's initial parameters (the ALFA-Mix protocol; set
 to continue from the previous round), Adam with LR 1e-3. ALFA-Mix uses the closed-form α with cap step
 0.2 (the paper's setting).
 
-  python -m jaxtricks.active --config=configs/active_digits.py --workdir=runs/active
-  python -m jaxtricks.active --config=configs/active_digits.py:smoke
+  python -m jaxtricks.active --config=active_digits --workdir=runs/active
+  python -m jaxtricks.active --config=active_digits:smoke
 """
 
-import ml_collections
-
-from jaxtricks.active.loop import STRATEGIES
+from jaxtricks.active.loop import active_block
 from jaxtricks.training.config import base_config, parse_arg
 
 
@@ -32,17 +30,9 @@ def get_config(arg=None):
   c.train.batch_size = 16
   c.train.num_epochs = 1  # Unused: rounds are counted in steps (active.steps_per_round).
 
-  c.active = ml_collections.ConfigDict()
-  c.active.strategies = STRATEGIES
+  with c.unlocked():
+    c.active = active_block()  # Every strategy; 20 to start, 8 rounds of 20 queries, 200 steps each.
   c.active.seeds = arg.seeds
-  c.active.initial = 20  # Random labelled examples before the first query.
-  c.active.budget = 20  # Queries per round.
-  c.active.rounds = 8
-  c.active.steps_per_round = 200
-  c.active.warm_start = False  # Continue from the previous round's parameters.
-  c.active.mc_passes = 5  # BALD: MC-dropout forward passes (the ALFA-Mix default).
-  c.active.alfamix_cap_step = 0.2
-  c.active.alfamix_mode = "closed_form"  # closed_form | learned | random
   if arg.smoke:
     c.active.seeds = 2
     c.active.rounds = 2

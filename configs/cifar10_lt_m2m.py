@@ -5,7 +5,7 @@
 Built on ``cifar10_lt_resnet32.py`` (same data, network and CB-paper schedule); takes the same
 ``:imbalance=..,seed=..,smoke`` (the smoke variant translates with a single step).
 
-  python -m jaxtricks.training --config=configs/cifar10_lt_m2m.py:imbalance=100
+  python -m jaxtricks.training --config=cifar10_lt_m2m:imbalance=100
 """
 
 from jaxtricks.imbalance.recipes import long_tail_method

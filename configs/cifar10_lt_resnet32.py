@@ -3,7 +3,7 @@
 The CIFAR recipe of ``cifar10_resnet32.py`` on the long-tailed training split; the test set stays
 balanced. ``:imbalance=50`` picks another imbalance factor.
 
-  python -m jaxtricks.training --config=configs/cifar10_lt_resnet32.py:imbalance=50
+  python -m jaxtricks.training --config=cifar10_lt_resnet32:imbalance=50
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

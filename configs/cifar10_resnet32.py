@@ -4,7 +4,7 @@ Batch 128, SGD momentum 0.9, weight decay 2e-4 on all parameters, LR 0.1 per 128
 5-epoch linear warm-up, ×0.01 at epoch 160 and again at 180 (Cui et al., CVPR 2019), 200 epochs,
 pad-4 random crop + horizontal flip. Needs ``pip install -e ".[tfds]"`` and a prepared ``cifar10``.
 
-  python -m jaxtricks.training --config=configs/cifar10_resnet32.py
+  python -m jaxtricks.training --config=cifar10_resnet32
   --config.dataset.data_dir=~/tensorflow_datasets
 """
 

@@ -8,8 +8,8 @@ Chosen by ``python -m jaxtricks.experiments.bag_of_tricks`` (docs/results.md), w
 one at a time on ``digits_baseline.py``.
 
   python -m jaxtricks.training                               # this config
-  python -m jaxtricks.training --config=configs/default.py:smoke
-  python -m jaxtricks.training --config=configs/default.py:seed=2 --config.optim.lr=0.2
+  python -m jaxtricks.training --config=default:smoke
+  python -m jaxtricks.training --config=default:seed=2 --config.optim.lr=0.2
 """
 
 from jaxtricks.training.config import base_config, parse_arg

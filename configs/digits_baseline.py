@@ -3,7 +3,7 @@
 Plain ResNet-20 (v1, γ=1 everywhere), SGD momentum 0.9 with the LR ×0.1 at 50 % and 75 % of training,
 no warm-up, weight decay on every parameter, one-hot targets, no mixup, no logit adjustment.
 
-  python -m jaxtricks.training --config=configs/digits_baseline.py
+  python -m jaxtricks.training --config=digits_baseline
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

@@ -4,7 +4,7 @@
 epochs; the test metric is the estimator's loss on held-out batches. Evaluate the encoder with
 ``digits_dim_probe.py``.
 
-  python -m jaxtricks.training --config=configs/digits_dim.py:estimator=nce --workdir=runs/dim_nce
+  python -m jaxtricks.training --config=digits_dim:estimator=nce --workdir=runs/dim_nce
 """
 
 from jaxtricks.tasks.infomax import ESTIMATORS

@@ -3,7 +3,7 @@ trained first into ``WORKDIR/pretrained``, then a new linear head on its pooled 
 trained with labels while the encoder and its BatchNorm statistics stay frozen. ``:estimator=random``
 probes the same encoder at its random initialisation (the baseline).
 
-  python -m jaxtricks.training --config=configs/digits_dim_probe.py:estimator=jsd
+  python -m jaxtricks.training --config=digits_dim_probe:estimator=jsd
 """
 
 from jaxtricks.training.config import parse_arg, set_task, sibling_config

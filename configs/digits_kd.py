@@ -4,7 +4,7 @@
 The teacher is trained first into ``WORKDIR/teacher`` (or resumed there); point
 ``--config.distill.teacher_workdir`` at a finished teacher run to share one between students.
 
-  python -m jaxtricks.training --config=configs/digits_kd.py --workdir=runs/kd
+  python -m jaxtricks.training --config=digits_kd --workdir=runs/kd
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

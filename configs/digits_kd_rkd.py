@@ -2,7 +2,7 @@
 penultimate embeddings — the combination the RKD paper reports best on CIFAR-100.
 Takes ``:smoke,seed=N`` like ``digits_kd``.
 
-  python -m jaxtricks.training --config=configs/digits_kd_rkd.py --workdir=runs/kd_rkd
+  python -m jaxtricks.training --config=digits_kd_rkd --workdir=runs/kd_rkd
 """
 
 from jaxtricks.training.config import sibling_config

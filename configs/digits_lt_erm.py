@@ -4,7 +4,7 @@ SmallCNN on 8×8 digits, training split long-tailed with the CB-paper profile (`
 balanced test split; SGD momentum 0.9, weight decay 5e-4, 5 warm-up epochs, LR ×0.01 at epoch 32 and 36
 of 40 (the CB/M2m CIFAR schedule, compressed). Seconds to a minute on a CPU.
 
-  python -m jaxtricks.training --config=configs/digits_lt_erm.py:imbalance=50,seed=1
+  python -m jaxtricks.training --config=digits_lt_erm:imbalance=50,seed=1
 """
 
 from jaxtricks.training.config import base_config, parse_arg

@@ -7,7 +7,7 @@ No label smoothing: its ε/C target mass on every class, placed on the adjusted 
 classes' plain logits on every image (3 seeds: 62.6 % at IF=50 with τ = 1.5; with τ = 1, +2.5 points at
 IF=50 but −3.9 at IF=100). Takes ``digits_lt_erm``'s ``:imbalance=..,seed=..,smoke``.
 
-  python -m jaxtricks.training --config=configs/digits_lt_logit_adjust_mixup.py:imbalance=100
+  python -m jaxtricks.training --config=digits_lt_logit_adjust_mixup:imbalance=100
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

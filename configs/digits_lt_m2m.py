@@ -6,7 +6,7 @@ on, over a class-balanced over-sampled stream: T = 10 steps of size 0.1, λ = 0.
 Inputs are standardised, so translation is clamped to the training data's range. Takes the same
 ``:imbalance=..,seed=..,smoke`` as ``digits_lt_erm.py``.
 
-  python -m jaxtricks.training --config=configs/digits_lt_m2m.py:imbalance=50
+  python -m jaxtricks.training --config=digits_lt_m2m:imbalance=50
 """
 
 from jaxtricks.imbalance.recipes import long_tail_recipe

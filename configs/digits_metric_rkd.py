@@ -3,7 +3,7 @@ learns its 64-d embedding from ``1·RKD-D + 2·RKD-A`` against the ``digits_metr
 embeddings, with no labels (task loss weight 0) and no l2 normalisation of the student, as in the
 official examples; evaluated by Recall@K on the unseen digits 5–9.
 
-  python -m jaxtricks.training --config=configs/digits_metric_rkd.py --workdir=runs/metric_rkd
+  python -m jaxtricks.training --config=digits_metric_rkd --workdir=runs/metric_rkd
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

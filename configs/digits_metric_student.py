@@ -1,7 +1,7 @@
 """Metric learning on digits, the student alone: the small CNN (width 8) with a 64-d l2-normalised
 embedding and ``digits_metric_teacher``'s triplet loss, data and schedule.
 
-  python -m jaxtricks.training --config=configs/digits_metric_student.py
+  python -m jaxtricks.training --config=digits_metric_student
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

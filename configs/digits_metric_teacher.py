@@ -2,7 +2,7 @@
 triplet loss (margin 0.2), trained on digits 0–4 and evaluated by Recall@K on the unseen digits 5–9
 (the CUB-200 / Cars-196 protocol of the RKD paper, in small). Adam, LR 1e-3, weight decay 1e-5.
 
-  python -m jaxtricks.training --config=configs/digits_metric_teacher.py --workdir=runs/metric_teacher
+  python -m jaxtricks.training --config=digits_metric_teacher --workdir=runs/metric_teacher
 """
 
 from jaxtricks.training.config import base_config, parse_arg, set_task

@@ -7,7 +7,7 @@ picks the random known/unknown split. SmallCNN (width 16; 32-d features for RPL/
 0.9, LR 0.1 per 64 examples on the network and the points, cosine, 30 epochs; RPL/ARPL official
 defaults: temperature 1, open-space weight 0.1, one point per class.
 
-  python -m jaxtricks.training --config=configs/digits_open_set.py:loss=arpl,split=2
+  python -m jaxtricks.training --config=digits_open_set:loss=arpl,split=2
 """
 
 from jaxtricks.losses.open_set import OPEN_SET_LOSSES

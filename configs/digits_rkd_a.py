@@ -1,7 +1,7 @@
 """Relational KD on digits, RKD-A (angle) alone: ``digits_rkd_da`` without the distance term
 (cross-entropy + 50·RKD-A on the penultimate embeddings). Takes ``:smoke,seed=N`` like ``digits_kd``.
 
-  python -m jaxtricks.training --config=configs/digits_rkd_a.py --workdir=runs/rkd_a
+  python -m jaxtricks.training --config=digits_rkd_a --workdir=runs/rkd_a
 """
 
 from jaxtricks.training.config import sibling_config

@@ -1,7 +1,7 @@
 """Relational KD on digits, RKD-D (distance) alone: ``digits_rkd_da`` without the angle term
 (cross-entropy + 25·RKD-D on the penultimate embeddings). Takes ``:smoke,seed=N`` like ``digits_kd``.
 
-  python -m jaxtricks.training --config=configs/digits_rkd_d.py --workdir=runs/rkd_d
+  python -m jaxtricks.training --config=digits_rkd_d --workdir=runs/rkd_d
 """
 
 from jaxtricks.training.config import sibling_config

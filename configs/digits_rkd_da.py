@@ -4,7 +4,7 @@ pooled penultimate embeddings of the ``digits_student`` CNN (32-d) and the ResNe
 RepDistiller).
 Takes ``:smoke,seed=N`` like ``digits_kd``.
 
-  python -m jaxtricks.training --config=configs/digits_rkd_da.py --workdir=runs/rkd_da
+  python -m jaxtricks.training --config=digits_rkd_da --workdir=runs/rkd_da
 """
 
 from jaxtricks.training.config import sibling_config

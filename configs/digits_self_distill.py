@@ -2,7 +2,7 @@
 ``digits_student`` CNN teaches a copy of itself, and each generation the next, with ``digits_kd``'s
 loss; generations in ``WORKDIR/generation_g``, the teacher (generation 0) in ``WORKDIR/teacher``.
 
-  python -m jaxtricks.training --config=configs/digits_self_distill.py:generations=3
+  python -m jaxtricks.training --config=digits_self_distill:generations=3
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

@@ -6,7 +6,7 @@ SmallCNN (width 16) on 8×8 digits, the 4 rotations; ``:mode=`` picks
 ``da`` (rotated copies keep their label), ``mt`` (class head + rotation head) or
 ``baseline`` (no transforms). SGD momentum 0.9, LR 0.1 per 64 examples, cosine, 30 epochs.
 
-  python -m jaxtricks.training --config=configs/digits_sla.py:mode=sla_sd,seed=1
+  python -m jaxtricks.training --config=digits_sla:mode=sla_sd,seed=1
 """
 
 from jaxtricks.training.config import parse_arg, set_task, sibling_config

@@ -4,7 +4,7 @@ The base of the ``digits_kd*`` / ``digits_rkd*`` recipes (same data, network and
 momentum 0.9, LR 0.1 per 64 examples, 2 warm-up epochs + cosine over 30 epochs, weight decay 5e-4,
 1-pixel random crop. Under a minute on a CPU.
 
-  python -m jaxtricks.training --config=configs/digits_student.py:seed=1
+  python -m jaxtricks.training --config=digits_student:seed=1
 """
 
 from jaxtricks.training.config import base_config, parse_arg

@@ -1,6 +1,6 @@
 """Distillation on digits, the teacher: ResNet-56 (width 16) with the student's data and schedule.
 
-  python -m jaxtricks.training --config=configs/digits_teacher.py --workdir=runs/teacher
+  python -m jaxtricks.training --config=digits_teacher --workdir=runs/teacher
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

@@ -2,8 +2,8 @@
 new 5-way head and is fine-tuned on digits 5–9, the backbone at 0.1× the head's learning rate.
 The source run is trained first into ``WORKDIR/pretrained`` (or taken from ``transfer.init_from``).
 
-  python -m jaxtricks.training --config=configs/digits_transfer_finetune.py:scratch  # the baseline
-  python -m jaxtricks.training --config=configs/digits_transfer_finetune.py
+  python -m jaxtricks.training --config=digits_transfer_finetune:scratch  # the baseline
+  python -m jaxtricks.training --config=digits_transfer_finetune
 """
 
 from jaxtricks.training.config import parse_arg, sibling_config

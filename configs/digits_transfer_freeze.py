@@ -3,7 +3,7 @@ new 5-way head trained on digits 5–9 while the backbone and its BatchNorm stat
 (``optax.multi_transform`` with ``optax.set_to_zero``; the network runs in inference mode).
 Takes ``digits_transfer_finetune``'s ``:smoke,seed=N,scratch``.
 
-  python -m jaxtricks.training --config=configs/digits_transfer_freeze.py
+  python -m jaxtricks.training --config=digits_transfer_freeze
 """
 
 from jaxtricks.training.config import sibling_config

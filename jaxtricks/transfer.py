@@ -5,7 +5,6 @@ freeze the backbone or fine-tune it with a smaller learning rate.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -13,12 +12,13 @@ import optax
 import orbax.checkpoint as ocp
 
 from jaxtricks.models.layers import HEAD
+from jaxtricks.paths import absolute
 
 
 def load_variables(workdir: str | os.PathLike) -> dict[str, Any]:
   """``{"params", "batch_stats"}`` of the last checkpoint in ``workdir/checkpoints``, on this
   process's first device, whatever the devices and processes of the run that saved it."""
-  directory = Path(workdir).absolute() / "checkpoints"
+  directory = absolute(workdir) / "checkpoints"
   manager = ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler())
   step = manager.latest_step()
   if step is None:

@@ -65,12 +65,23 @@ def load_golden(path) -> dict:
 ON_THEIR_OWN = ("tests/test_notebooks.py::test_notebook_runs_from_a_copy_outside_the_repository",)
 
 
+def _uses_golden_files(item) -> bool:
+  """Whether ``item``'s module reads ``tests/golden/`` (the parity tests that .ci/run repeats under other
+  OpenBLAS kernels: another CPU sums a dot product in another order)."""
+  module = getattr(item, "module", None)
+  return module is not None and any(getattr(module, name, None) is obj for name, obj in
+                                    (("golden_cases", golden_cases), ("load_golden", load_golden),
+                                     ("GOLDEN", GOLDEN)))
+
+
 def pytest_collection_modifyitems(session, config, items):
   if not items:
     raise pytest.UsageError("no tests were collected: check testpaths and file names")
   # --dist loadgroup: a file's tests stay on one worker (what they share, a trained teacher or a
   # compiled step, is built once), except the ones ON_THEIR_OWN.
   for item in items:
+    if _uses_golden_files(item):
+      item.add_marker(pytest.mark.golden)
     alone = item.nodeid.startswith(ON_THEIR_OWN)
     item.add_marker(pytest.mark.xdist_group(item.nodeid if alone else item.nodeid.split("::")[0]))
   items.sort(key=lambda item: not item.nodeid.startswith(ON_THEIR_OWN))  # Stable: otherwise as collected.

@@ -69,6 +69,17 @@ def test_every_code_cell_is_committed_with_its_output(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_committed_outputs_name_the_backend_that_produced_them(path):
+  """The notebooks ask for a TPU runtime; their committed outputs come from a CPU, and say so first."""
+  notebook = nbformat.read(path, as_version=4)
+  printed = "".join(out.get("text", "") for out in notebook.cells[1].outputs)
+  assert printed.startswith("backend: cpu, "), printed[:200]
+  assert "come from a CPU backend" in notebook.cells[0].source
+  row = next(line for line in (REPO / "README.md").read_text().splitlines() if f"| `{path.stem}` |" in line)
+  assert row.endswith("; CPU |"), row
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_from_a_copy_outside_the_repository(path, tmp_path):
   notebook = EXECUTE.execute(path, tmp_path)  # Raises at the first failing cell.
   errors = [out for cell in notebook.cells for out in cell.get("outputs", [])

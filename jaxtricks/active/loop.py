@@ -43,6 +43,7 @@ from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
 from jaxtricks.training.plots import read_metrics
 from jaxtricks.training.runs import Runs
+from jaxtricks.training.workdir import check_workdir, hold
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "bald", "coreset", "badge",
               "alfamix")
@@ -121,99 +122,121 @@ class RoundBatches:
     return self.batches.iterate(start_step, stop_step)
 
 
+def active_block() -> ml_collections.ConfigDict:
+  """The ``active`` config block of an active-learning run (``python -m jaxtricks.active``), with its
+  defaults: the simulated loop's strategies, seeds, labelled start, budget per round and rounds."""
+  a = ml_collections.ConfigDict()
+  a.strategies = STRATEGIES
+  a.seeds = 3
+  a.initial = 20  # Random labelled examples before the first query.
+  a.budget = 20  # Queries per round.
+  a.rounds = 8
+  a.steps_per_round = 200
+  a.warm_start = False  # Continue from the previous round's parameters.
+  a.mc_passes = 5  # BALD: MC-dropout forward passes (the ALFA-Mix default).
+  a.alfamix_cap_step = 0.2
+  a.alfamix_mode = "closed_form"  # closed_form | learned | random
+  return a
+
+
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
   """Runs every strategy × seed of ``config.active`` in ``workdir``; returns the round records.
 
   Seeds are ``config.seed + s`` for ``s < active.seeds``. The model is trained by the classification
   task of ``config`` (its dtype, loss, label smoothing, mixup and augmentation act as in ``fit``)."""
+  if "active" not in config:
+    raise ValueError("the config has no active block: start from an active-learning recipe "
+                     "(active_digits) or add jaxtricks.active.loop.active_block()")
   active = config.active
   unknown = set(active.strategies) - set(STRATEGIES)
   if unknown:
     raise ValueError(f"active.strategies: unknown {sorted(unknown)}; allowed: {STRATEGIES}")
-  check_config(config)
+  check_config(config, extra_blocks={"active": active_block()})
   classification.check(config)
   train, test = build_datasets(config.dataset)
   needed = active.initial + active.rounds * active.budget
   if needed > len(train):
     raise ValueError(f"active.initial + rounds·budget = {needed} exceeds the pool of {len(train)}")
+  check_workdir(config, workdir)
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  with hold(workdir, enabled=jax.process_index() == 0):
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
-  parallel = DataParallel(config.parallel)
-  batch_size = min(config.train.batch_size, active.initial)
-  parallel.check_batch_size(batch_size, "min(train.batch_size, active.initial)")
+    parallel = DataParallel(config.parallel)
+    batch_size = min(config.train.batch_size, active.initial)
+    parallel.check_batch_size(batch_size, "min(train.batch_size, active.initial)")
 
-  def labelled_batches(indices: np.ndarray, seed: int) -> TrainBatches:
-    return TrainBatches(train.subset(indices), batch_size, seed=seed)
+    def labelled_batches(indices: np.ndarray, seed: int) -> TrainBatches:
+      return TrainBatches(train.subset(indices), batch_size, seed=seed)
 
-  task = classification.from_config(
-      config, Data(train, test), Runs(workdir, trainer.fit, (train, test)),
-      batches=RoundBatches(labelled_batches(np.arange(active.initial), 0), active.steps_per_round))
-  model, tx = task.model, task.net.tx
-  p_train = parallel.step(task.train_step)  # Compiled once for every round, strategy and seed.
-  evaluator, *_ = task.evaluators(test, batch_size=config.eval_batch_size, parallel=parallel)
-  mc_passes = active.mc_passes if "bald" in active.strategies else 0
-  round_config = config.copy_and_resolve_references()  # A round: one epoch of steps_per_round steps.
-  round_config.train.num_epochs = 1
-  round_config.update(eval_every_epochs=1, progress=False,
-                      log_every_steps=min(config.log_every_steps, active.steps_per_round),
-                      checkpoint_every_steps=min(config.checkpoint_every_steps, active.steps_per_round))
+    task = classification.from_config(
+        config, Data(train, test), Runs(workdir, trainer.fit, (train, test)),
+        batches=RoundBatches(labelled_batches(np.arange(active.initial), 0), active.steps_per_round))
+    model, tx = task.model, task.net.tx
+    p_train = parallel.step(task.train_step)  # Compiled once for every round, strategy and seed.
+    evaluator, *_ = task.evaluators(test, batch_size=config.eval_batch_size, parallel=parallel)
+    mc_passes = active.mc_passes if "bald" in active.strategies else 0
+    round_config = config.copy_and_resolve_references()  # A round: one epoch of steps_per_round steps.
+    round_config.train.num_epochs = 1
+    round_config.update(eval_every_epochs=1, progress=False,
+                        log_every_steps=min(config.log_every_steps, active.steps_per_round),
+                        checkpoint_every_steps=min(config.checkpoint_every_steps, active.steps_per_round))
 
-  records_path = workdir / "metrics.jsonl"
-  records = read_metrics(workdir) if records_path.exists() else []
-  done = {(r["strategy"], r["seed"], r["round"]): r for r in records}
-  jobs = [(s, config.seed + i) for i in range(active.seeds) for s in active.strategies]
-  for strategy, seed in tqdm.tqdm(jobs, desc="active learning", unit="run",
-                                  disable=not config.progress):
-    rng = np.random.default_rng(seed)
-    labelled = np.zeros(len(train), bool)
-    labelled[rng.choice(len(train), active.initial, replace=False)] = True
-    init = task.init(seed)
-    state = init
-    for round_ in range(active.rounds + 1):
-      round_dir = workdir / f"{strategy}_seed{seed}" / f"round_{round_}"
-      if (strategy, seed, round_) in done:  # Resume: replay the recorded labelled set.
-        labelled = np.zeros(len(train), bool)
-        labelled[done[(strategy, seed, round_)]["labelled_indices"]] = True
-        labelled[done[(strategy, seed, round_)]["queried"]] = True
-        state = None  # Its trained state is in its checkpoint (read if the next round starts from it).
-        continue
-      if not (active.warm_start and round_):
-        start = init
-      else:
-        start = state if state is not None else _finished_round(round_dir.parent / f"round_{round_ - 1}",
-                                                                 init, parallel)
-      indices = np.flatnonzero(labelled)
-      batches = RoundBatches(labelled_batches(indices, seed * 1000 + round_), active.steps_per_round)
-      state, summary = trainer.train(round_config, round_dir, batches,
-                             start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)),
-                             p_train, evaluator.run, parallel)
-      state = parallel.to_host(state)
-      record = {"strategy": strategy, "seed": seed, "round": round_,
-                "num_labelled": int(labelled.sum()), "test_accuracy": summary["eval/accuracy"],
-                "labelled_indices": indices.tolist(), "queried": []}
-      if round_ < active.rounds:
-        variables = state.variables
-        key = jax.random.fold_in(jax.random.key(seed), round_)
-        t0 = time.perf_counter()
-        outputs = pool_outputs(model, variables, train.images, key,
-                               mc_passes=mc_passes if strategy == "bald" else 0)
-        picked = query(strategy, key, outputs, labelled, train.labels, active.budget,
-                       variables["params"]["head"], active)
-        record["query_seconds"] = time.perf_counter() - t0
-        if len(set(picked.tolist())) != active.budget or labelled[picked].any():
-          raise RuntimeError(f"{strategy} returned duplicates or labelled points: {picked.tolist()}")
-        labelled[picked] = True
-        record["queried"] = picked.tolist()
-      with open(records_path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-      records.append(record)
-  for record in records:  # What each round trained on, per class (resumed rounds included).
-    counts = np.bincount(train.labels[record["labelled_indices"]], minlength=train.num_classes)
-    record.update(labelled_per_class=counts.tolist(), fewest_labelled=int(counts.min()))
-  report(records, workdir)
-  return records
+    records_path = workdir / "metrics.jsonl"
+    records = read_metrics(workdir) if records_path.exists() else []
+    done = {(r["strategy"], r["seed"], r["round"]): r for r in records}
+    jobs = [(s, config.seed + i) for i in range(active.seeds) for s in active.strategies]
+    for strategy, seed in tqdm.tqdm(jobs, desc="active learning", unit="run",
+                                    disable=not config.progress):
+      rng = np.random.default_rng(seed)
+      labelled = np.zeros(len(train), bool)
+      labelled[rng.choice(len(train), active.initial, replace=False)] = True
+      init = task.init(seed)
+      state = init
+      for round_ in range(active.rounds + 1):
+        round_dir = workdir / f"{strategy}_seed{seed}" / f"round_{round_}"
+        if (strategy, seed, round_) in done:  # Resume: replay the recorded labelled set.
+          labelled = np.zeros(len(train), bool)
+          labelled[done[(strategy, seed, round_)]["labelled_indices"]] = True
+          labelled[done[(strategy, seed, round_)]["queried"]] = True
+          state = None  # Its trained state is in its checkpoint (read if the next round starts from it).
+          continue
+        if not (active.warm_start and round_):
+          start = init
+        else:
+          start = state if state is not None else _finished_round(round_dir.parent / f"round_{round_ - 1}",
+                                                                   init, parallel)
+        indices = np.flatnonzero(labelled)
+        batches = RoundBatches(labelled_batches(indices, seed * 1000 + round_), active.steps_per_round)
+        state, summary = trainer.train(round_config, round_dir, batches,
+                               start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)),
+                               p_train, evaluator.run, parallel)
+        state = parallel.to_host(state)
+        record = {"strategy": strategy, "seed": seed, "round": round_,
+                  "num_labelled": int(labelled.sum()), "test_accuracy": summary["eval/accuracy"],
+                  "labelled_indices": indices.tolist(), "queried": []}
+        if round_ < active.rounds:
+          variables = state.variables
+          key = jax.random.fold_in(jax.random.key(seed), round_)
+          t0 = time.perf_counter()
+          outputs = pool_outputs(model, variables, train.images, key,
+                                 mc_passes=mc_passes if strategy == "bald" else 0)
+          picked = query(strategy, key, outputs, labelled, train.labels, active.budget,
+                         variables["params"]["head"], active)
+          record["query_seconds"] = time.perf_counter() - t0
+          if len(set(picked.tolist())) != active.budget or labelled[picked].any():
+            raise RuntimeError(f"{strategy} returned duplicates or labelled points: {picked.tolist()}")
+          labelled[picked] = True
+          record["queried"] = picked.tolist()
+        with open(records_path, "a") as f:
+          f.write(json.dumps(record) + "\n")
+        records.append(record)
+    for record in records:  # What each round trained on, per class (resumed rounds included).
+      counts = np.bincount(train.labels[record["labelled_indices"]], minlength=train.num_classes)
+      record.update(labelled_per_class=counts.tolist(), fewest_labelled=int(counts.min()))
+    report(records, workdir)
+    return records
 
 
 def _finished_round(directory: Path, like, parallel: DataParallel):

@@ -53,10 +53,17 @@ def mc_dropout_logits(apply_fn: Callable[[jax.Array, jax.Array], jax.Array], rng
   return jax.vmap(apply_fn, in_axes=(0, None))(jax.random.split(rng, num_passes), inputs)
 
 
-@functools.partial(jax.jit, static_argnames=("budget",))
 def select_top(scores: jax.Array, budget: int, unlabelled: jax.Array) -> jax.Array:
   """Indices of the ``budget`` largest ``scores`` among the ``unlabelled`` (ties: lowest index
-  first), most informative first."""
+  first), most informative first. A ``ValueError`` when fewer than ``budget`` points are unlabelled
+  (checked where ``unlabelled`` is concrete: inside a caller's ``jit`` that check is the caller's)."""
+  if not isinstance(unlabelled, jax.core.Tracer) and budget > int(jnp.sum(unlabelled)):
+    raise ValueError(f"budget={budget} exceeds the {int(jnp.sum(unlabelled))} unlabelled points")
+  return _top_unlabelled(scores, budget, unlabelled)
+
+
+@functools.partial(jax.jit, static_argnames=("budget",))
+def _top_unlabelled(scores: jax.Array, budget: int, unlabelled: jax.Array) -> jax.Array:
   masked = jnp.where(unlabelled & ~jnp.isnan(scores), scores, -jnp.inf)
   return lax.top_k(masked, budget)[1]
 

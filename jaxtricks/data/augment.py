@@ -50,6 +50,10 @@ def mixup(rng: jax.Array, images: jax.Array, targets: jax.Array, *, alpha: float
   """
   chex.assert_equal_shape_prefix([images, targets], 1,
                                  custom_message="images and targets must have one batch size")
+  for name, array in (("images", images), ("targets", targets)):
+    if not jnp.issubdtype(array.dtype, jnp.floating):
+      raise TypeError(f"mixup mixes floats: {name} must be a float array (targets dense, e.g. "
+                      f"jax.nn.one_hot(labels, C)), got dtype {array.dtype}")
   lam = jax.random.beta(rng, alpha, alpha)
   mixed_images, mixed_targets = mix_with_reversed(lam, images, targets, axis_name=axis_name)
   return mixed_images, mixed_targets, lam

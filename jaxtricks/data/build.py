@@ -102,6 +102,22 @@ def build_datasets(config: ml_collections.ConfigDict) -> tuple[ArrayDataset | Im
   return standardize(train, evaluated)
 
 
+# The options build_datasets applies to what it loads, with the values that leave it as loaded.
+APPLIED_WHEN_BUILT = {"train_classes": (), "test_classes": (), "val_fraction": 0.0, "evaluate_on": "test",
+                      "imbalance_factor": 1.0}
+
+
+def check_given_datasets(config: ml_collections.ConfigDict) -> None:
+  """A ``ValueError`` naming the first option of the ``dataset`` block that :func:`build_datasets`
+  would apply but that data sets given to ``fit`` (``datasets=``: used as they are) would not get."""
+  for key, default in APPLIED_WHEN_BUILT.items():
+    value = config[key]
+    if (tuple(value) if isinstance(value, (list, tuple)) else value) != default:
+      raise ValueError(f"dataset.{key}={value!r} acts when the data set is built from the config; the "
+                       f"datasets given to fit are used as they are: apply it to them (build_datasets "
+                       f"does it for a dataset block) or leave dataset.{key} at {default!r}")
+
+
 def validation_split(train: ArrayDataset, fraction: float, *,
                      seed: int) -> tuple[ArrayDataset, ArrayDataset]:
   """``(train without the validation examples, validation)``: a stratified ``fraction`` of ``train``

@@ -10,11 +10,14 @@ long-tail subsetting and class-balanced re-sampling (index-level) work unchanged
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import json
 import os
+import socket
 import struct
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol, Sequence
 
@@ -22,6 +25,7 @@ import numpy as np
 
 from jaxtricks.data.datasets import class_relabelling
 from jaxtricks.data.images import BadImageError, decode_crop
+from jaxtricks.paths import as_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -182,7 +186,9 @@ def check_array_record(builder, name: str) -> None:
 
 class TfdsImages:
   """A TFDS split read record by record through ``tfds.data_source`` (no TensorFlow), the image left
-  encoded; needs a build in ArrayRecord format. Labels are read once, when first needed."""
+  encoded; needs a build in ArrayRecord format. Labels are read once, on threads, when first needed,
+  and kept beside the build (``<split>.<label_key>.npy`` in its versioned directory): a later start,
+  on any host, reads that file instead of every record of the split."""
 
   def __init__(self, name: str, *, split: str, data_dir: str | None = None, image_key: str = "image",
                label_key: str = "label"):
@@ -198,6 +204,8 @@ class TfdsImages:
                      decoders={image_key: tfds.decode.SkipDecoding()})
     self.image_key, self.label_key = image_key, label_key
     self.length = builder.info.splits[split].num_examples
+    safe_split = "".join(c if c.isalnum() or c in "-_" else "_" for c in split)
+    self.labels_file = str(builder.data_path / f"{safe_split}.{label_key}.npy")
 
   @functools.cached_property
   def _source(self):
@@ -209,10 +217,32 @@ class TfdsImages:
 
   @functools.cached_property
   def labels(self) -> np.ndarray:
+    cached = as_path(self.labels_file)
+    if cached.exists():
+      with cached.open("rb") as f:
+        labels = np.load(f)
+      if labels.shape == (self.length,):
+        return labels
+    labels = self._read_labels()
+    try:  # Written whole, then renamed: a reader never sees half a file.
+      partial = as_path(f"{self.labels_file}.{socket.gethostname()}-{os.getpid()}.tmp")
+      with partial.open("wb") as f:
+        np.save(f, labels)
+      partial.rename(cached)
+    except OSError as e:  # A read-only build: every start reads the labels again.
+      warnings.warn(f"cannot keep the labels of {self.spec['name']}:{self.spec['split']} in "
+                    f"{self.labels_file} ({e}); the next start reads them again")
+    return labels
+
+  def _read_labels(self, chunk: int = 4096, threads: int = 16) -> np.ndarray:
     import tqdm
-    rows = tqdm.trange(self.length, desc=f"labels of {self.spec['name']}:{self.spec['split']}",
-                       disable=self.length < 10_000)
-    return np.asarray([self._source[i][self.label_key] for i in rows], np.int32)
+    starts = range(0, self.length, chunk)
+    read = lambda start: [self._source[i][self.label_key]  # noqa: E731
+                          for i in range(start, min(start + chunk, self.length))]
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+      parts = list(tqdm.tqdm(pool.map(read, starts), total=len(starts), disable=self.length < 10_000,
+                             desc=f"labels of {self.spec['name']}:{self.spec['split']}"))
+    return np.asarray([label for part in parts for label in part], np.int32)
 
   def __len__(self) -> int:
     return self.length
@@ -226,14 +256,13 @@ class TfdsImages:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ImageDataset:
-  """Examples ``rows`` of an :class:`ImageSource` (all by default), relabelled by ``relabel``.
-
-  ``fields`` decodes the evaluation crop (shorter side ``eval_resize``, centre ``image_size``);
-  ``training_fields`` a random-resized crop of ``crop_scale`` / ``crop_ratio`` (and ``flip``), each
-  example from its own seed. Images are uint8 ``[n, image_size, image_size, 3]``. A file that cannot be
-  decoded stops the run with its name; with ``skip_bad_files`` the next good example takes its place and
-  its name is appended to ``bad_file_log``. Batches are decoded ahead (:func:`prefetch`) by ``workers``
-  Grain worker processes (0: this process), each decoding ``threads`` batches at a time."""
+  """Examples ``rows`` of an :class:`ImageSource` (all by default), relabelled by ``relabel``. ``fields``
+  decodes the evaluation crop (shorter side ``eval_resize``, centre ``image_size``); ``training_fields`` a
+  random-resized crop of ``crop_scale`` / ``crop_ratio`` (and ``flip``), each example from its own seed.
+  Images are uint8 ``[n, image_size, image_size, 3]``. A file that cannot be decoded stops the run with its
+  name; with ``skip_bad_files`` the next good example takes its place and its name is appended to a file of
+  its host and process in the directory ``bad_file_log``. Batches are decoded ahead (:func:`prefetch`) by
+  ``workers`` Grain worker processes (0: this process), each decoding ``threads`` batches at a time."""
 
   source: ImageSource
   num_classes: int
@@ -316,15 +345,20 @@ class ImageDataset:
         if not self.skip_bad_files:
           raise BadImageError(f"cannot decode image {name}: {e} (set dataset.skip_bad_files=True to "
                               f"skip such files)") from None
-        if self.bad_file_log:
-          with open(self.bad_file_log, "a") as f:
+        if self.bad_file_log:  # A file per host and process: Grain workers and hosts never share one.
+          log = as_path(self.bad_file_log)
+          log.mkdir(parents=True, exist_ok=True)
+          with (log / f"{socket.gethostname()}-{os.getpid()}.txt").open("a") as f:
             f.write(name + "\n")
     raise BadImageError(f"no image of the {len(self)} in the data set can be decoded")
 
   def skipped_files(self) -> list[str]:
-    """The distinct files skipped so far (``bad_file_log``)."""
-    path = Path(self.bad_file_log) if self.bad_file_log else None
-    return sorted(set(path.read_text().split("\n")) - {""}) if path and path.exists() else []
+    """The distinct files skipped so far by any process (``bad_file_log``, a directory of one list per
+    host and process)."""
+    log = as_path(self.bad_file_log) if self.bad_file_log else None
+    if not (log and log.exists()):
+      return []
+    return sorted({name for part in log.glob("*.txt") for name in part.read_text().split("\n")} - {""})
 
 
 def prefetch(load, items: Sequence, workers: int = 0, threads: int = 0) -> Iterator:

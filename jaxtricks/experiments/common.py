@@ -142,7 +142,8 @@ def finished_metrics(config, workdir: Path) -> dict | None:
   return json.loads(done.read_text())
 
 
-def fit_and_release(config, workdir: Path, *, datasets=None, workdir_names_datasets: bool = False) -> dict:
+def fit_and_release(config, workdir: Path, *, datasets=None, workdir_names_datasets: bool = False,
+                    datasets_from_config: bool = False) -> dict:
   """``fit(config, workdir, datasets=datasets)``'s final metrics, then JAX's compiled programs dropped:
   each XLA:CPU executable keeps memory mappings of its own, and dozens of runs in one process exhaust
   them. A run that already finished with this config is read, not compiled again, so a sweep's rerun
@@ -152,7 +153,7 @@ def fit_and_release(config, workdir: Path, *, datasets=None, workdir_names_datas
   if datasets is None or workdir_names_datasets:
     if (done := finished_metrics(config, workdir)) is not None:
       return done
-  final, _ = fit(config, workdir, datasets=datasets)
+  final, _ = fit(config, workdir, datasets=datasets, datasets_from_config=datasets_from_config)
   jax.clear_caches()
   gc.collect()
   return final

@@ -62,7 +62,8 @@ def transfer(seeds: int, out: Path, smoke: bool) -> list[dict]:
         config.optim.warmup_epochs = 0
         config.progress = False
         workdir = out / f"{method}_b{budget}_s{seed}"
-        final = fit_and_release(config, workdir, datasets=(train, test), workdir_names_datasets=True)
+        final = fit_and_release(config, workdir, datasets=(train, test), workdir_names_datasets=True,
+                                datasets_from_config=True)
         rows.append({"part": "transfer", "method": method, "budget": budget, "seed": seed,
                      "train_images": len(train), "accuracy": final["eval/accuracy"]})
   return rows

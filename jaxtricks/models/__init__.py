@@ -22,6 +22,10 @@ from jaxtricks.models.small import MLP, SmallCNN
 MODELS = {"resnet": ResNet, "cnn": SmallCNN, "mlp": MLP, "dim": DeepInfoMax, "multitask": MultiTaskNet,
           "relational": RelationalQA, "googlenet": GoogLeNet}
 SET_BY_THE_TASK = ("num_classes", "dtype", "axis_name", "parent", "name")  # Not model options.
+# Head options that a recipe's loss relies on (CB focal's prior bias, metric learning's unit embeddings):
+# set in a built-in model's block, they are carried to a model of your own that declares the field, and
+# refused (named) when it does not. The other options of built-in blocks shape those models only.
+HEAD_OPTIONS = ("prior_bias", "l2_normalize")
 
 
 def model_config() -> ml_collections.ConfigDict:
@@ -70,7 +74,36 @@ def import_model(path: str, **given: Any) -> nn.Module:
     raise ValueError(f"model.name={path!r} needs a num_classes field: the task sets the output size")
   if "train" not in inspect.signature(cls.__call__).parameters:
     raise ValueError(f"model.name={path!r}: __call__ must take a train= argument (dropout, BatchNorm)")
+  for name, value in list(options.items()):
+    if isinstance(value, _Carried):
+      if name not in fields:
+        raise ValueError(f"{value.key}={value.value!r} is set (the recipe's loss relies on it), but "
+                         f"model.name={path!r} has no {name} field to act on it: declare one (see "
+                         f"jaxtricks.models.{'prior_bias_init' if name == 'prior_bias' else 'output_head'})"
+                         f" or set {value.key}={not value.value}")
+      options[name] = value.value
+  unknown = sorted(set(options) - fields)
+  if unknown:
+    raise ValueError(f"model.options {unknown} are not fields of model.name={path!r}")
   return cls(**{k: v for k, v in given.items() if k in fields}, **options)
+
+
+def _head_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The :data:`HEAD_OPTIONS` switched on in a built-in model's block (by a recipe), for a model named
+  by import path; :func:`import_model` refuses one its class does not declare."""
+  carried = {}
+  for name in MODELS:
+    for key in HEAD_OPTIONS:
+      if config.get(name, {}).get(key):
+        carried[key] = _Carried(f"model.{name}.{key}", config[name][key])
+  return carried
+
+
+@dataclasses.dataclass(frozen=True)
+class _Carried:
+  """A head option taken from a built-in block: where it was set, for the error when it cannot act."""
+  key: str
+  value: Any
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,
@@ -79,8 +112,9 @@ def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: 
   ``config.name = "package.module:Class"`` names with ``config.options`` (see :func:`import_model`);
   every model returns ``(outputs, aux)`` (see :data:`jaxtricks.models.layers.ModelOutput`)."""
   if ":" in config.name:
+    options = {**_head_options(config), **config.get("options", {})}
     own = import_model(config.name, num_classes=num_classes, dtype=dtype, axis_name=axis_name,
-                       options=config.get("options", {}))
+                       options=options)
     return OwnModel(own, dtype=dtype, axis_name=axis_name)
   if config.name not in MODELS:
     raise ValueError(f"model.name must be one of {sorted(MODELS)} or 'package.module:Class', "

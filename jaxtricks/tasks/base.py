@@ -356,6 +356,13 @@ def build_net(config: ml_collections.ConfigDict, runs: Runs, batches: Batches, *
   pretrained = None
   if t.pretrain or t.init_from:
     pretrained = runs.load("pretrained", t.pretrain or None, t.init_from, same_data=False).variables
+  images = getattr(getattr(batches, "dataset", None), "images", None)
+  if images is not None and np.ndim(images) != 4:  # [N, D] feature rows: nothing to crop or flip.
+    for key in IMAGE_AUGMENTATION:
+      value = config.augment[key.partition(".")[2]]
+      if value:
+        raise ValueError(f"{key}={value!r} augments [N, H, W, C] images; this run's training inputs are "
+                         f"rows of shape {tuple(np.shape(images)[1:])}: leave it at its default")
   return Net(model=model, tx=tx, schedule=schedule, batches=batches, augment=Augment.from_config(config),
              pixels=Pixels.from_config(config), frozen_backbone=t.freeze_backbone, pretrained=pretrained)
 

@@ -15,7 +15,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxtricks.training.cli import default_workdir, parse_flags, usage_error
+from jaxtricks.training.cli import default_workdir, list_line, parse_flags, usage_error
 from jaxtricks.training.config import recipe_path, recipes
 from jaxtricks.training.trainer import fit
 
@@ -32,7 +32,7 @@ def main(argv):
   if _LIST.value:
     try:
       for name, summary in recipes().items():
-        print(f"{name:28s} {summary}", flush=True)
+        print(list_line(name, summary), flush=True)
     except BrokenPipeError:  # `--list | head`: the reader has what it wanted.
       os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return

@@ -10,22 +10,22 @@ from the last complete checkpoint (the temporary directory is deleted).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
 from jaxtricks.parallel import DataParallel
+from jaxtricks.paths import absolute
 
 
 class Checkpoints:
   """The checkpoints in ``directory``: ``save(step, state)``, ``restore(like)``, ``latest_step()``."""
 
-  def __init__(self, directory: Path, *, max_to_keep: int, parallel: DataParallel):
+  def __init__(self, directory, *, max_to_keep: int, parallel: DataParallel):
     self.parallel = parallel
     self.manager = ocp.CheckpointManager(
-        Path(directory).absolute(),
+        absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                              cleanup_tmp_directories=True))
     self.directory = self.manager.directory
@@ -40,9 +40,31 @@ class Checkpoints:
     """The latest checkpoint, placed like the pytree ``like`` (a state :meth:`DataParallel.replicate`
     placed)."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, self.parallel.to_global(like))
-    restored = self.manager.restore(self.latest_step(), args=ocp.args.StandardRestore(abstract))
+    step = self.latest_step()
+    _check_fits(self.manager.item_metadata(step), abstract, self.directory)
+    restored = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
     return self.parallel.from_global(restored)
 
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def _check_fits(saved: Any, abstract: Any, directory) -> None:
+  """A ``ValueError`` naming the first array of the state whose checkpointed shape differs (or that the
+  checkpoint lacks): a run of another model or task in this workdir (a user's model whose code
+  changed), said before orbax tries to restore it."""
+  saved = {_name(p): leaf for p, leaf in jax.tree_util.tree_leaves_with_path(saved)}
+  for path, leaf in jax.tree_util.tree_leaves_with_path(abstract):
+    key = _name(path)
+    shape = tuple(getattr(saved.get(key), "shape", ()) or ()) if key in saved else None
+    if shape != tuple(leaf.shape):
+      found = "no such array" if shape is None else f"shape {shape}"
+      raise ValueError(f"the checkpoint in {str(directory)!r} does not fit this run: {key} has "
+                       f"{found} there, {tuple(leaf.shape)} here; use a new --workdir")
+
+
+def _name(path) -> str:
+  """A leaf's path as ``params/Conv_0/kernel``, the same for a dataclass (the state) and the dicts of
+  orbax's metadata."""
+  return "/".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in path)

@@ -5,6 +5,7 @@ recipe names in ``--config``, overrides in any order, and bad input as a one-lin
 import os
 import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -14,12 +15,26 @@ from ml_collections import config_flags
 from jaxtricks.training.config import recipe_path
 
 
+HELP = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--help_xml")
+
+
 def usage_error(message: str, status: int = 2) -> None:
   """Inside an ``except`` block: ``error: message`` on stderr and exit ``status`` (or the traceback)."""
   if os.environ.get("JAXTRICKS_TRACEBACK") == "1" or "--verbosity=1" in sys.argv:
     raise
   print(f"error: {message}", file=sys.stderr)
   sys.exit(status)
+
+
+LIST_WIDTH = 110
+
+
+def list_line(name: str, summary: str, width: int = LIST_WIDTH) -> str:
+  """One ``--list`` line: the recipe's name and its summary's first sentence, cut to ``width``
+  characters (the whole summary is the recipe file's docstring)."""
+  first = summary.split(". ")[0].rstrip(".")
+  head = f"{name:28s} "
+  return head + textwrap.shorten(first, width=max(width - len(head), 20), placeholder=" …")
 
 
 def default_workdir(config_flag: str = "config") -> Path:
@@ -33,9 +48,18 @@ def default_workdir(config_flag: str = "config") -> Path:
   return workdir
 
 
+def _joined(argv: list[str]) -> list[str]:
+  """``--config SPEC`` (the space form) as ``--config=SPEC``, which ml_collections' ordering needs."""
+  out, rest = argv[:1], iter(argv[1:])
+  for arg in rest:
+    out.append(f"--config={next(rest, '')}" if arg == "--config" else arg)
+  return out
+
+
 def _config_first(argv: list[str]) -> list[str]:
   """``argv`` with ``--config=SPEC`` before its ``--config.KEY`` overrides, and a recipe name in SPEC
   replaced by its file's path."""
+  argv = _joined(argv)
   config = [a for a in argv[1:] if a.startswith("--config=")]
   rest = [a for a in argv[1:] if not a.startswith("--config=")]
   resolved = []
@@ -50,6 +74,10 @@ def parse_flags(argv: list[str]) -> list[str]:
   try:
     argv = sys.argv[:] = _config_first(argv)  # ml_collections checks the order in sys.argv.
     return flags.FLAGS(argv)
+  except SystemExit as e:  # absl prints --help and exits with status 1; asking for help is no error.
+    if e.code == 1 and any(a in HELP for a in argv[1:]):
+      sys.exit(0)
+    raise
   except (AttributeError, KeyError) as e:  # A locked config's "no such key", nested by ml_collections.
     while e.args and isinstance(e.args[0], BaseException):
       e = e.args[0]

@@ -1,14 +1,17 @@
 """The training options with their defaults; every file in ``configs/`` starts from :func:`base_config`.
 
 The shared blocks are here, each task's own blocks in its ``jaxtricks.tasks`` module (:func:`set_task`).
-A locked config rejects a typo (``--config.optim.lrr``) with the closest valid key, and a key of
-another task (``--config.sla.mode`` on a classification run); every recipe is a short list of
+Configs come back locked (:func:`base_config`, every recipe, :func:`load_config`): a typo
+(``c.optim.lrr = 1``, ``--config.optim.lrr``) raises with the closest valid key, and so does a key of
+another task (``--config.sla.mode`` on a classification run); :func:`check_config` repeats the check at
+the start of a run, for a config that was unlocked or built by hand. Every recipe is a short list of
 differences.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.resources
 import importlib.util
 import os
@@ -81,7 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint_every_steps = 200
   c.keep_checkpoints = 2
   c.progress = True  # tqdm progress bar.
-  return set_task(c, "classification")
+  return set_task(c, "classification").lock()
 
 
 def _dataset_block() -> ml_collections.ConfigDict:
@@ -103,7 +106,7 @@ def _dataset_block() -> ml_collections.ConfigDict:
   d.pixel_std = (0.229, 0.224, 0.225)  # on the device (ImageNet's statistics).
   d.workers = 0  # Streamed: Grain worker processes that decode batches (0: the main process),
   d.threads = 2  # each decoding this many batches at a time on threads (benchmarks/RESULTS.md).
-  d.skip_bad_files = False  # Streamed: skip an undecodable image (listed in WORKDIR/skipped_files.txt)
+  d.skip_bad_files = False  # Streamed: skip an undecodable image (listed in WORKDIR/skipped_files/)
   #                            instead of stopping with its name.
   d.channels = 1  # digits only: 1 or 3.
   d.test_fraction = 0.3  # digits only: stratified held-out fraction.
@@ -134,20 +137,53 @@ def set_task(c: ml_collections.ConfigDict, task: str) -> ml_collections.ConfigDi
   ``config_blocks``), so a locked config rejects another task's keys. Blocks the task already has
   keep their values; the others start from their defaults."""
   blocks = task_family(task).config_blocks()
-  for name in {n for family in TASKS.values() for n in family.config_blocks()} - set(blocks):
-    if name in c:
-      del c[name]
-  for name, block in blocks.items():
-    if name not in c or set(c[name].keys()) != set(block.keys()):
-      c[name] = block
-  c.task = task
+  with c.unlocked():
+    for name in {n for family in TASKS.values() for n in family.config_blocks()} - set(blocks):
+      if name in c:
+        del c[name]
+    for name, block in blocks.items():
+      if name not in c or set(c[name].keys()) != set(block.keys()):
+        c[name] = block
+    c.task = task
+  if c.is_locked:
+    c.lock()  # The new blocks too.
   return c
 
 
-def check_config(c: ml_collections.ConfigDict) -> None:
-  """A ``ValueError`` naming the first shared option whose value is not allowed (each task checks its
-  own blocks before it trains anything)."""
+def check_keys(c: ml_collections.ConfigDict, extra: dict | None = None) -> None:
+  """A ``ValueError`` naming the first key of ``c`` that is not an option of its task (with the closest
+  one), or an option it lacks: what a locked config refuses at assignment, checked again for a config
+  that was unlocked or built by hand. Blocks whose default is empty hold free-form content (another
+  run's config: ``distill.teacher``; a model's own options: ``model.options``). ``extra``: blocks that
+  the caller adds to the schema (``active`` for ``python -m jaxtricks.active``)."""
+  schema = set_task(base_config(), c.task)
+  with schema.unlocked():
+    schema.update(extra or {})
+  _check_keys(c, schema, "", c.task)
+
+
+def _check_keys(c, schema, prefix: str, task: str) -> None:
+  for key in c.keys():
+    if key not in schema:
+      close = difflib.get_close_matches(key, list(schema.keys()), n=1)
+      hint = (f"did you mean {prefix}{close[0]}?" if close else
+              f"{prefix.rstrip('.') or 'the top level'} has {', '.join(sorted(schema.keys()))}")
+      raise ValueError(f"config key {prefix}{key} is not an option of task={task!r}: {hint}")
+    if isinstance(schema[key], ml_collections.ConfigDict) and len(schema[key]):
+      if not isinstance(c[key], (ml_collections.ConfigDict, dict)):
+        raise ValueError(f"config key {prefix}{key} must be a block of options, got {c[key]!r}")
+      _check_keys(c[key], schema[key], f"{prefix}{key}.", task)
+  for key in schema.keys():
+    if key not in c:
+      raise ValueError(f"config has no {prefix}{key} (start from base_config() or a recipe)")
+
+
+
+def check_config(c: ml_collections.ConfigDict, extra_blocks: dict | None = None) -> None:
+  """A ``ValueError`` naming the first key that is not an option (:func:`check_keys`) or the first shared
+  option whose value is not allowed (each task checks its own blocks before it trains anything)."""
   task_family(c.task)
+  check_keys(c, extra_blocks)
   parallel = DataParallel(c.parallel)
   if c.dtype not in DTYPES:
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {c.dtype!r}")
@@ -216,7 +252,8 @@ def load_config(spec: str | os.PathLike, arg: str | None = None) -> ml_collectio
   module_spec = importlib.util.spec_from_file_location(f"jaxtricks_config_{path.stem}", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config(arg)
+  config = module.get_config(arg)
+  return config.lock() if isinstance(config, ml_collections.ConfigDict) else config
 
 
 def sibling_config(file: str, name: str, arg: str | None = None) -> ml_collections.ConfigDict:

@@ -9,10 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from jaxtricks.paths import as_path
+
 
 def read_metrics(workdir: str | Path) -> list[dict]:
   """All records of ``workdir/metrics.jsonl``, in order."""
-  with open(Path(workdir) / "metrics.jsonl") as f:
+  with as_path(workdir).joinpath("metrics.jsonl").open() as f:
     return [json.loads(line) for line in f if line.strip()]
 
 
@@ -68,22 +70,28 @@ def plot_seed_bars(values: dict[str, np.ndarray], ax, *, colors=None, margin: fl
   return ax
 
 
+def _save(fig: Figure, path) -> None:
+  with path.open("wb") as f:  # Through epath: the workdir may be a URL.
+    fig.savefig(f, format="png", dpi=100)
+
+
 def save_run_plots(workdir: str | Path, train_counts=None) -> list[Path]:
-  """Writes ``curves.png`` and ``per_class_recall.png`` into ``workdir``; returns their paths."""
-  workdir = Path(workdir)
+  """Writes ``curves.png`` and ``per_class_recall.png`` into ``workdir`` (a path or a URL); returns
+  their paths."""
+  workdir = as_path(workdir)
   records = read_metrics(workdir)
   paths = []
   # Figure objects (not pyplot) draw off-screen without touching the caller's matplotlib backend.
   fig = Figure(figsize=(6, 4))
   plot_learning_curves(records, fig.subplots())
   fig.tight_layout()
-  fig.savefig(workdir / "curves.png", dpi=100)
+  _save(fig, workdir / "curves.png")
   paths.append(workdir / "curves.png")
   evals = [r for r in records if "eval/per_class_recall" in r]
   if evals:
     fig = Figure(figsize=(6, 3))
     plot_per_class_recall(evals[-1]["eval/per_class_recall"], train_counts, fig.subplots())
     fig.tight_layout()
-    fig.savefig(workdir / "per_class_recall.png", dpi=100)
+    _save(fig, workdir / "per_class_recall.png")
     paths.append(workdir / "per_class_recall.png")
   return paths

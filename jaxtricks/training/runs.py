@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxtricks.models import create_model
 from jaxtricks.tasks import task_family
+from jaxtricks.paths import as_path
 from jaxtricks.transfer import load_variables
 
 
@@ -52,9 +53,10 @@ class Runs:
 
   def load(self, name: str, config: ml_collections.ConfigDict | None = None, workdir: str = "",
            *, same_data: bool = True) -> Run:
-    directory = Path(workdir or self.workdir / name)
+    directory = as_path(workdir or self.workdir / name)
     if config:
-      self.fit(config, directory, datasets=self.datasets if same_data else None)
+      given = self.datasets if same_data else None
+      self.fit(config, directory, datasets=given, datasets_from_config=given is not None)
     if not (directory / "config.json").exists():
       raise ValueError(f"{str(directory)!r} holds no jaxtricks run, and no config to train one there "
                        f"was given ({name})")
@@ -80,7 +82,7 @@ def fit_generations(fit: Callable, config: ml_collections.ConfigDict, workdir: P
   name = generations_block(config)
   block = config[name]
   summary = []
-  first_teacher = Path(block.teacher_workdir or workdir / "teacher")
+  first_teacher = as_path(block.teacher_workdir or workdir / "teacher")
   teacher_dir = first_teacher
   for generation in range(1, block.generations + 1):
     g_config = ml_collections.ConfigDict(config.to_dict())
@@ -88,7 +90,8 @@ def fit_generations(fit: Callable, config: ml_collections.ConfigDict, workdir: P
     g_block.generations = 1
     g_block.teacher_workdir = str(teacher_dir)
     g_block.teacher = block.teacher if generation == 1 else ml_collections.ConfigDict()
-    final, state = fit(g_config, workdir / f"generation_{generation}", datasets=datasets)
+    final, state = fit(g_config, workdir / f"generation_{generation}", datasets=datasets,
+                       datasets_from_config=True)
     summary.append(_scalars(final))
     teacher_dir = workdir / f"generation_{generation}"
   teacher_file = first_teacher / "final_metrics.json"

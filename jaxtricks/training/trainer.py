@@ -2,10 +2,12 @@
 the evaluators; the loop owns data order, the parallel path (mesh or pmap), logging, the evaluation
 schedule, checkpoints, resume and the NaN stop.
 
-A run lives in its ``workdir``: ``config.json``, ``metrics.jsonl`` (one JSON object per logged step),
-TensorBoard events in ``tb/``, orbax checkpoints in ``checkpoints/`` and PNG plots. Calling
-:func:`fit` again on the same workdir resumes from the last checkpoint and reproduces the steps an
-uninterrupted run would have taken.
+A run lives in its ``workdir`` (a local path or a URL such as ``gs://bucket/run``): ``config.json``,
+``metrics.jsonl`` (one JSON object per logged step), TensorBoard events in ``tb/``, orbax checkpoints
+in ``checkpoints/`` and PNG plots. Calling :func:`fit` again on the same workdir with the same config
+resumes from the last checkpoint and reproduces the steps an uninterrupted run would have taken; another
+config is refused before anything is written, and two runs cannot share a workdir
+(``jaxtricks.training.workdir``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import dataclasses
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -24,6 +25,7 @@ import tensorboardX
 import tqdm
 
 from jaxtricks.data import ArrayDataset, ImageDataset, build_datasets
+from jaxtricks.data.build import check_given_datasets
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import TASKS, task_family
 from jaxtricks.tasks.base import Batches, Data, Task
@@ -31,6 +33,8 @@ from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
 from jaxtricks.training.runs import Runs, fit_generations, generations_block
+from jaxtricks.paths import as_path
+from jaxtricks.training.workdir import check_workdir, hold
 
 
 def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
@@ -39,10 +43,12 @@ def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
 
   With ``distributed.coordinator_address`` empty JAX detects the cluster (TPU pods, Slurm, Open MPI);
   otherwise every process is started with the same address and ``num_processes`` and its own
-  ``process_id``. CPU processes exchange collectives over gloo.
+  ``process_id``. Setting any of those three enables it too (a process given them would otherwise train
+  alone). CPU processes exchange collectives over gloo.
   """
   d = config.distributed
-  if not (d.enabled or os.environ.get("JAXTRICKS_DISTRIBUTED") == "1") or jax.distributed.is_initialized():
+  asked = d.enabled or d.coordinator_address or d.num_processes > 1 or d.process_id  # Flags act.
+  if not (asked or os.environ.get("JAXTRICKS_DISTRIBUTED") == "1") or jax.distributed.is_initialized():
     return
   kwargs = {}
   if d.coordinator_address:
@@ -58,7 +64,7 @@ def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
 class _MetricWriter:
   """Appends records to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
 
-  def __init__(self, workdir: Path, resume_step: int, enabled: bool):
+  def __init__(self, workdir, resume_step: int, enabled: bool):
     self.enabled = enabled
     if not enabled:
       return
@@ -72,7 +78,7 @@ class _MetricWriter:
   def write(self, record: dict[str, Any]) -> None:
     if not self.enabled:
       return
-    with open(self.path, "a") as f:
+    with self.path.open("a") as f:
       f.write(json.dumps(record) + "\n")
     for key, value in record.items():
       if key != "step" and np.ndim(value) == 0:
@@ -139,8 +145,10 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
         progress.set_postfix(loss=f"{record['train/loss']:.4f}",
                              ex_per_s=f"{record['examples_per_sec']:.0f}")
       if done % eval_every == 0 or is_last:
+        started = time.perf_counter()
         summary = run_eval(state)
         writer.write({"step": done, "epoch": done / steps_per_epoch, **summary})
+        t_last += time.perf_counter() - started  # examples_per_sec counts training time only.
       if done % config.checkpoint_every_steps == 0 or is_last:
         _check_finite(pending, checkpoints)
         checkpoints.save(done, state)
@@ -151,7 +159,7 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
   return state, summary
 
 
-def train(config: ml_collections.ConfigDict, workdir: Path, batches: Batches, state: Any,
+def train(config: ml_collections.ConfigDict, workdir, batches: Batches, state: Any,
           p_train, run_eval, parallel: DataParallel) -> tuple[Any, dict[str, Any]]:
   """The loop of :func:`fit` on a built step: places the host ``state`` on the devices, restores the
   last checkpoint of ``workdir`` if any (resume), trains to the end of ``config``'s schedule over
@@ -173,8 +181,9 @@ def train(config: ml_collections.ConfigDict, workdir: Path, batches: Batches, st
   return state, summary
 
 
-def _log_skipped_files(config, datasets, workdir: Path):
-  """Streamed splits list the images they skip in ``WORKDIR/skipped_files.txt``; a family that does
+def _log_skipped_files(config, datasets, workdir):
+  """Streamed splits list the images they skip in ``WORKDIR/skipped_files/`` (a file per host and
+  process); a family that does
   not take them (``STREAMED_IMAGES``) is refused."""
   if not any(isinstance(d, ImageDataset) for d in datasets):
     return datasets
@@ -182,32 +191,48 @@ def _log_skipped_files(config, datasets, workdir: Path):
     streaming = sorted(name for name, family in TASKS.items() if family.STREAMED_IMAGES)
     raise ValueError(f"dataset.source={config.dataset.source!r} streams images; task={config.task!r} "
                      f"needs an in-memory data set (tasks that stream: {streaming})")
-  log = str(workdir / "skipped_files.txt")
+  log = str(workdir / "skipped_files")
   return tuple(dataclasses.replace(d, bad_file_log=log) if isinstance(d, ImageDataset) else d
                for d in datasets)
 
 
 def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
-        datasets: tuple[ArrayDataset | ImageDataset, ArrayDataset | ImageDataset] | None = None
-        ) -> tuple[dict[str, Any], Any]:
-  """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint).
+        datasets: tuple[ArrayDataset | ImageDataset, ArrayDataset | ImageDataset] | None = None,
+        datasets_from_config: bool = False) -> tuple[dict[str, Any], Any]:
+  """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint of the same config).
 
   Returns ``(final_metrics, state)``; the metrics are also written to ``workdir/final_metrics.json``.
 
-  ``datasets`` = ``(train, test)`` overrides ``config.dataset`` (handy from notebooks and tests).
+  ``datasets`` = ``(train, test)`` overrides ``config.dataset`` (handy from notebooks and tests): they
+  are used as they are, so the dataset options that subset or split (``train_classes``, ``val_fraction``,
+  ``imbalance_factor``, ...) are refused with them, unless ``datasets_from_config`` says they were
+  built from ``config.dataset`` (``build_datasets``, then perhaps a subset). Everything is checked
+  before anything is written: the config's keys and values, the workdir's recorded config, that no other
+  run holds the workdir.
   """
+  if "active" in config:
+    raise ValueError("the config has an active block: an active-learning recipe runs with "
+                     "python -m jaxtricks.active --config=NAME")
   maybe_initialize_distributed(config)
   check_config(config)
+  check_workdir(config, workdir)
   family = task_family(config.task)
+  if datasets is not None and not datasets_from_config:
+    check_given_datasets(config.dataset)
   if datasets is None:
     datasets = build_datasets(config.dataset)
   for split, dataset in zip(("training", "test"), datasets):
     if not len(dataset):
       raise ValueError(f"the {split} split is empty")
-  workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  datasets = _log_skipped_files(config, datasets, workdir)
+  workdir = as_path(workdir)
   lead = jax.process_index() == 0
+  workdir.mkdir(parents=True, exist_ok=True)
+  with hold(workdir, enabled=lead):
+    return _fit(config, workdir, datasets, family, lead)
+
+
+def _fit(config, workdir, datasets, family, lead: bool) -> tuple[dict[str, Any], Any]:
+  datasets = _log_skipped_files(config, datasets, workdir)
   block = generations_block(config)
   if block and config[block].generations > 1:
     return fit_generations(fit, config, workdir, datasets)
@@ -224,7 +249,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
     plots.save_run_plots(workdir, train_counts)
   final = {"step": int(state.step), **summary, "train_class_counts": train_counts,
            "workdir": str(workdir),
-           "artifacts": sorted({p.name for p in workdir.iterdir()} | {"final_metrics.json"})}
+           "artifacts": sorted({p.name for p in workdir.iterdir() if not p.name.startswith(".")}
+                               | {"final_metrics.json"})}
   if lead:
     (workdir / "final_metrics.json").write_text(json.dumps(final, indent=2))
   return final, state

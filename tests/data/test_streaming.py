@@ -218,7 +218,8 @@ def test_a_corrupt_file_stops_the_run_naming_it_or_is_skipped_and_reported(tmp_p
     fit(_small_run(data), tmp_path / "stopped")
   final, _ = fit(_small_run(data, skip_bad_files=True), tmp_path / "skipped")
   assert final["step"] == 6
-  assert (tmp_path / "skipped" / "skipped_files.txt").read_text().split() == [str(bad)] * 2  # 2 epochs.
+  (log,) = (tmp_path / "skipped" / "skipped_files").iterdir()  # One list per host and process.
+  assert log.read_text().split() == [str(bad)] * 2  # 2 epochs.
   records = [json.loads(line) for line in (tmp_path / "skipped" / "metrics.jsonl").read_text().split("\n")
              if line]
   assert records[-2]["train/skipped_files"] == 1
@@ -258,6 +259,19 @@ def test_a_tfds_array_record_build_trains_without_reading_the_split_and_tfrecord
   assert steps == 2 * (n_train // 8)
   evaluations = 2 * math.ceil(len(files[::2]) / 8) * 8
   assert len(reads) == 1 + steps * 8 + evaluations  # One image to initialise, then batches only.
+
+  class NoRecords:  # A later start: the labels come from the file kept beside the build.
+    def __getitem__(self, index):
+      raise AssertionError(f"record {index} was read for its label")
+
+  for split, paths in (("train", files), ("test", files[::2])):
+    again = TfdsImages("digit_jpegs", split=split, data_dir=str(tmp_path / "tfds"))
+    assert again.labels_file.startswith(str(tmp_path / "tfds" / "digit_jpegs" / "1.0.0"))
+    expected = again._read_labels()
+    np.testing.assert_array_equal(np.bincount(expected, minlength=3),
+                                  np.bincount([int(p.parent.name[-1]) for p in paths], minlength=3))
+    again.__dict__["_source"] = NoRecords()
+    np.testing.assert_array_equal(again.labels, expected)
 
   info = tmp_path / "tfds" / "digit_jpegs" / "1.0.0" / "dataset_info.json"
   info.write_text(info.read_text().replace('"array_record"', '"tfrecord"'))
