@@ -46,6 +46,14 @@ def test_list_prints_every_recipe_with_its_summary(tmp_path):
   lines = result.stdout.splitlines()
   assert len(lines) == len(list((REPO / "configs").glob("[!_]*.py")))
   assert any(line.startswith("digits_lt_cb_focal ") and "focal" in line for line in lines)
+  assert max(len(line) for line in lines) <= 110, max(lines, key=len)
+
+
+@pytest.mark.parametrize("flag", ["--help", "--helpfull"])
+def test_help_is_no_error(tmp_path, flag):
+  result = _cli(flag, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "--workdir" in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -59,6 +67,10 @@ def test_list_prints_every_recipe_with_its_summary(tmp_path):
     (["--config=default:smoke", "--config.optim.lr=-1"], "optim.lr must be > 0, got -1.0"),
     (["--config=default:smoke", "--config.train.batch_size=abc"], "invalid literal for int()"),
     (["--config=default:smoke", "--config.model.name=vit"], "model.name must be one of"),
+    (["--config", "nope"], "config 'nope' is neither a file nor the name of a recipe"),  # The space form.
+    (["--config", "default:smoke", "--config.optim.lrr=0.1"],
+     'no such key in --config: \'lrr\' Did you mean "lr"'),
+    (["--config=active_digits:smoke"], "an active-learning recipe runs with python -m jaxtricks.active"),
 ])
 def test_bad_input_is_a_one_line_error_with_exit_status_2(tmp_path, args, message):
   result = _cli(*args, f"--workdir={tmp_path / 'run'}", cwd=tmp_path)

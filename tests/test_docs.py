@@ -159,6 +159,9 @@ def test_every_command_a_page_gives_uses_flags_and_recipes_that_exist(page):
                  if name.split(".")[0] not in known]
     if "config" in known and module in ("jaxtricks.training", "jaxtricks.active"):
       specs = [value for name, value in flags if name == "config"]
+      if page.parent.name == "configs":  # A recipe's own commands must run from an installed package.
+        problems += [f"--config={spec} is a path (it fails outside a checkout): name the recipe"
+                     for spec in specs if "/" in spec or spec.split(":")[0].endswith(".py")]
       spec = specs[0] if specs else ("default" if module == "jaxtricks.training" else "active_digits")
       if re.fullmatch(r"[a-z0-9_]+(:[a-z0-9_=.,\-]*)?", spec):  # Not a placeholder (NAME, split=S).
         problems += _check_config_flags(spec, [n.removeprefix("config.") for n, _ in flags

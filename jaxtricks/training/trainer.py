@@ -22,6 +22,7 @@ import jax
 import ml_collections
 import numpy as np
 import tensorboardX
+import tensorboardX.record_writer
 import tqdm
 
 from jaxtricks.data import ArrayDataset, ImageDataset, build_datasets
@@ -33,7 +34,7 @@ from jaxtricks.training import plots
 from jaxtricks.training.checkpoints import Checkpoints
 from jaxtricks.training.config import check_config
 from jaxtricks.training.runs import Runs, fit_generations, generations_block
-from jaxtricks.paths import as_path
+from jaxtricks.paths import as_path, is_url
 from jaxtricks.training.workdir import check_workdir, hold
 
 
@@ -61,25 +62,64 @@ def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
   jax.distributed.initialize(**kwargs)
 
 
+class _UrlEventFile:
+  """A TensorBoard event file behind a URL (``gs://``, ``s3://``, ``az://``) through ``etils.epath``:
+  object stores have no append, so each flush writes the whole (small: scalars only) file again."""
+
+  def __init__(self, path: str):
+    self.path, self.data = as_path(path), bytearray()
+
+  def write(self, data: bytes) -> None:
+    self.data += data
+
+  def flush(self) -> None:
+    self.path.write_bytes(bytes(self.data))
+
+  def close(self) -> None:
+    self.flush()
+
+
+class _UrlEventFiles:
+  """tensorboardX's writer factory protocol (``open``, ``directory_check``) for URL log directories."""
+
+  def open(self, path: str) -> _UrlEventFile:
+    return _UrlEventFile(path)
+
+  def directory_check(self, path: str) -> None:
+    as_path(path).mkdir(parents=True, exist_ok=True)
+
+
+for _scheme in ("gs", "s3", "az"):
+  tensorboardX.record_writer.register_writer_factory(_scheme, _UrlEventFiles())
+
+
 class _MetricWriter:
-  """Appends records to ``metrics.jsonl`` and TensorBoard (process 0 only)."""
+  """Appends records to ``metrics.jsonl`` and TensorBoard (process 0 only). Behind a URL, where an
+  object store cannot append, the file is written whole after each record."""
 
   def __init__(self, workdir, resume_step: int, enabled: bool):
     self.enabled = enabled
     if not enabled:
       return
     self.path = workdir / "metrics.jsonl"
+    self.kept = ""
     if self.path.exists():  # Drop records of steps that the resumed run will redo.
       lines = self.path.read_text().splitlines()
       kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= resume_step]
-      self.path.write_text("".join(line + "\n" for line in kept))
+      self.kept = "".join(line + "\n" for line in kept)
+      self.path.write_text(self.kept)
     self.tb = tensorboardX.SummaryWriter(str(workdir / "tb"))
 
   def write(self, record: dict[str, Any]) -> None:
     if not self.enabled:
       return
-    with self.path.open("a") as f:
-      f.write(json.dumps(record) + "\n")
+    line = json.dumps(record) + "\n"
+    if is_url(self.path):
+      self.kept += line
+      self.path.write_text(self.kept)
+    else:
+      with self.path.open("a") as f:
+        f.write(line)
     for key, value in record.items():
       if key != "step" and np.ndim(value) == 0:
         self.tb.add_scalar(key, value, record["step"])

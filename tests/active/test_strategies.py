@@ -114,3 +114,11 @@ def test_random_selection_is_distinct_and_unlabelled():
   assert len(set(picks.tolist())) == 20 and np.all(np.asarray(unlabelled)[picks])
   with pytest.raises(ValueError, match="budget"):
     random_selection(jax.random.key(1), unlabelled, 40)
+
+
+def test_select_top_refuses_a_budget_larger_than_the_unlabelled_pool():
+  scores = jnp.arange(6.0)
+  unlabelled = jnp.array([False, True, False, True, False, False])
+  np.testing.assert_array_equal(np.asarray(select_top(scores, 2, unlabelled)), [3, 1])
+  with pytest.raises(ValueError, match="budget=5 exceeds the 2 unlabelled points"):
+    select_top(scores, 5, unlabelled)

@@ -4,6 +4,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxtricks.data import mixup, random_crop_flip
 
@@ -37,3 +38,9 @@ def test_flip_mirrors_about_half_of_the_images_and_nothing_else():
   mirrored = np.all(out == np.asarray(images)[:, :, ::-1], axis=(1, 2, 3))
   assert np.all(same ^ mirrored)
   assert 20 <= mirrored.sum() <= 44
+
+
+def test_mixup_refuses_integer_labels_instead_of_mixing_them():
+  images = jnp.ones((4, 8, 8, 1))
+  with pytest.raises(TypeError, match=r"targets must be a float array .*jax.nn.one_hot.*got dtype int32"):
+    mixup(jax.random.key(0), images, jnp.arange(4, dtype=jnp.int32), alpha=0.2)

@@ -172,3 +172,16 @@ def test_bfloat16_compute_trains(tmp_path, digits):
   final, state = fit(config, tmp_path, datasets=digits)
   assert np.isfinite(final["eval/loss"])
   assert all(p.dtype == np.float32 for p in jax.tree.leaves(state.params))
+
+
+def test_examples_per_sec_counts_training_time_only(tmp_path, digits, monkeypatch):
+  """An evaluation between two logs (here made to take 2 s) does not lower the logged throughput."""
+  import time
+
+  from jaxtricks.tasks.evaluation import BatchEvaluator
+  run = BatchEvaluator.run
+  monkeypatch.setattr(BatchEvaluator, "run", lambda self, state: time.sleep(2) or run(self, state))
+  fit(_small_config(), tmp_path, datasets=digits)  # Logs every 4 steps, evaluates after 8 and 16.
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  (after_eval,) = [r for r in records if r["step"] == 12 and "examples_per_sec" in r]
+  assert after_eval["examples_per_sec"] > 4 * 64 / 2  # 2 s of evaluation counted: at most 128.

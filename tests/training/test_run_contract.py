@@ -3,6 +3,7 @@
 workdir, options that act or are refused on a user's own data and model."""
 
 import hashlib
+import importlib
 import json
 import os
 import signal
@@ -225,3 +226,78 @@ def test_a_recipes_head_option_acts_on_a_model_that_declares_it_and_is_refused_o
                                        r"it\), but model.name='tests.training.test_run_contract:OwnNet' "
                                        r"has no prior_bias field"):
     fit(config, tmp_path / "undeclared")
+
+
+@pytest.fixture
+def object_store(monkeypatch):
+  """``gs://`` served by an in-memory fsspec file system that, like an object store, cannot append."""
+  import fsspec
+  from etils.epath import backend
+  from fsspec.implementations.memory import MemoryFileSystem
+
+  class Bucket(MemoryFileSystem):
+    protocol = ("gs", "gcs")
+    store, pseudo_dirs = {}, [""]
+
+    def __init__(self, *args, finalize_on_close=True, **kwargs):
+      super().__init__(*args, **kwargs)
+
+    def _open(self, path, mode="rb", **kwargs):
+      if "a" in mode:
+        raise OSError(f"{path}: an object store has no append")
+      return super()._open(path, mode, **kwargs)
+
+  fsspec.register_implementation("gcs", Bucket, clobber=True)
+  backend.fsspec_backend._get_filesystem.cache_clear()
+  yield Bucket
+  importlib.import_module("fsspec.registry")._registry.pop("gcs", None)  # Not the fsspec.registry dict.
+  backend.fsspec_backend._get_filesystem.cache_clear()
+
+
+class MemoryCheckpoints:
+  """Orbax writes arrays through TensorStore's own cloud drivers (no file-system hook to point at
+  memory): this stand-in keeps states in memory and records the directory the run gave it."""
+  directories, states = [], {}
+
+  def __init__(self, directory, *, max_to_keep, parallel):
+    self.directory, self.parallel = directory, parallel
+    MemoryCheckpoints.directories.append(str(directory))
+
+  def latest_step(self):
+    steps = self.states.get(str(self.directory), {})
+    return max(steps) if steps else None
+
+  def save(self, step, state):
+    self.states.setdefault(str(self.directory), {})[step] = jax.device_get(state)
+
+  def restore(self, like):
+    return self.parallel.replicate(self.states[str(self.directory)][self.latest_step()])
+
+  def close(self):
+    pass
+
+
+def test_a_url_workdir_goes_through_epath_not_into_a_local_folder(tmp_path, digits, monkeypatch,
+                                                                  object_store):
+  from etils import epath
+
+  from jaxtricks.training import trainer
+  monkeypatch.setattr(trainer, "Checkpoints", MemoryCheckpoints)
+  monkeypatch.chdir(tmp_path)
+  final, _ = fit(_tiny_config(), "gs://bucket/run", datasets=digits)
+  assert final["workdir"] == "gs://bucket/run" and list(tmp_path.iterdir()) == []  # No ./gs:/bucket/run.
+  run = epath.Path("gs://bucket/run")
+  for name in ("config.json", "metrics.jsonl", "final_metrics.json", "curves.png", "per_class_recall.png"):
+    assert (run / name).exists(), name
+  assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+          if "train/loss" in line] == [4, 8]
+  assert list((run / "tb").glob("events.out.tfevents.*"))
+  assert MemoryCheckpoints.directories == ["gs://bucket/run/checkpoints"]
+  config = _tiny_config()
+  config.seed = 1
+  with pytest.raises(ValueError, match=r"workdir 'gs://bucket/run' holds a run with seed=0"):
+    fit(config, "gs://bucket/run", datasets=digits)
+  with pytest.raises(ValueError, match=r"dataset.path='gs://bucket/images': image folders and ArrayRecord "
+                                       r"shards are read from a local or mounted file system"):
+    config.dataset.update(source="folder", path="gs://bucket/images")
+    fit(config, "gs://bucket/other")
