@@ -81,8 +81,10 @@ def test_bad_input_is_a_one_line_error_with_exit_status_2(tmp_path, args, messag
 
 
 def test_active_learning_cli_keeps_its_run_in_runs_recipe_timestamp(tmp_path):
+  """Two strategies (every one runs in tests/test_configs.py and tests/active/test_loop.py)."""
   result = subprocess.run([sys.executable, "-m", "jaxtricks.active", "--config=active_digits:smoke",
-                           "--config.progress=False", "--record=data/active.jsonl"], cwd=tmp_path,
+                           "--config.active.strategies=('random','margin')", "--config.progress=False",
+                           "--record=data/active.jsonl"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   (run,) = (tmp_path / "runs" / "active_digits").iterdir()
@@ -96,3 +98,4 @@ def test_active_learning_cli_keeps_its_run_in_runs_recipe_timestamp(tmp_path):
   assert [{k: v for k, v in r.items() if k not in counts} for r in recorded] == [
       {k: r[k] for k in ("num_labelled", "round", "seed", "strategy", "test_accuracy")} for r in records]
   assert all(sum(r["labelled_per_class"]) == r["num_labelled"] for r in recorded)
+  assert {r["strategy"] for r in recorded} == {"random", "margin"}

@@ -79,7 +79,7 @@ def test_each_task_learns_in_seconds(tmp_path, task):
     config.dataset.test_classes = config.dataset.train_classes
   data = Data(*build_datasets(config.dataset))
   untrained = _untrained(config, data, metric)
-  final, _ = fit(config, tmp_path, datasets=data)
+  final, _ = fit(config, tmp_path, datasets=data, datasets_from_config=True)
   if floor is not None:
     assert final[metric] >= floor, (untrained, final[metric])
   assert (final[metric] - untrained) * (1 if gain > 0 else -1) >= abs(gain), (untrained, final[metric])

@@ -109,11 +109,13 @@ def test_two_processes_on_an_image_folder_open_only_their_slices_and_match_one_p
 
 def _cli_two_processes(workdir) -> list[str]:
   """The command line as two processes sharing ``workdir``: a checkpoint every 2 of its 16 steps,
-  each save asynchronous, the next steps running while it is written. Returns the problems seen."""
+  each save asynchronous, the next steps running while it is written. Returns the problems seen. The
+  processes are given the coordinator, their number and their ids, not ``distributed.enabled``: those
+  flags alone make them one run (else each would train alone, and the second be refused the workdir)."""
   codes, outputs = _two_processes(lambda i, port: [
       sys.executable, "-m", "jaxtricks.training", "--config=digits_lt_erm:smoke", f"--workdir={workdir}",
       "--config.progress=False", "--config.checkpoint_every_steps=2", "--config.keep_checkpoints=3",
-      "--config.distributed.enabled=True", f"--config.distributed.coordinator_address=localhost:{port}",
+      f"--config.distributed.coordinator_address=localhost:{port}",
       "--config.distributed.num_processes=2", f"--config.distributed.process_id={i}"])
   problems = [f"process {i} exited with {code}: {out[-2000:]}"
               for i, (code, out) in enumerate(zip(codes, outputs)) if code != 0]
