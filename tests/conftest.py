@@ -16,6 +16,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
 
 import fnmatch  # noqa: E402
 import gc  # noqa: E402
+import inspect  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
@@ -66,12 +67,18 @@ ON_THEIR_OWN = ("tests/test_notebooks.py::test_notebook_runs_from_a_copy_outside
 
 
 def _uses_golden_files(item) -> bool:
-  """Whether ``item``'s module reads ``tests/golden/`` (the parity tests that .ci/run repeats under other
-  OpenBLAS kernels: another CPU sums a dot product in another order)."""
-  module = getattr(item, "module", None)
-  return module is not None and any(getattr(module, name, None) is obj for name, obj in
-                                    (("golden_cases", golden_cases), ("load_golden", load_golden),
-                                     ("GOLDEN", GOLDEN)))
+  """Whether test ``item`` compares with ``tests/golden/`` (a golden case as its parameter, or golden
+  files read in its body): the parity tests that .ci/run repeats under other OpenBLAS kernels, since
+  another CPU sums a dot product in another order."""
+  params = getattr(getattr(item, "callspec", None), "params", {})
+  if any(isinstance(v, Path) and GOLDEN in v.parents for v in params.values()):
+    return True
+  function = getattr(item, "function", None)
+  try:
+    source = inspect.getsource(function) if function else ""
+  except (OSError, TypeError):
+    return False
+  return any(name in source for name in ("load_golden(", "golden_cases(", "GOLDEN /"))
 
 
 def pytest_collection_modifyitems(session, config, items):

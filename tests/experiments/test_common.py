@@ -80,12 +80,12 @@ def test_a_finished_run_on_given_datasets_is_read_only_where_the_caller_vouches(
   config.progress = False
   train, test = build_datasets(config.dataset)
   datasets = (train.subset(np.arange(200)), test)
-  final = common.fit_and_release(config, tmp_path / "run", datasets=datasets)
+  final = common.fit_and_release(config, tmp_path / "run", datasets=datasets, datasets_from_config=True)
 
   def no_training(*args, **kwargs):
     raise AssertionError("a finished run was trained again")
   monkeypatch.setattr(common, "fit", no_training)
-  assert common.fit_and_release(config, tmp_path / "run", datasets=datasets,
+  assert common.fit_and_release(config, tmp_path / "run", datasets=datasets, datasets_from_config=True,
                                 workdir_names_datasets=True) == final
   with pytest.raises(AssertionError, match="trained again"):  # Other data may hide behind the same config.
-    common.fit_and_release(config, tmp_path / "run", datasets=datasets)
+    common.fit_and_release(config, tmp_path / "run", datasets=datasets, datasets_from_config=True)

@@ -69,12 +69,20 @@ def test_q_head_learns_only_with_the_information_term(digits, info_weight):
   assert np.isfinite(gan_part) and 0.0 < metrics["real_d"] < 1.0
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path, digits):
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, digits, monkeypatch):
   config = _config()
   config.checkpoint_every_steps = 9
-  config.train.num_epochs = 1
-  fit(config, tmp_path / "resumed", datasets=digits)
   config.train.num_epochs = 2
+  original = TrainBatches.batch
+
+  def crash_after_the_first_checkpoint(self, step):
+    if step == 12:
+      raise RuntimeError("simulated crash")
+    return original(self, step)
+  monkeypatch.setattr(TrainBatches, "batch", crash_after_the_first_checkpoint)
+  with pytest.raises(RuntimeError, match="simulated crash"):
+    fit(config, tmp_path / "resumed", datasets=digits)
+  monkeypatch.setattr(TrainBatches, "batch", original)
   _, resumed = fit(config, tmp_path / "resumed", datasets=digits)
   _, straight = fit(config, tmp_path / "straight", datasets=digits)
   chex.assert_trees_all_close(jax.device_get(resumed.params), jax.device_get(straight.params),
