@@ -178,7 +178,6 @@ def _check_keys(c, schema, prefix: str, task: str) -> None:
       raise ValueError(f"config has no {prefix}{key} (start from base_config() or a recipe)")
 
 
-
 def check_config(c: ml_collections.ConfigDict, extra_blocks: dict | None = None) -> None:
   """A ``ValueError`` naming the first key that is not an option (:func:`check_keys`) or the first shared
   option whose value is not allowed (each task checks its own blocks before it trains anything)."""
