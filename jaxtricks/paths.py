@@ -7,6 +7,7 @@ would write its own copy. Every path the library writes or reads goes through :f
 from __future__ import annotations
 
 import os
+import pathlib
 
 from etils import epath
 
@@ -25,3 +26,12 @@ def absolute(path: str | os.PathLike) -> epath.Path:
 
 def is_url(path: str | os.PathLike) -> bool:
   return "://" in os.fspath(path)
+
+
+def local_path(path: str | os.PathLike, name: str) -> pathlib.Path:
+  """``path`` (``~`` expanded) for code that needs a local or mounted file system (directory listings,
+  ArrayRecord shards, file locks); a URL is a ``ValueError`` naming the argument ``name``."""
+  if is_url(path):
+    raise ValueError(f"{name}={os.fspath(path)!r}: this is read and written on a local or mounted file "
+                     f"system (e.g. gcsfuse), not through a URL")
+  return pathlib.Path(path).expanduser()

@@ -94,6 +94,21 @@ def pytest_collection_modifyitems(session, config, items):
   items.sort(key=lambda item: not item.nodeid.startswith(ON_THEIR_OWN))  # Stable: otherwise as collected.
 
 
+def crash_at(step: int):
+  """A context in which the training stream raises ``RuntimeError("simulated crash")`` when batch
+  ``step`` (0-based) is asked for: a run killed mid-way, after the checkpoints before that step."""
+  from unittest import mock
+
+  from jaxtricks.data import TrainBatches
+  original = TrainBatches.batch
+
+  def batch(self, index):
+    if index == step:
+      raise RuntimeError("simulated crash")
+    return original(self, index)
+  return mock.patch.object(TrainBatches, "batch", batch)
+
+
 def mock_tfds(num_examples: int):
   """``tfds.testing.mock_data`` of ``num_examples`` random records per split, the builds reported in
   ArrayRecord format (what ``tfds.data_source`` reads; TFDS's bundled metadata says TFRecord)."""

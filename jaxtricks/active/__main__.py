@@ -14,6 +14,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jaxtricks.active.loop import report, run
+from jaxtricks.paths import local_path
 from jaxtricks.training.cli import default_workdir, parse_flags, usage_error
 from jaxtricks.training.config import recipe_path
 
@@ -32,9 +33,10 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
 
-  workdir = Path(_WORKDIR.value or default_workdir())
+  workdir = _WORKDIR.value or str(default_workdir())
   print(f"workdir: {workdir}")
   try:
+    workdir = local_path(workdir, "workdir")  # A URL is refused (pathlib would make it a local folder).
     records = run(_CONFIG.value, workdir)
   except (ValueError, TypeError) as e:
     usage_error(str(e))

@@ -36,7 +36,7 @@ from jaxtricks.active.evaluation import penalty_matrix
 from jaxtricks.data import TrainBatches, build_datasets, map_in_chunks
 from jaxtricks.models.layers import aux_output
 from jaxtricks.parallel import DataParallel
-from jaxtricks.paths import is_url
+from jaxtricks.paths import local_path
 from jaxtricks.tasks import classification
 from jaxtricks.tasks.base import Data
 from jaxtricks.training import trainer
@@ -158,11 +158,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
   needed = active.initial + active.rounds * active.budget
   if needed > len(train):
     raise ValueError(f"active.initial + rounds·budget = {needed} exceeds the pool of {len(train)}")
-  if is_url(workdir):
-    raise ValueError(f"workdir {str(workdir)!r}: the active-learning loop keeps its runs on a local or "
-                     f"mounted file system (fit's workdirs may be URLs)")
+  workdir = local_path(workdir, "workdir")  # The active loop's records (fit's workdirs may be URLs).
   check_workdir(config, workdir)
-  workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   with hold(workdir, enabled=jax.process_index() == 0):
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))

@@ -5,14 +5,12 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-from pathlib import Path
-
 from jaxtricks.data.datasets import ArrayDataset, load_digits, load_tfds, standardize
 from jaxtricks.data.longtail import longtail_counts, longtail_indices
 from jaxtricks.data.sort_of_clevr import sort_of_clevr_datasets
 from jaxtricks.data.streaming import ArrayRecordImages, ImageDataset, ImageFolder, TfdsImages
 from jaxtricks.data.synthetic import mmoe_datasets
-from jaxtricks.paths import is_url
+from jaxtricks.paths import local_path
 
 SOURCES = ("digits", "tfds", "folder", "array_record", "mmoe_synthetic", "sort_of_clevr")
 STREAMED = ("folder", "array_record")  # And tfds with dataset.streaming.
@@ -139,11 +137,9 @@ def _streamed(config: ml_collections.ConfigDict) -> tuple[ImageDataset, ImageDat
     if not config.path:
       raise ValueError(f"dataset.source={config.source!r} needs dataset.path: the directory that holds "
                        f"{config.train_split}/ and {config.test_split}/")
-    if is_url(config.path):
-      raise ValueError(f"dataset.path={config.path!r}: image folders and ArrayRecord shards are read from "
-                       f"a local or mounted file system (e.g. gcsfuse); a TFDS data_dir may be a URL")
+    root = local_path(config.path, "dataset.path")  # A TFDS data_dir may be a URL; folders and shards not.
     kind = ImageFolder if config.source == "folder" else ArrayRecordImages
-    open_split = lambda split, classes: kind(Path(config.path).expanduser() / split, classes)  # noqa: E731
+    open_split = lambda split, classes: kind(root / split, classes)  # noqa: E731
   train = open_split(config.train_split, None)
   test = open_split(config.test_split, train.classes)
   options = dict(num_classes=len(train.classes), image_size=config.image_size,

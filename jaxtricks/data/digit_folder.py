@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from jaxtricks.paths import local_path
+
 
 def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | None = None,
                        classes: int = 10, sizes: tuple[int, int] = (40, 400), seed: int = 0,
@@ -29,7 +31,7 @@ def write_digit_folder(root: str | os.PathLike, *, per_class: dict[str, int] | N
   per_class = per_class or {"train": 20, "test": 5}
   digits = load_digits()
   rng = np.random.default_rng(seed)
-  root = Path(root)
+  root = local_path(root, "root")
   for split, count in per_class.items():
     for label in range(classes):
       folder = root / split / f"digit_{label}"

@@ -25,7 +25,7 @@ import numpy as np
 
 from jaxtricks.data.datasets import class_relabelling
 from jaxtricks.data.images import BadImageError, decode_crop
-from jaxtricks.paths import as_path
+from jaxtricks.paths import as_path, local_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -61,7 +61,7 @@ class ImageFolder:
   ``classes`` (the training split's) fixes the label of each class name for another split."""
 
   def __init__(self, root: str | Path, classes: Sequence[str] | None = None):
-    self.root = Path(root).expanduser()
+    self.root = local_path(root, "image folder")
     if not self.root.is_dir():
       raise ValueError(f"image folder {str(self.root)!r} is not a directory")
     folders = sorted(p for p in self.root.iterdir() if p.is_dir())
@@ -107,7 +107,7 @@ class ArrayRecordImages:
   ``(label, file name, encoded image)`` records and ``jaxtricks_images.json`` (classes, labels)."""
 
   def __init__(self, directory: str | Path, classes: Sequence[str] | None = None):
-    self.directory = Path(directory).expanduser()
+    self.directory = local_path(directory, "ArrayRecord directory")
     meta_file = self.directory / META_FILE
     if not meta_file.is_file():
       raise ValueError(f"{str(self.directory)!r} holds no {META_FILE}; write it with "
@@ -152,7 +152,7 @@ def write_array_record(source: str | os.PathLike, destination: str | os.PathLike
   from array_record.python.array_record_module import ArrayRecordWriter
 
   folder = ImageFolder(source)
-  destination = Path(destination).expanduser()
+  destination = local_path(destination, "destination")
   destination.mkdir(parents=True, exist_ok=True)
   if shards <= 0:
     total = sum(os.path.getsize(p) for p in folder.paths)

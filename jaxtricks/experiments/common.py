@@ -18,6 +18,7 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
+from jaxtricks.paths import as_path
 from jaxtricks.training import fit
 
 
@@ -133,9 +134,9 @@ def save_results(out: Path, rows: list[dict], table: str, *, echo: bool = True) 
 def finished_metrics(config, workdir: Path) -> dict | None:
   """The final metrics of a run of ``config`` that finished in ``workdir`` (its ``config.json`` is
   ``config``'s and its ``final_metrics.json`` was written after it), else None."""
-  workdir = Path(workdir)
+  workdir = as_path(workdir)
   saved, done = workdir / "config.json", workdir / "final_metrics.json"
-  if not (saved.exists() and done.exists()) or done.stat().st_mtime < saved.stat().st_mtime:
+  if not (saved.exists() and done.exists()) or done.stat().mtime < saved.stat().mtime:
     return None
   if saved.read_text() != config.to_json_best_effort(indent=2):
     return None
@@ -165,7 +166,7 @@ def fit_validated(config, workdir: Path, val_fraction: float = 0.1) -> tuple[dic
   validation split, then the finished run is resumed with ``dataset.evaluate_on = "test"``, which
   trains nothing and evaluates the same final state on the test split. Select on the first, report
   the second. The validation metrics are kept in ``workdir/validation_metrics.json``."""
-  workdir = Path(workdir)
+  workdir = as_path(workdir)
   config = copy.deepcopy(config)
   config.dataset.val_fraction = val_fraction
   test_config = copy.deepcopy(config)

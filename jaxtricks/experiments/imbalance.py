@@ -26,6 +26,7 @@ from sklearn.svm import SVC
 from jaxtricks.data import build_datasets
 from jaxtricks.experiments.common import (Option, fit_and_release, mean_std, run_script, sample_std,
                                          save_figure, save_results)
+from jaxtricks.paths import as_path
 from jaxtricks.training.config import load_config
 
 # Classical baselines on the same split and pixels (flattened, standardised), class-balanced weights.
@@ -90,7 +91,7 @@ def run(methods, imbalances, seeds, out: Path, smoke: bool, epochs: int = 0) -> 
 def m2m_acceptance(workdir: Path) -> float:
   """The share of M2m's generation slots whose translation was accepted, averaged over the logged
   training steps of the run in ``workdir`` (from the generation epoch on)."""
-  logged = [json.loads(line) for line in (Path(workdir) / "metrics.jsonl").read_text().splitlines()]
+  logged = [json.loads(line) for line in (as_path(workdir) / "metrics.jsonl").read_text().splitlines()]
   return float(np.mean([r["train/m2m_accepted"] for r in logged if "train/m2m_accepted" in r]))
 
 

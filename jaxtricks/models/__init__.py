@@ -56,12 +56,14 @@ class OwnModel(nn.Module):
     return out if isinstance(out, tuple) else (out, {})
 
 
-def import_model(path: str, **given: Any) -> nn.Module:
+def import_model(path: str, *, options: dict[str, Any] | None = None,
+                 carried: dict[str, tuple[str, Any]] | None = None, **given: Any) -> nn.Module:
   """The class ``"package.module:Class"`` names, checked for what every family gives a model (a
   linen ``Module`` with a ``num_classes`` field whose ``__call__`` takes ``train=``) and built with
   the ``given`` arguments it has fields for (``num_classes``, and ``dtype`` / ``axis_name`` where it
-  declares them) plus ``options``."""
-  options = given.pop("options", {})
+  declares them) plus ``options`` (each one a field) and the ``carried`` head options (``option ->
+  (dotted key, value)``, refused naming the key when the class has no such field)."""
+  options, carried = dict(options or {}), carried or {}
   module_name, _, attr = path.partition(":")
   try:
     cls = getattr(importlib.import_module(module_name), attr)
@@ -74,36 +76,26 @@ def import_model(path: str, **given: Any) -> nn.Module:
     raise ValueError(f"model.name={path!r} needs a num_classes field: the task sets the output size")
   if "train" not in inspect.signature(cls.__call__).parameters:
     raise ValueError(f"model.name={path!r}: __call__ must take a train= argument (dropout, BatchNorm)")
-  for name, value in list(options.items()):
-    if isinstance(value, _Carried):
-      if name not in fields:
-        raise ValueError(f"{value.key}={value.value!r} is set (the recipe's loss relies on it), but "
-                         f"model.name={path!r} has no {name} field to act on it: declare one (see "
-                         f"jaxtricks.models.{'prior_bias_init' if name == 'prior_bias' else 'output_head'})"
-                         f" or set {value.key}={not value.value}")
-      options[name] = value.value
+  for name, (key, value) in carried.items():
+    if name in options:  # model.options says it for this model.
+      continue
+    if name not in fields:
+      helper = "prior_bias_init" if name == "prior_bias" else "output_head"
+      raise ValueError(f"{key}={value!r} is set (the recipe's loss relies on it), but model.name={path!r} "
+                       f"has no {name} field to act on it: declare one (see jaxtricks.models.{helper}) "
+                       f"or set {key}={not value}")
+    options[name] = value
   unknown = sorted(set(options) - fields)
   if unknown:
     raise ValueError(f"model.options {unknown} are not fields of model.name={path!r}")
   return cls(**{k: v for k, v in given.items() if k in fields}, **options)
 
 
-def _head_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The :data:`HEAD_OPTIONS` switched on in a built-in model's block (by a recipe), for a model named
-  by import path; :func:`import_model` refuses one its class does not declare."""
-  carried = {}
-  for name in MODELS:
-    for key in HEAD_OPTIONS:
-      if config.get(name, {}).get(key):
-        carried[key] = _Carried(f"model.{name}.{key}", config[name][key])
-  return carried
-
-
-@dataclasses.dataclass(frozen=True)
-class _Carried:
-  """A head option taken from a built-in block: where it was set, for the error when it cannot act."""
-  key: str
-  value: Any
+def _head_options(config: ml_collections.ConfigDict) -> dict[str, tuple[str, Any]]:
+  """The :data:`HEAD_OPTIONS` switched on in a built-in model's block (by a recipe): ``option ->
+  (its dotted key, value)``, for a model named by import path (:func:`import_model`)."""
+  return {key: (f"model.{name}.{key}", config[name][key]) for name in MODELS for key in HEAD_OPTIONS
+          if config.get(name, {}).get(key)}
 
 
 def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: Any,
@@ -112,9 +104,8 @@ def create_model(config: ml_collections.ConfigDict, *, num_classes: int, dtype: 
   ``config.name = "package.module:Class"`` names with ``config.options`` (see :func:`import_model`);
   every model returns ``(outputs, aux)`` (see :data:`jaxtricks.models.layers.ModelOutput`)."""
   if ":" in config.name:
-    options = {**_head_options(config), **config.get("options", {})}
     own = import_model(config.name, num_classes=num_classes, dtype=dtype, axis_name=axis_name,
-                       options=options)
+                       options=config.get("options", {}), carried=_head_options(config))
     return OwnModel(own, dtype=dtype, axis_name=axis_name)
   if config.name not in MODELS:
     raise ValueError(f"model.name must be one of {sorted(MODELS)} or 'package.module:Class', "

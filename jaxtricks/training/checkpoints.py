@@ -54,17 +54,13 @@ def _check_fits(saved: Any, abstract: Any, directory) -> None:
   """A ``ValueError`` naming the first array of the state whose checkpointed shape differs (or that the
   checkpoint lacks): a run of another model or task in this workdir (a user's model whose code
   changed), said before orbax tries to restore it."""
-  saved = {_name(p): leaf for p, leaf in jax.tree_util.tree_leaves_with_path(saved)}
+  name = lambda path: jax.tree_util.keystr(path, simple=True, separator="/")  # noqa: E731
+  saved = {name(p): leaf for p, leaf in jax.tree_util.tree_leaves_with_path(saved)}
   for path, leaf in jax.tree_util.tree_leaves_with_path(abstract):
-    key = _name(path)
+    key = name(path)
     shape = tuple(getattr(saved.get(key), "shape", ()) or ()) if key in saved else None
     if shape != tuple(leaf.shape):
       found = "no such array" if shape is None else f"shape {shape}"
       raise ValueError(f"the checkpoint in {str(directory)!r} does not fit this run: {key} has "
                        f"{found} there, {tuple(leaf.shape)} here; use a new --workdir")
 
-
-def _name(path) -> str:
-  """A leaf's path as ``params/Conv_0/kernel``, the same for a dataclass (the state) and the dicts of
-  orbax's metadata."""
-  return "/".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in path)

@@ -145,9 +145,7 @@ def set_task(c: ml_collections.ConfigDict, task: str) -> ml_collections.ConfigDi
       if name not in c or set(c[name].keys()) != set(block.keys()):
         c[name] = block
     c.task = task
-  if c.is_locked:
-    c.lock()  # The new blocks too.
-  return c
+  return c  # unlocked() locks it again, the new blocks too.
 
 
 def check_keys(c: ml_collections.ConfigDict, extra: dict | None = None) -> None:

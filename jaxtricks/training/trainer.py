@@ -89,10 +89,6 @@ class _UrlEventFiles:
     as_path(path).mkdir(parents=True, exist_ok=True)
 
 
-for _scheme in ("gs", "s3", "az"):
-  tensorboardX.record_writer.register_writer_factory(_scheme, _UrlEventFiles())
-
-
 class _MetricWriter:
   """Appends records to ``metrics.jsonl`` and TensorBoard (process 0 only). Behind a URL, where an
   object store cannot append, the file is written whole after each record."""
@@ -108,6 +104,8 @@ class _MetricWriter:
       kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= resume_step]
       self.kept = "".join(line + "\n" for line in kept)
       self.path.write_text(self.kept)
+    if is_url(workdir):  # tensorboardX's own gs:// writer needs google-cloud-storage; epath reaches any.
+      tensorboardX.record_writer.register_writer_factory(str(workdir).partition(":")[0], _UrlEventFiles())
     self.tb = tensorboardX.SummaryWriter(str(workdir / "tb"))
 
   def write(self, record: dict[str, Any]) -> None:

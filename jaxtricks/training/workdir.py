@@ -20,6 +20,7 @@ import time
 from typing import Any, Iterator
 
 import ml_collections
+from flax import traverse_util
 
 from jaxtricks.paths import as_path, is_url
 
@@ -27,15 +28,6 @@ RESUMABLE_KEYS = ("progress", "log_every_steps", "eval_every_epochs", "eval_batc
                   "checkpoint_every_steps", "keep_checkpoints", "parallel", "distributed",
                   "dataset.workers", "dataset.threads", "dataset.evaluate_on", "eval_pgd")
 LOCK = ".lock"  # Held by the process that trains in the workdir (process 0 of a distributed run).
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-  if isinstance(tree, dict):
-    out = {}
-    for key, value in tree.items():
-      out.update(_flatten(value, f"{prefix}{key}."))
-    return out if out or not prefix else {prefix[:-1]: {}}
-  return {prefix[:-1]: tree}
 
 
 def _resumable(key: str) -> bool:
@@ -47,8 +39,8 @@ def _resumable(key: str) -> bool:
 def config_difference(saved: dict, config: ml_collections.ConfigDict) -> tuple[str, Any, Any] | None:
   """The first key (in the saved config's order) whose value differs between the ``saved`` config
   (``config.json`` read back) and ``config``, outside :data:`RESUMABLE_KEYS`: ``(key, saved, new)``."""
-  before = _flatten(saved)
-  after = _flatten(json.loads(config.to_json_best_effort()))
+  flat = lambda tree: traverse_util.flatten_dict(tree, keep_empty_nodes=True, sep=".")  # noqa: E731
+  before, after = flat(saved), flat(json.loads(config.to_json_best_effort()))
   for key in list(before) + [k for k in after if k not in before]:
     missing = object()
     old, new = before.get(key, missing), after.get(key, missing)

@@ -16,6 +16,7 @@ from jaxtricks.tasks import infogan
 from jaxtricks.tasks.base import Data, step_keys
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
+from tests.conftest import crash_at
 from tests.tasks.steps import run_on_every_topology, run_steps
 
 
@@ -69,20 +70,12 @@ def test_q_head_learns_only_with_the_information_term(digits, info_weight):
   assert np.isfinite(gan_part) and 0.0 < metrics["real_d"] < 1.0
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path, digits, monkeypatch):
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, digits):
   config = _config()
   config.checkpoint_every_steps = 9
   config.train.num_epochs = 2
-  original = TrainBatches.batch
-
-  def crash_after_the_first_checkpoint(self, step):
-    if step == 12:
-      raise RuntimeError("simulated crash")
-    return original(self, step)
-  monkeypatch.setattr(TrainBatches, "batch", crash_after_the_first_checkpoint)
-  with pytest.raises(RuntimeError, match="simulated crash"):
+  with crash_at(12), pytest.raises(RuntimeError, match="simulated crash"):  # After the step-9 checkpoint.
     fit(config, tmp_path / "resumed", datasets=digits)
-  monkeypatch.setattr(TrainBatches, "batch", original)
   _, resumed = fit(config, tmp_path / "resumed", datasets=digits)
   _, straight = fit(config, tmp_path / "straight", datasets=digits)
   chex.assert_trees_all_close(jax.device_get(resumed.params), jax.device_get(straight.params),

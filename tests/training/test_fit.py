@@ -12,7 +12,7 @@ import pytest
 
 from jaxtricks.data import ArrayDataset, TrainBatches, load_digits
 from jaxtricks.training import base_config, fit
-from tests.conftest import REPO
+from tests.conftest import REPO, crash_at
 
 
 def _small_config():
@@ -54,20 +54,13 @@ def test_fit_writes_every_artifact(tmp_path, digits):
   assert ocp.CheckpointManager(tmp_path / "checkpoints").all_steps() == [15, 16]
 
 
-def test_crash_and_rerun_reaches_the_uninterrupted_result(tmp_path, digits, monkeypatch):
+def test_crash_and_rerun_reaches_the_uninterrupted_result(tmp_path, digits):
   config = _small_config()
   _, reference = fit(config, tmp_path / "uninterrupted", datasets=digits)
 
-  original = TrainBatches.batch
-  def crash_at_step_12(self, step):
-    if step == 12:
-      raise RuntimeError("simulated crash")
-    return original(self, step)
-  monkeypatch.setattr(TrainBatches, "batch", crash_at_step_12)
-  with pytest.raises(RuntimeError, match="simulated crash"):
+  with crash_at(12), pytest.raises(RuntimeError, match="simulated crash"):
     fit(config, tmp_path / "resumed", datasets=digits)
   assert ocp.CheckpointManager(tmp_path / "resumed" / "checkpoints").latest_step() == 10
-  monkeypatch.setattr(TrainBatches, "batch", original)
 
   _, resumed = fit(config, tmp_path / "resumed", datasets=digits)
   assert int(resumed.step) == 16

@@ -297,7 +297,7 @@ def test_a_url_workdir_goes_through_epath_not_into_a_local_folder(tmp_path, digi
   config.seed = 1
   with pytest.raises(ValueError, match=r"workdir 'gs://bucket/run' holds a run with seed=0"):
     fit(config, "gs://bucket/run", datasets=digits)
-  with pytest.raises(ValueError, match=r"dataset.path='gs://bucket/images': image folders and ArrayRecord "
-                                       r"shards are read from a local or mounted file system"):
+  with pytest.raises(ValueError, match=r"dataset.path='gs://bucket/images': this is read and written on a "
+                                       r"local or mounted file system"):
     config.dataset.update(source="folder", path="gs://bucket/images")
     fit(config, "gs://bucket/other")
