@@ -18,8 +18,18 @@ from jaxtricks.paths import absolute
 def load_variables(workdir: str | os.PathLike) -> dict[str, Any]:
   """``{"params", "batch_stats"}`` of the last checkpoint in ``workdir/checkpoints``, on this
   process's first device, whatever the devices and processes of the run that saved it."""
-  directory = absolute(workdir) / "checkpoints"
-  manager = ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler())
+  return load_checkpoint(workdir)[1]
+
+
+def load_checkpoint(workdir: str | os.PathLike, folder: str = "checkpoints") -> tuple[int, dict[str, Any]]:
+  """``(step, {"params", "batch_stats"})`` of the latest checkpoint in ``workdir/folder``
+  (``best_checkpoint``: the one kept by ``keep_best``), read only."""
+  directory = absolute(workdir) / folder
+  if not directory.exists():
+    raise ValueError(f"{workdir!s} holds no checkpoint (looked in {directory})")
+  manager = ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler(),
+                                  options=ocp.CheckpointManagerOptions(read_only=True, create=False,
+                                                                       save_interval_steps=0))
   step = manager.latest_step()
   if step is None:
     raise ValueError(f"{workdir!s} holds no checkpoint (looked in {directory})")
@@ -28,7 +38,7 @@ def load_variables(workdir: str | os.PathLike) -> dict[str, Any]:
                           manager.item_metadata(step))
   restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
   manager.close()
-  return {"params": restored["params"], "batch_stats": restored.get("batch_stats") or {}}
+  return step, {"params": restored["params"], "batch_stats": restored.get("batch_stats") or {}}
 
 
 def _is_head(path) -> bool:

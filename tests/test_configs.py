@@ -8,6 +8,11 @@ import numpy as np
 import pytest
 
 from jaxtricks.active.loop import run as run_active_learning
+from jaxtricks.data import build_datasets
+from jaxtricks.inference import load_run
+from jaxtricks.losses.open_set import open_set_scores
+from jaxtricks.metrics.open_set import open_set_auroc
+from jaxtricks.metrics.retrieval import recall_at_k
 from jaxtricks.training import fit
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO, mock_tfds
@@ -68,3 +73,45 @@ def test_full_config_loads_and_smoke_variant_trains(path, tmp_path, shared_run_d
               "infogan": "eval/code_accuracy_generated"}.get(smoke.task, "eval/balanced_accuracy")
     assert 0.0 <= final[metric] <= 1.0
   assert (tmp_path / "final_metrics.json").exists()
+  if path.stem in PREDICTED:
+    _check_predictions(tmp_path, smoke, final)
+
+
+# One config per family and per kind of classification network or run (GoogLeNet's heads, M2m, KD,
+# adversarial training, generations, a streamed folder): load_run(...).predict reproduces the run's
+# own evaluation from the outputs it returns.
+PREDICTED = ("digits_student", "digits_googlenet", "digits_lt_m2m", "digits_adversarial",
+             "digits_self_distill", "digits_semi", "digits_sla", "digits_open_set", "digits_metric_student",
+             "digits_dim", "synthetic_mmoe", "sort_of_clevr_rn", "digits_infogan", "imagenet_resnet50")
+
+
+def _check_predictions(workdir, config, final):
+  if config.task == "infogan":
+    with pytest.raises(ValueError, match="generates images"):
+      load_run(workdir).predict(np.zeros((1, 8, 8, 1), np.float32))
+    return
+  run = load_run(workdir)
+  _, test = build_datasets(config.dataset)
+  if config.dataset.source == "folder":  # Streamed: the files, decoded as the evaluation did.
+    outputs = run.predict_files(test.source.paths)
+  elif config.task == "relational":
+    outputs = run.predict(test.images, test.extras["questions"])
+  else:
+    outputs = run.predict(test.images)
+  labels = test.labels
+  if config.task == "metric_learning":
+    assert recall_at_k(outputs, labels, (1,))[1] == final["eval/recall@1"]
+  elif config.task == "infomax":
+    assert outputs.shape == (len(test), config.model.embedding_dim) and np.isfinite(outputs).all()
+  elif config.task == "multitask":
+    mse = ((outputs - test.extras["targets"]) ** 2).mean(0)
+    np.testing.assert_allclose(mse, [final["eval/mse_0"], final["eval/mse_1"]], rtol=1e-5)
+  elif config.task == "relational":
+    assert np.mean(outputs.argmax(-1) == test.extras["answers"]) == pytest.approx(final["eval/accuracy"])
+  elif config.task == "open_set":
+    known = labels < run.num_classes
+    assert np.mean(outputs[known].argmax(1) == labels[known]) == final["eval/accuracy"]
+    scores = np.asarray(open_set_scores(outputs, loss=config.open_set.loss))
+    assert open_set_auroc(scores[known], scores[~known]) == final["eval/auroc"]
+  else:
+    assert np.mean(outputs.argmax(1) == labels) == final["eval/accuracy"]

@@ -32,8 +32,7 @@ from jaxtricks.experiments.common import Option, fit_and_release, run_script, sa
 from jaxtricks.experiments.imbalance import recipe
 from jaxtricks.experiments.tables import TABLES
 from jaxtricks.imbalance.m2m import cap_noise, draw_seeds, translate
-from jaxtricks.training.runs import Run
-from jaxtricks.transfer import load_variables
+from jaxtricks.inference import load_run
 
 THRESHOLD = 0.9  # γ, the official value.
 SETTINGS = (  # (name, β, η, T, λ): the official one first, then the filters loosened one at a time.
@@ -52,7 +51,7 @@ def filters(imbalance: float, seed: int, runs: Path, per_class: int, smoke: bool
   workdir = runs / f"if{imbalance:g}" / f"erm_seed{seed}"
   fit_and_release(config, workdir)  # The imbalance sweep's g: read when finished there.
   train, _ = build_datasets(config.dataset)
-  g = Run(workdir, config, load_variables(workdir)).inference(train.num_classes)
+  g = load_run(workdir).inference(train.num_classes)
   g_apply = lambda x: g(x)[0]  # noqa: E731
   counts = jnp.asarray(train.class_counts())
   draw = np.random.default_rng(seed)

@@ -95,9 +95,28 @@ class Family(Protocol):
     """The network's output size for ``num_classes`` classes (a finished run's network is rebuilt
     from it)."""
 
+  def prediction(self, config: ml_collections.ConfigDict, num_classes: int) -> "Prediction":
+    """What a finished run of ``config`` predicts per example (:func:`jaxtricks.load_run`); a family
+    without a per-example output raises a ``ValueError`` saying what it gives instead."""
+
   def from_config(self, config: ml_collections.ConfigDict, data: Data, runs: Runs) -> Task:
     """The task of ``config``: checks the family's blocks (a ``ValueError`` naming the key), then
     trains or loads the prerequisite runs it needs."""
+
+
+def network_outputs(model: nn.Module, variables: dict, *inputs: jax.Array) -> jax.Array:
+  """The network's main output in inference mode (BatchNorm statistics, no dropout)."""
+  return model.apply(variables, *inputs, train=False)[0]
+
+
+class Prediction(NamedTuple):
+  """A family's per-example output of a finished run: ``outputs`` says what it is, ``apply(model,
+  variables, *inputs)`` computes it in inference mode from the network's ``inputs`` (batch keys, the
+  image first), and ``wrap`` rebuilds the network as the family trains it (e.g. reciprocal points)."""
+  outputs: str
+  apply: Callable[..., jax.Array] = network_outputs
+  inputs: tuple[str, ...] = ("image",)
+  wrap: Callable[[nn.Module], nn.Module] | None = None
 
 
 @flax.struct.dataclass

@@ -25,8 +25,8 @@ from jaxtricks.losses.classification import SOFT_TARGET_LOSSES, soft_target_loss
 from jaxtricks.models.layers import aux_output
 from jaxtricks.parallel import AXIS
 from jaxtricks.tasks import distillation
-from jaxtricks.tasks.base import (Batch, Data, Metrics, SingleNet, StepKeys, TrainState, build_net,
-                                  train_batches)
+from jaxtricks.tasks.base import (Batch, Data, Metrics, Prediction, SingleNet, StepKeys, TrainState,
+                                  build_net, train_batches)
 from jaxtricks.tasks.distillation import Distillation
 from jaxtricks.tasks.evaluation import EvalOut, EvalSpec
 
@@ -250,6 +250,10 @@ IN_MEMORY_OPTIONS = ("adv_train.epsilon", "eval_pgd.epsilon", "m2m.enabled", "co
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return num_classes
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  return Prediction(f"class logits [N, {num_classes}] (the main head's, for GoogLeNet)")
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs, *, batches=None) -> Classification:

@@ -225,6 +225,11 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return c.categories + 2 * c.continuous  # Q's outputs.
 
 
+def prediction(config: ml_collections.ConfigDict, num_classes: int):
+  raise ValueError("an InfoGAN run generates images rather than predicting per example: "
+                   "jaxtricks.experiments.infogan.save_code_grid(config, state, path) draws its codes")
+
+
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoGan:
   c = config.infogan
   for key in ("noise_dim", "categories", "continuous", "eval_samples"):

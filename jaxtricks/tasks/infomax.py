@@ -15,8 +15,8 @@ from jaxtricks.losses.infomax import (donsker_varadhan_loss, fenchel_dual_loss, 
                                       prior_matching_losses)
 from jaxtricks.models.layers import aux_output
 from jaxtricks.parallel import AXIS, gather_batch
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys, TrainState,
-                                  build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Prediction, SingleNet, StepKeys,
+                                  TrainState, build_net, reject_options, train_batches)
 from jaxtricks.tasks.evaluation import EvalOut, EvalSpec
 
 GENERATIONS = None
@@ -80,6 +80,10 @@ class InfoMax(SingleNet):
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return config.model.embedding_dim  # The global code.
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  return Prediction(f"the encoder's global code [N, {config.model.embedding_dim}] (features for a probe)")
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> InfoMax:

@@ -13,8 +13,8 @@ from jaxtricks.losses.metric_learning import batch_hard_triplet_loss, valid_trip
 from jaxtricks.metrics import recall_at_k
 from jaxtricks.parallel import AXIS, gather_batch
 from jaxtricks.tasks import distillation
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys, TrainState,
-                                  build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Prediction, SingleNet, StepKeys,
+                                  TrainState, build_net, reject_options, train_batches)
 from jaxtricks.tasks.distillation import Distillation
 from jaxtricks.tasks.evaluation import EvalOut
 
@@ -59,6 +59,10 @@ class MetricLearning(SingleNet):
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return config.model.embedding_dim
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  return Prediction(f"embeddings [N, {config.model.embedding_dim}] (compared by Euclidean distance)")
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MetricLearning:

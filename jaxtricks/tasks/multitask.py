@@ -17,8 +17,9 @@ import numpy as np
 import optax
 
 from jaxtricks.metrics.open_set import open_set_auroc
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics, SingleNet,
-                                  StepKeys, TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
+                                  Prediction, SingleNet, StepKeys, TrainState, build_net, reject_options,
+                                  train_batches)
 from jaxtricks.tasks.evaluation import EvalOut
 
 HEADS = ("regression", "binary")
@@ -80,6 +81,12 @@ class MultiTask(SingleNet):
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return len(config.multitask.heads)
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  heads = ", ".join(config.multitask.heads)
+  return Prediction(f"one output per head [N, {len(config.multitask.heads)}] ({heads}: a binary head's "
+                    "logit, a regression head's value)")
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> MultiTask:

@@ -15,8 +15,8 @@ import optax
 from jaxtricks.losses.open_set import OPEN_SET_LOSSES, arpl_loss, open_set_logits, open_set_scores, rpl_loss
 from jaxtricks.metrics.open_set import open_set_aupr, open_set_auroc, oscr
 from jaxtricks.models.open_set import ReciprocalPoints
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, SingleNet, StepKeys, TrainState,
-                                  build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Prediction, SingleNet, StepKeys,
+                                  TrainState, build_net, reject_options, train_batches)
 from jaxtricks.tasks.evaluation import EvalOut
 
 GENERATIONS = None
@@ -63,7 +63,7 @@ class OpenSet(SingleNet):
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
     logits = open_set_logits(self.infer(state, batch["image"]), state.params, loss=self.method,
-                             num_centers=self.num_centers)
+                             num_centers=self.num_centers)  # As prediction() below.
     return EvalOut({}, {"logits": logits, "label": batch["label"]})
 
   def finalize(self, sums, rows) -> dict[str, float]:
@@ -86,16 +86,29 @@ def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return num_classes if config.open_set.loss == "softmax" else config.model.embedding_dim
 
 
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  """The closed-set logits over the known classes, as the evaluation computes them (``open_set_scores``
+  of them is the open-set score: high = known)."""
+  o = config.open_set
+
+  def apply(model, variables, images):
+    features = model.apply(variables, images, train=False)[0]
+    return open_set_logits(features, variables["params"], loss=o.loss, num_centers=o.num_centers)
+
+  wrap = None
+  if o.loss != "softmax":
+    wrap = functools.partial(ReciprocalPoints, num_classes=num_classes, num_centers=o.num_centers)
+  return Prediction(f"closed-set logits [N, {num_classes}] of the known classes; "
+                    f"open_set_scores(logits, loss={o.loss!r}) is the open-set score", apply, wrap=wrap)
+
+
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> OpenSet:
   o = config.open_set
   if o.loss not in OPEN_SET_LOSSES:
     raise ValueError(f"open_set.loss must be one of {OPEN_SET_LOSSES}, got {o.loss!r}")
   reject_options(config, "open_set", CLASSIFICATION_TARGETS)
   n = data.train.num_classes
-  wrap = None
-  if o.loss != "softmax":
-    wrap = functools.partial(ReciprocalPoints, num_classes=n, num_centers=o.num_centers)
-  net = build_net(config, runs, train_batches(config, data.train), wrap=wrap,
+  net = build_net(config, runs, train_batches(config, data.train), wrap=prediction(config, n).wrap,
                   output_size=output_size(config, n))
   return OpenSet(net=net, num_known=n, method=o.loss, num_centers=o.num_centers,
                  temperature=o.temperature, weight=o.weight, official_indexing=o.official_indexing)

@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics, SingleNet,
-                                  StepKeys, TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, IMAGE_AUGMENTATION, Batch, Data, Metrics,
+                                  Prediction, SingleNet, StepKeys, TrainState, build_net, reject_options,
+                                  train_batches)
 from jaxtricks.tasks.evaluation import EvalOut
 
 QUESTION_KINDS = ("nonrelational", "relational", "ternary")
@@ -57,6 +58,11 @@ class RelationalReasoning(SingleNet):
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return num_classes
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  return Prediction(f"answer logits [N, questions, {num_classes}] of each scene's questions",
+                    inputs=("image", "questions"))
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> RelationalReasoning:

@@ -36,8 +36,8 @@ import optax
 from jaxtricks.data import ArrayDataset, JointBatches, map_in_chunks
 from jaxtricks.data.semi_supervised import balance_pseudo_labels, labelled_split
 from jaxtricks.losses.pseudo_label import alpha_ramp, noisy_student_loss, pseudo_label_loss
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
-                                  TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, Prediction, SingleNet,
+                                  StepKeys, TrainState, build_net, reject_options, train_batches)
 
 METHODS = ("supervised", "pseudo_label", "noisy_student")
 GENERATIONS = "semi"  # Noisy Student: semi.generations.
@@ -128,6 +128,10 @@ def check(config: ml_collections.ConfigDict) -> None:
 
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return num_classes
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  return Prediction(f"the student's class logits [N, {num_classes}]")
 
 
 def teacher_log_probabilities(run, images: np.ndarray, num_classes: int) -> np.ndarray:

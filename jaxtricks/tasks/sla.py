@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import ml_collections
 
 from jaxtricks.losses.label_augmentation import (NUM_TRANSFORMS, SLA_MODES, label_augment, sla_output_size,
                                                  sla_predictions, sla_task_loss)
-from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, SingleNet, StepKeys,
-                                  TrainState, build_net, reject_options, train_batches)
+from jaxtricks.tasks.base import (CLASSIFICATION_TARGETS, Batch, Data, Metrics, Prediction, SingleNet,
+                                  StepKeys, TrainState, build_net, reject_options, train_batches)
 from jaxtricks.tasks.evaluation import EvalOut, classification_sums
 
 GENERATIONS = None
@@ -49,17 +50,34 @@ class SelfSupervisedLabelAugmentation(SingleNet):
     return loss, (stats, {"task_loss": loss})
 
   def eval_step(self, state: TrainState, batch: Batch) -> EvalOut:
-    copies, _ = label_augment(batch["image"], batch["label"], self.transform)
-    predictions = sla_predictions(self.infer(state, copies), mode=self.mode,
-                                  num_classes=self.num_classes,
-                                  num_transforms=NUM_TRANSFORMS[self.transform])
+    predictions = _predictions(lambda x: self.infer(state, x), batch["image"], mode=self.mode,
+                               num_classes=self.num_classes, transform=self.transform)
     (_, main), *others = predictions.items()
     return EvalOut(classification_sums(main, batch["label"], batch["mask"], self.num_classes,
                                        **dict(others)), {})
 
 
+def _predictions(network, images, *, mode: str, num_classes: int, transform: str) -> dict:
+  """``sla_predictions`` of the network's outputs on the transformed copies of ``images``."""
+  copies, _ = label_augment(images, jnp.zeros(images.shape[0], jnp.int32), transform)
+  return sla_predictions(network(copies), mode=mode, num_classes=num_classes,
+                         num_transforms=NUM_TRANSFORMS[transform])
+
+
 def output_size(config: ml_collections.ConfigDict, num_classes: int) -> int:
   return sla_output_size(config.sla.mode, num_classes, NUM_TRANSFORMS[config.sla.transform])
+
+
+def prediction(config: ml_collections.ConfigDict, num_classes: int) -> Prediction:
+  """The mode's main prediction, as ``eval/accuracy`` scores it (SLA: aggregated over the M copies)."""
+  s = config.sla
+
+  def apply(model, variables, images):
+    network = lambda x: model.apply(variables, x, train=False)[0]  # noqa: E731
+    predictions = _predictions(network, images, mode=s.mode, num_classes=num_classes, transform=s.transform)
+    return next(iter(predictions.values()))
+
+  return Prediction(f"class logits [N, {num_classes}] of mode {s.mode!r}'s main prediction", apply)
 
 
 def from_config(config: ml_collections.ConfigDict, data: Data, runs) -> SelfSupervisedLabelAugmentation:

@@ -20,14 +20,18 @@ from jaxtricks.paths import absolute
 
 
 class Checkpoints:
-  """The checkpoints in ``directory``: ``save(step, state)``, ``restore(like)``, ``latest_step()``."""
+  """The checkpoints in ``directory``: ``save(step, state)``, ``restore(like)``, ``latest_step()``;
+  ``read_only``: an evaluation's view, which writes nothing."""
 
-  def __init__(self, directory, *, max_to_keep: int, parallel: DataParallel):
+  def __init__(self, directory, *, max_to_keep: int, parallel: DataParallel, read_only: bool = False):
     self.parallel = parallel
-    self.manager = ocp.CheckpointManager(
-        absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                             cleanup_tmp_directories=True))
+    if read_only:
+      options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
+    else:
+      options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                             cleanup_tmp_directories=True)
+    self.manager = ocp.CheckpointManager(absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
+                                         options=options)
     self.directory = self.manager.directory
 
   def latest_step(self) -> int | None:
@@ -48,6 +52,40 @@ class Checkpoints:
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+BEST = "best_checkpoint"  # WORKDIR/best_checkpoint: the checkpoint of keep_best's best value.
+
+
+class BestCheckpoint(Checkpoints):
+  """The one checkpoint of the best value of the evaluation ``metric`` so far (orbax keeps the best of
+  the checkpoints saved with their metrics; a ``*loss`` is minimised, anything else maximised), beside
+  the last ones. The best so far is read back from the directory, so it survives a resume."""
+
+  def __init__(self, directory, metric: str, *, parallel: DataParallel):
+    self.metric, self.minimise = metric, metric.endswith("loss")
+    self.parallel = parallel
+    self.manager = ocp.CheckpointManager(
+        absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=1, best_fn=lambda m: m[metric], best_mode="min" if self.minimise else "max",
+            keep_checkpoints_without_metrics=False, create=True, cleanup_tmp_directories=True))
+    self.directory = self.manager.directory
+
+  def offer(self, step: int, metrics: dict[str, Any], state: Any) -> None:
+    """Saves ``state`` if ``metrics[metric]`` beats the kept checkpoint's (a resumed run that reaches
+    a kept step again computes the same value and saves nothing)."""
+    if self.metric not in metrics:
+      evaluated = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
+      raise ValueError(f"keep_best={self.metric!r} is not among this run's evaluation metrics {evaluated}")
+    value = float(metrics[self.metric])
+    best = self.manager.best_step()
+    if best is not None:
+      kept = self.manager.metrics(best)[self.metric]
+      if best >= step or not (value < kept if self.minimise else value > kept):
+        return
+    self.manager.save(step, args=ocp.args.StandardSave(self.parallel.to_global(state)),
+                      metrics={self.metric: value})
 
 
 def _check_fits(saved: Any, abstract: Any, directory) -> None:

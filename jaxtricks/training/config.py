@@ -23,6 +23,7 @@ from jaxtricks.models import model_config
 from jaxtricks.parallel import DataParallel
 from jaxtricks.tasks import TASKS, task_family
 from jaxtricks.tasks.base import DTYPES
+from jaxtricks.training.writers import wandb_block
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -83,6 +84,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.log_every_steps = 10
   c.checkpoint_every_steps = 200
   c.keep_checkpoints = 2
+  c.keep_best = ""  # An eval/ metric of the validation split (dataset.evaluate_on=validation): its best
+  #                   checkpoint is kept too, in WORKDIR/best_checkpoint (a *loss is minimised, others
+  #                   maximised); load_run(WORKDIR, which="best").
+  c.wandb = wandb_block()  # Weights & Biases logging (process 0), if wandb.project is set.
   c.progress = True  # tqdm progress bar.
   return set_task(c, "classification").lock()
 
@@ -197,6 +202,11 @@ def check_config(c: ml_collections.ConfigDict, extra_blocks: dict | None = None)
   for key in ("train.batch_size", "eval_batch_size"):
     section, _, name = key.rpartition(".")
     parallel.check_batch_size((c[section] if section else c)[name], key)
+  if c.keep_best and not c.keep_best.startswith("eval/"):
+    raise ValueError(f"keep_best must name an eval/ metric (e.g. eval/accuracy), got {c.keep_best!r}")
+  if c.keep_best and c.dataset.evaluate_on != "validation":
+    raise ValueError(f"keep_best={c.keep_best!r} picks a checkpoint by its score, and the test split must "
+                     "not pick anything: set dataset.evaluate_on='validation' (with dataset.val_fraction)")
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:

@@ -15,53 +15,33 @@ from pathlib import Path
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxtricks.models import create_model
-from jaxtricks.tasks import task_family
+from jaxtricks.inference import Run, load_run
 from jaxtricks.paths import as_path
-from jaxtricks.transfer import load_variables
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-  """A finished run: its config (from ``config.json``) and last checkpoint's variables."""
-  directory: Path
-  config: ml_collections.ConfigDict
-  variables: dict[str, Any]
-
-  def model(self, num_classes: int, dtype) -> Any:
-    """The run's network, with the output size its task gives ``num_classes`` classes."""
-    size = task_family(self.config.task).output_size(self.config, num_classes)
-    return create_model(self.config.model, num_classes=size, dtype=dtype)
-
-  def inference(self, num_classes: int) -> Callable[[jax.Array], Any]:
-    """``x ↦ (outputs, aux)`` of the run's network in inference mode (BN statistics, no dropout)."""
-    model = self.model(num_classes, jnp.float32)
-    return lambda x: model.apply(self.variables, x, train=False)
+from jaxtricks.tasks import task_family
 
 
 @dataclasses.dataclass(frozen=True)
 class Runs:
   """The prerequisite runs of the run in ``workdir``; ``fit`` trains one, on ``datasets`` when it
-  uses the same data (``same_data``), else on the data of its own config."""
+  uses the same data (``same_data``), else on the data of its own config. Without ``fit`` (an
+  evaluation of a finished run) they are only loaded."""
   workdir: Path
-  fit: Callable
+  fit: Callable | None
   datasets: tuple | None = None
 
   def load(self, name: str, config: ml_collections.ConfigDict | None = None, workdir: str = "",
            *, same_data: bool = True) -> Run:
     directory = as_path(workdir or self.workdir / name)
-    if config:
+    if config and self.fit is not None:
       given = self.datasets if same_data else None
       self.fit(config, directory, datasets=given, datasets_from_config=given is not None)
     if not (directory / "config.json").exists():
-      raise ValueError(f"{str(directory)!r} holds no jaxtricks run, and no config to train one there "
-                       f"was given ({name})")
-    run_config = ml_collections.ConfigDict(json.loads((directory / "config.json").read_text()))
-    return Run(directory, run_config, load_variables(directory))
+      trained = "and no config to train one there was given" if self.fit else "(it is only loaded here)"
+      raise ValueError(f"{str(directory)!r} holds no jaxtricks run, {trained} ({name})")
+    return load_run(directory)
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +61,8 @@ def fit_generations(fit: Callable, config: ml_collections.ConfigDict, workdir: P
   ``final_metrics.json`` lists every generation's and the teacher's scalar test metrics."""
   name = generations_block(config)
   block = config[name]
+  if jax.process_index() == 0:  # The whole run's record (load_run reads the last generation's model).
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
   summary = []
   first_teacher = as_path(block.teacher_workdir or workdir / "teacher")
   teacher_dir = first_teacher

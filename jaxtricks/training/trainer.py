@@ -3,39 +3,41 @@ the evaluators; the loop owns data order, the parallel path (mesh or pmap), logg
 schedule, checkpoints, resume and the NaN stop.
 
 A run lives in its ``workdir`` (a local path or a URL such as ``gs://bucket/run``): ``config.json``,
-``metrics.jsonl`` (one JSON object per logged step), TensorBoard events in ``tb/``, orbax checkpoints
-in ``checkpoints/`` and PNG plots. Calling :func:`fit` again on the same workdir with the same config
-resumes from the last checkpoint and reproduces the steps an uninterrupted run would have taken; another
-config is refused before anything is written, and two runs cannot share a workdir
-(``jaxtricks.training.workdir``).
+``data.json`` (classes and input shapes), ``metrics.jsonl`` (one JSON object per logged step),
+TensorBoard events in ``tb/``, orbax checkpoints in ``checkpoints/`` (and ``best_checkpoint/`` with
+``keep_best``) and PNG plots (``jaxtricks.training.writers``: where else records go). Calling
+:func:`fit` again on the same workdir with the same config resumes from the last checkpoint and
+reproduces the steps an uninterrupted run would have taken; another config is refused before anything
+is written, and two runs cannot share a workdir (``jaxtricks.training.workdir``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import ml_collections
 import numpy as np
-import tensorboardX
-import tensorboardX.record_writer
 import tqdm
 
 from jaxtricks.data import ArrayDataset, ImageDataset, build_datasets
 from jaxtricks.data.build import check_given_datasets
+from jaxtricks.inference import DATA_FILE, data_record
 from jaxtricks.parallel import DataParallel
+from jaxtricks.paths import as_path
 from jaxtricks.tasks import TASKS, task_family
 from jaxtricks.tasks.base import Batches, Data, Task
 from jaxtricks.training import plots
-from jaxtricks.training.checkpoints import Checkpoints
+from jaxtricks.training.checkpoints import BEST, BestCheckpoint, Checkpoints
 from jaxtricks.training.config import check_config
 from jaxtricks.training.runs import Runs, fit_generations, generations_block
-from jaxtricks.paths import as_path, is_url
 from jaxtricks.training.workdir import check_workdir, hold
+from jaxtricks.training.writers import Writer, default_writers
 
 
 def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
@@ -62,72 +64,6 @@ def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
   jax.distributed.initialize(**kwargs)
 
 
-class _UrlEventFile:
-  """A TensorBoard event file behind a URL (``gs://``, ``s3://``, ``az://``) through ``etils.epath``:
-  object stores have no append, so each flush writes the whole (small: scalars only) file again."""
-
-  def __init__(self, path: str):
-    self.path, self.data = as_path(path), bytearray()
-
-  def write(self, data: bytes) -> None:
-    self.data += data
-
-  def flush(self) -> None:
-    self.path.write_bytes(bytes(self.data))
-
-  def close(self) -> None:
-    self.flush()
-
-
-class _UrlEventFiles:
-  """tensorboardX's writer factory protocol (``open``, ``directory_check``) for URL log directories."""
-
-  def open(self, path: str) -> _UrlEventFile:
-    return _UrlEventFile(path)
-
-  def directory_check(self, path: str) -> None:
-    as_path(path).mkdir(parents=True, exist_ok=True)
-
-
-class _MetricWriter:
-  """Appends records to ``metrics.jsonl`` and TensorBoard (process 0 only). Behind a URL, where an
-  object store cannot append, the file is written whole after each record."""
-
-  def __init__(self, workdir, resume_step: int, enabled: bool):
-    self.enabled = enabled
-    if not enabled:
-      return
-    self.path = workdir / "metrics.jsonl"
-    self.kept = ""
-    if self.path.exists():  # Drop records of steps that the resumed run will redo.
-      lines = self.path.read_text().splitlines()
-      kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= resume_step]
-      self.kept = "".join(line + "\n" for line in kept)
-      self.path.write_text(self.kept)
-    if is_url(workdir):  # tensorboardX's own gs:// writer needs google-cloud-storage; epath reaches any.
-      tensorboardX.record_writer.register_writer_factory(str(workdir).partition(":")[0], _UrlEventFiles())
-    self.tb = tensorboardX.SummaryWriter(str(workdir / "tb"))
-
-  def write(self, record: dict[str, Any]) -> None:
-    if not self.enabled:
-      return
-    line = json.dumps(record) + "\n"
-    if is_url(self.path):
-      self.kept += line
-      self.path.write_text(self.kept)
-    else:
-      with self.path.open("a") as f:
-        f.write(line)
-    for key, value in record.items():
-      if key != "step" and np.ndim(value) == 0:
-        self.tb.add_scalar(key, value, record["step"])
-    self.tb.flush()
-
-  def close(self) -> None:
-    if self.enabled:
-      self.tb.close()
-
-
 def _check_finite(pending: list[tuple[int, dict]], checkpoints: Checkpoints) -> list[dict]:
   """Fetches the pending step metrics; raises on the first non-finite ``*loss``, naming the step."""
   fetched = jax.device_get(pending)
@@ -145,17 +81,18 @@ MAX_STEPS_IN_FLIGHT = 2  # Dispatched ahead of the finished ones: enough to keep
 # an unbounded queue of small steps can deadlock XLA:CPU's collectives across many host devices.
 
 
-def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
-           writer: _MetricWriter, num_devices: int) -> tuple[Any, dict[str, Any]]:
+def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints, best: BestCheckpoint | None,
+           writers: Sequence[Writer], num_devices: int) -> tuple[Any, dict[str, Any]]:
   """Steps from ``state.step`` to the end: logs every ``log_every_steps``, evaluates every
-  ``eval_every_epochs`` and checkpoints every ``checkpoint_every_steps`` (and at the last step)."""
+  ``eval_every_epochs`` (offering the state to ``best``) and checkpoints every
+  ``checkpoint_every_steps`` (and at the last step)."""
   steps_per_epoch = batches.steps_per_epoch
   total_steps = config.train.num_epochs * steps_per_epoch
   start_step = int(state.step)
   eval_every = max(1, int(config.eval_every_epochs * steps_per_epoch))
   pending: list[tuple[int, dict]] = []
   progress = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                       disable=not (config.progress and writer.enabled),
+                       disable=not (config.progress and jax.process_index() == 0),
                        desc=f"train ({num_devices} dev)")
   t_last, step_last = time.perf_counter(), start_step
   summary: dict[str, Any] = {}
@@ -173,46 +110,56 @@ def _train(config, batches, state, p_train, run_eval, checkpoints: Checkpoints,
         fetched = _check_finite(pending, checkpoints)
         pending = []
         now = time.perf_counter()
-        record = {"step": done, "epoch": done / steps_per_epoch,
+        record = {"epoch": done / steps_per_epoch,
                   **{f"train/{k}": float(np.mean([m[k] for m in fetched])) for k in fetched[0]},
                   "examples_per_sec": (done - step_last) * config.train.batch_size / (now - t_last)}
         if skipped_files is not None:
           record["train/skipped_files"] = len(skipped_files())
         t_last, step_last = now, done
-        writer.write(record)
+        _write(writers, done, record)
         progress.set_postfix(loss=f"{record['train/loss']:.4f}",
                              ex_per_s=f"{record['examples_per_sec']:.0f}")
       if done % eval_every == 0 or is_last:
         started = time.perf_counter()
         summary = run_eval(state)
-        writer.write({"step": done, "epoch": done / steps_per_epoch, **summary})
+        _write(writers, done, {"epoch": done / steps_per_epoch, **summary})
+        if best is not None:
+          best.offer(done, summary, state)
         t_last += time.perf_counter() - started  # examples_per_sec counts training time only.
       if done % config.checkpoint_every_steps == 0 or is_last:
         _check_finite(pending, checkpoints)
         checkpoints.save(done, state)
   finally:
     progress.close()
-    checkpoints.close()
-    writer.close()
+    for closing in ([checkpoints] + ([best] if best else []) + list(writers)):
+      closing.close()
   return state, summary
 
 
+def _write(writers: Sequence[Writer], step: int, metrics: dict[str, Any]) -> None:
+  for writer in writers:
+    writer.write(step, metrics)
+
+
 def train(config: ml_collections.ConfigDict, workdir, batches: Batches, state: Any,
-          p_train, run_eval, parallel: DataParallel) -> tuple[Any, dict[str, Any]]:
+          p_train, run_eval, parallel: DataParallel,
+          writers: Sequence[Writer] = ()) -> tuple[Any, dict[str, Any]]:
   """The loop of :func:`fit` on a built step: places the host ``state`` on the devices, restores the
   last checkpoint of ``workdir`` if any (resume), trains to the end of ``config``'s schedule over
-  ``batches`` with ``p_train`` (``parallel.step`` of a task's step), logging, evaluating with
-  ``run_eval`` and checkpointing; ``(state, last evaluation)``."""
+  ``batches`` with ``p_train`` (``parallel.step`` of a task's step), logging (process 0: the default
+  writers and ``writers``), evaluating with ``run_eval`` and checkpointing; ``(state, last
+  evaluation)``."""
   lead = jax.process_index() == 0
   state = parallel.replicate(state)
   checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints,
                             parallel=parallel)
+  best = BestCheckpoint(workdir / BEST, config.keep_best, parallel=parallel) if config.keep_best else None
   if checkpoints.latest_step() is not None:
     state = checkpoints.restore(state)
   if lead:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-  writer = _MetricWriter(workdir, int(state.step), enabled=lead)
-  state, summary = _train(config, batches, state, p_train, run_eval, checkpoints, writer,
+  writers = [*default_writers(config, workdir, int(state.step)), *writers] if lead else []
+  state, summary = _train(config, batches, state, p_train, run_eval, checkpoints, best, writers,
                           parallel.device_count)
   if not summary:  # Resumed a finished run: nothing was trained, evaluate once more.
     summary = run_eval(state)
@@ -234,12 +181,40 @@ def _log_skipped_files(config, datasets, workdir):
                for d in datasets)
 
 
+def _evaluation(task: Task, test, config, parallel: DataParallel):
+  """``state ↦ eval/ metrics`` of every evaluator of ``task`` on ``test``."""
+  evaluators = task.evaluators(test, batch_size=config.eval_batch_size, parallel=parallel)
+  return lambda state: {k: v for e in evaluators for k, v in e.run(state).items()}
+
+
+def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir, *, which: str = "last") -> dict[str, Any]:
+  """``{"step", **eval/ metrics}`` of the last (or ``"best"``) checkpoint in ``workdir`` under
+  ``config``'s task and evaluation split (:func:`jaxtricks.inference.evaluate`): the task is built as
+  :func:`fit` builds it, its prerequisite runs loaded (never trained), and nothing is written."""
+  maybe_initialize_distributed(config)
+  check_config(config)
+  workdir = as_path(workdir)
+  datasets = build_datasets(config.dataset)
+  data = Data(*datasets)
+  task: Task = task_family(config.task).from_config(config, data, Runs(workdir, None, datasets))
+  parallel = DataParallel(config.parallel)
+  folder = BEST if which == "best" else "checkpoints"
+  checkpoints = Checkpoints(workdir / folder, max_to_keep=1, parallel=parallel, read_only=True)
+  if checkpoints.latest_step() is None:
+    raise ValueError(f"{str(workdir)!r} holds no checkpoint in {folder}/")
+  state = checkpoints.restore(parallel.replicate(task.init(config.seed)))
+  metrics = _evaluation(task, data.test, config, parallel)(state)
+  return {"step": int(jax.device_get(state.step)), **metrics}
+
+
 def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
         datasets: tuple[ArrayDataset | ImageDataset, ArrayDataset | ImageDataset] | None = None,
-        datasets_from_config: bool = False) -> tuple[dict[str, Any], Any]:
+        datasets_from_config: bool = False, writers: Sequence[Writer] = ()) -> tuple[dict[str, Any], Any]:
   """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint of the same config).
 
   Returns ``(final_metrics, state)``; the metrics are also written to ``workdir/final_metrics.json``.
+  ``writers`` receive every logged record too (process 0; ``jaxtricks.training.writers.Writer``:
+  ``write(step, metrics)``, ``close()``), each generation's from its step 0.
 
   ``datasets`` = ``(train, test)`` overrides ``config.dataset`` (handy from notebooks and tests): they
   are used as they are, so the dataset options that subset or split (``train_classes``, ``val_fraction``,
@@ -266,22 +241,23 @@ def fit(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
   lead = jax.process_index() == 0
   workdir.mkdir(parents=True, exist_ok=True)
   with hold(workdir, enabled=lead):
-    return _fit(config, workdir, datasets, family, lead)
+    return _fit(config, workdir, datasets, family, lead, writers)
 
 
-def _fit(config, workdir, datasets, family, lead: bool) -> tuple[dict[str, Any], Any]:
+def _fit(config, workdir, datasets, family, lead: bool, writers) -> tuple[dict[str, Any], Any]:
   datasets = _log_skipped_files(config, datasets, workdir)
   block = generations_block(config)
   if block and config[block].generations > 1:
-    return fit_generations(fit, config, workdir, datasets)
+    return fit_generations(functools.partial(fit, writers=writers), config, workdir, datasets)
   data = Data(*datasets)
   task: Task = family.from_config(config, data, Runs(workdir, fit, datasets))
   parallel = DataParallel(config.parallel)
   p_train = parallel.step(task.train_step, donate_state=True)
-  evaluators = task.evaluators(data.test, batch_size=config.eval_batch_size, parallel=parallel)
-  run_eval = lambda state: {k: v for e in evaluators for k, v in e.run(state).items()}  # noqa: E731
+  run_eval = _evaluation(task, data.test, config, parallel)
+  if lead:
+    (workdir / DATA_FILE).write_text(json.dumps(data_record(data.train, data.test), indent=2))
   state, summary = train(config, workdir, task.batches, task.init(config.seed), p_train, run_eval,
-                         parallel)
+                         parallel, writers)
   train_counts = task.batches.dataset.class_counts().tolist()  # What it trained on (the labelled part).
   if lead:
     plots.save_run_plots(workdir, train_counts)

@@ -3,10 +3,10 @@ anything is written, and is held by one run at a time.
 
 ``WORKDIR/config.json`` is written when a run starts; a later run in the same workdir resumes it only
 if its config is the same, apart from :data:`RESUMABLE_KEYS` (how often to log, evaluate and save, how
-to parallelise, which split the evaluation reports, robust evaluation): options that change neither
-the trained parameters nor the meaning of the record. Anything else (another recipe, a wider model,
-more epochs: the cosine curve would jump mid-run) is refused with the first differing key and its two
-values. Paths go through ``etils.epath``, so a workdir may be a URL (``gs://bucket/run``).
+to parallelise, which split the evaluation reports, robust evaluation, the best checkpoint kept, W&B
+logging): options that change neither the trained parameters nor the meaning of the record. Anything
+else (another recipe, a wider model, more epochs: the cosine curve would jump mid-run) is refused with
+the first differing key and its two values. Paths go through ``etils.epath``, so a workdir may be a URL (``gs://bucket/run``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from flax import traverse_util
 from jaxtricks.paths import as_path, is_url
 
 RESUMABLE_KEYS = ("progress", "log_every_steps", "eval_every_epochs", "eval_batch_size",
-                  "checkpoint_every_steps", "keep_checkpoints", "parallel", "distributed",
-                  "dataset.workers", "dataset.threads", "dataset.evaluate_on", "eval_pgd")
+                  "checkpoint_every_steps", "keep_checkpoints", "keep_best", "wandb", "parallel",
+                  "distributed", "dataset.workers", "dataset.threads", "dataset.evaluate_on", "eval_pgd")
 LOCK = ".lock"  # Held by the process that trains in the workdir (process 0 of a distributed run).
 
 
