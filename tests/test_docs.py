@@ -101,9 +101,10 @@ def test_every_module_function_and_config_key_a_page_names_exists(page):
 def test_your_own_code_page_runs_top_to_bottom(tmp_path, monkeypatch):
   """docs/your_own_code.md's Python blocks, in order, in one namespace (each block asserts what it
   shows: the losses train a network in your own linen and NNX steps, fit takes your arrays, your
-  model and your image folder, and a model without train= is refused with a clear error)."""
+  model and your image folder, a model without train= is refused with a clear error, and a trained run
+  loaded in a new process predicts what it reported, its export too, in a process without jaxtricks)."""
   blocks = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "your_own_code.md").read_text(), re.S)
-  assert len(blocks) == 8
+  assert len(blocks) == 10
   monkeypatch.chdir(tmp_path)
   monkeypatch.setattr(sys, "path", list(sys.path))
   namespace = {"__name__": "your_own_code"}
