@@ -23,13 +23,12 @@ def load_variables(workdir: str | os.PathLike) -> dict[str, Any]:
 
 def load_checkpoint(workdir: str | os.PathLike, folder: str = "checkpoints") -> tuple[int, dict[str, Any]]:
   """``(step, {"params", "batch_stats"})`` of the latest checkpoint in ``workdir/folder``
-  (``best_checkpoint``: the one kept by ``keep_best``), read only."""
+  (``best_checkpoint``: the one kept by ``keep_best``); nothing is written."""
   directory = absolute(workdir) / folder
   if not directory.exists():
     raise ValueError(f"{workdir!s} holds no checkpoint (looked in {directory})")
   manager = ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler(),
-                                  options=ocp.CheckpointManagerOptions(read_only=True, create=False,
-                                                                       save_interval_steps=0))
+                                  options=ocp.CheckpointManagerOptions(create=False))
   step = manager.latest_step()
   if step is None:
     raise ValueError(f"{workdir!s} holds no checkpoint (looked in {directory})")

@@ -62,8 +62,6 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
 
   if _EVAL_ONLY.value:
-    if not flags.FLAGS["verbosity"].present:  # Orbax warns that it opens the checkpoints read-only.
-      logging.set_verbosity(logging.ERROR)
     try:
       metrics = eval_only()
     except (ValueError, TypeError) as e:

@@ -21,15 +21,12 @@ from jaxtricks.paths import absolute
 
 class Checkpoints:
   """The checkpoints in ``directory``: ``save(step, state)``, ``restore(like)``, ``latest_step()``;
-  ``read_only``: an evaluation's view, which writes nothing."""
+  ``read_only``: an evaluation's view (nothing created or cleaned up; it never saves)."""
 
   def __init__(self, directory, *, max_to_keep: int, parallel: DataParallel, read_only: bool = False):
     self.parallel = parallel
-    if read_only:
-      options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
-    else:
-      options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                             cleanup_tmp_directories=True)
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
+                                           cleanup_tmp_directories=not read_only)
     self.manager = ocp.CheckpointManager(absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
                                          options=options)
     self.directory = self.manager.directory

@@ -204,6 +204,9 @@ def check_config(c: ml_collections.ConfigDict, extra_blocks: dict | None = None)
     parallel.check_batch_size((c[section] if section else c)[name], key)
   if c.keep_best and not c.keep_best.startswith("eval/"):
     raise ValueError(f"keep_best must name an eval/ metric (e.g. eval/accuracy), got {c.keep_best!r}")
+  if c.wandb.project and importlib.util.find_spec("wandb") is None:
+    raise ValueError(f"wandb.project={c.wandb.project!r} needs the wandb package: pip install "
+                     "'jaxtricks[wandb]'")
   if c.keep_best and c.dataset.evaluate_on != "validation":
     raise ValueError(f"keep_best={c.keep_best!r} picks a checkpoint by its score, and the test split must "
                      "not pick anything: set dataset.evaluate_on='validation' (with dataset.val_fraction)")

@@ -118,11 +118,8 @@ class WeightsAndBiases:
   resumed run logs into the same W&B run. Local workdirs keep W&B's files in ``WORKDIR/wandb``."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir):
-    try:
-      import wandb
-    except ImportError:
-      raise ImportError(f"wandb.project={config.wandb.project!r} needs the wandb package: "
-                        "pip install 'jaxtricks[wandb]'") from None
+    import wandb  # An optional dependency (check_config names it when it is missing).
+
     workdir = as_path(workdir)
     id_file = workdir / "wandb_id"
     if not id_file.exists():

@@ -6,6 +6,7 @@ test split's); the writers (JSON Lines, a user's, W&B offline) see every record.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 import struct
@@ -202,3 +203,12 @@ def test_writers_get_every_record_and_wandb_resumes_its_run(tmp_path, monkeypatc
       if key.startswith(("train/", "eval/")) and np.ndim(value) == 0:
         assert history.get(record["step"], {}).get(key) == pytest.approx(value), (record["step"], key,
                                                                                  sorted(history))
+
+
+def test_wandb_without_its_package_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+  find_spec = importlib.util.find_spec
+  monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else
+                      find_spec(name, *a))
+  with pytest.raises(ValueError, match=r"wandb.project='p' needs the wandb package: pip install"):
+    fit(_config(**{"wandb.project": "p"}), tmp_path / "run")
+  assert not (tmp_path / "run").exists()
