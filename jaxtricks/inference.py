@@ -99,6 +99,15 @@ class Run:
     pixels = Pixels.from_config(self.config)
     return lambda variables, image, *rest: prediction.apply(model, variables, pixels(image), *rest)
 
+  @functools.cached_property
+  def _on_devices(self):
+    """The jitted prediction, its sharding of rows over every local device, and the variables
+    replicated on them."""
+    mesh = Mesh(np.asarray(jax.local_devices()), ("batch",))
+    rows = NamedSharding(mesh, PartitionSpec("batch"))
+    variables = jax.device_put(self.variables, NamedSharding(mesh, PartitionSpec()))
+    return jax.jit(self._predict_fn, out_shardings=rows), rows, variables
+
   def predict(self, *inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """The family's per-example output (:attr:`prediction`) for ``inputs`` (``[N, ...]`` arrays: the
     image, then the network's other inputs, e.g. the questions of a relational run).
@@ -121,12 +130,8 @@ class Run:
     n = inputs[0].shape[0]
     if any(x.shape[0] != n for x in inputs):
       raise ValueError(f"predict's inputs must have one row per example, got {[x.shape[0] for x in inputs]}")
-    devices = jax.local_devices()
-    chunk = batch_size * len(devices)
-    mesh = Mesh(np.asarray(devices), ("batch",))
-    rows = NamedSharding(mesh, PartitionSpec("batch"))
-    variables = jax.device_put(self.variables, NamedSharding(mesh, PartitionSpec()))
-    step = jax.jit(self._predict_fn, out_shardings=rows)
+    step, rows, variables = self._on_devices
+    chunk = batch_size * rows.mesh.size
     outputs = []
     for start in range(0, n, chunk):
       part = [x[start:start + chunk] for x in inputs]

@@ -34,6 +34,7 @@ from jaxtricks.active.badge import badge
 from jaxtricks.active.coreset import kcenter_greedy
 from jaxtricks.active.evaluation import penalty_matrix
 from jaxtricks.data import TrainBatches, build_datasets, map_in_chunks
+from jaxtricks.inference import DATA_FILE, data_record
 from jaxtricks.models.layers import aux_output
 from jaxtricks.parallel import DataParallel
 from jaxtricks.paths import local_path
@@ -210,10 +211,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
                                                                    init, parallel)
         indices = np.flatnonzero(labelled)
         batches = RoundBatches(labelled_batches(indices, seed * 1000 + round_), active.steps_per_round)
-        state, summary = trainer.train(round_config, round_dir, batches,
-                               start.replace(step=jnp.zeros((), jnp.int32), opt_state=tx.init(start.params)),
-                               p_train, evaluator.run, parallel)
+        fresh = start.replace(step=jnp.zeros((), jnp.int32), opt_state=jax.jit(tx.init)(start.params))
+        state, summary = trainer.train(round_config, round_dir, batches, fresh, p_train, evaluator.run,
+                                       parallel)
         state = parallel.to_host(state)
+        (round_dir / DATA_FILE).write_text(json.dumps(data_record(train, test)))  # For load_run.
         record = {"strategy": strategy, "seed": seed, "round": round_,
                   "num_labelled": int(labelled.sum()), "test_accuracy": summary["eval/accuracy"],
                   "labelled_indices": indices.tolist(), "queried": []}

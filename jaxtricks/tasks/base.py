@@ -148,7 +148,8 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
   variables = _init_variables(model, init_rng, *map(jnp.asarray, inputs))
   params = variables["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
+                    batch_stats=variables.get("batch_stats", {}),
+                    opt_state=jax.jit(tx.init)(params),  # One program, not one per parameter shape.
                     rng=jax.random.key_data(state_rng), frozen=frozen or {})
 
 
@@ -289,7 +290,7 @@ class SingleNet:
     if self.net.pretrained is None:
       return state
     loaded = transfer_variables(state.variables, self.net.pretrained)
-    return state.replace(**loaded, opt_state=tx.init(loaded["params"]))
+    return state.replace(**loaded, opt_state=jax.jit(tx.init)(loaded["params"]))
 
   def apply(self, params, state: TrainState, images: jax.Array | tuple, keys: StepKeys):
     """``(outputs, batch_stats, aux)`` of the network in training mode on ``images`` (or a tuple of

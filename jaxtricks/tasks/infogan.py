@@ -98,7 +98,7 @@ class InfoGan:
     return GanState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats={"generator": g_vars["batch_stats"],
                                  "discriminator": d_vars["batch_stats"]},
-                    opt_state={p: self.txs[p].init(params[p]) for p in PLAYERS},
+                    opt_state={p: jax.jit(self.txs[p].init)(params[p]) for p in PLAYERS},
                     rng=jax.random.key_data(rng), frozen=self.frozen)
 
   def sample_latent(self, key: jax.Array, n: int, axis_name: str | None = AXIS):

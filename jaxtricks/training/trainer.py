@@ -199,10 +199,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir, *, which: st
   task: Task = task_family(config.task).from_config(config, data, Runs(workdir, None, datasets))
   parallel = DataParallel(config.parallel)
   folder = BEST if which == "best" else "checkpoints"
-  checkpoints = Checkpoints(workdir / folder, max_to_keep=1, parallel=parallel, read_only=True)
-  if checkpoints.latest_step() is None:
+  if not (workdir / folder).exists():
     raise ValueError(f"{str(workdir)!r} holds no checkpoint in {folder}/")
+  checkpoints = Checkpoints(workdir / folder, max_to_keep=1, parallel=parallel, read_only=True)
   state = checkpoints.restore(parallel.replicate(task.init(config.seed)))
+  checkpoints.close()
   metrics = _evaluation(task, data.test, config, parallel)(state)
   return {"step": int(jax.device_get(state.step)), **metrics}
 

@@ -61,3 +61,46 @@ def test_inversion_lowers_the_representation_distance_and_keeps_labels():
   assert distance["end"] == pytest.approx(float(after.mean()), rel=1e-5)
   assert np.all(after <= before + 1e-6) and after.mean() < 0.3 * before.mean()
   assert inverted.images.min() >= 0.0 and inverted.images.max() <= 1.0
+
+
+def test_each_constructed_set_is_built_through_its_own_source_model(tmp_path):
+  """Two standard networks (seeds 0 and 1) as sources, the sets built by the classification task
+  from ``constructed.source_workdir``. Inverted images match the representation of the digits they
+  replace far more closely through the source that built them than through the other network, and
+  ``det`` images are read as their new labels by their source, not by the other network: a set built
+  through another model (the fresh network, the other source, logits instead of the embedding) fails."""
+  import ml_collections
+
+  from jaxtricks.data import build_datasets
+  from jaxtricks.inference import load_run
+  from jaxtricks.tasks import TASKS
+  from jaxtricks.tasks.base import Data
+  from jaxtricks.training import fit, load_config
+  from jaxtricks.training.runs import Runs
+
+  sources = []
+  for seed in (0, 1):
+    c = load_config("digits_nonrobust", f"smoke,kind=none,seed={seed}")
+    c.progress = False
+    c.train.num_epochs = 6
+    fit(c, tmp_path / f"source{seed}")
+    sources.append(load_run(tmp_path / f"source{seed}").inference())
+  train, test = build_datasets(c.dataset)
+  digits = train.subset(np.arange(96))
+
+  def built_by_source_0(kind, **settings):
+    config = load_config("digits_robust_features", "smoke,kind=nonrobust")
+    config.constructed.update(kind=kind, source=ml_collections.ConfigDict(),
+                              source_workdir=str(tmp_path / "source0"), **settings)
+    task = TASKS["classification"].from_config(config, Data(digits, test), Runs(tmp_path, None))
+    return task.batches.dataset
+
+  inverted = built_by_source_0("inversion", steps=100)
+  embedding = lambda source, x: source(jnp.asarray(x))[1]["embedding"]  # noqa: E731
+  distance = [float(representation_distance(embedding(s, inverted.images),
+                                            embedding(s, digits.images)).mean()) for s in sources]
+  assert distance[0] < 0.5 * distance[1], distance
+  det = built_by_source_0("det", epsilon=1.0, step_size=0.2, steps=30)
+  read_as = [float(np.mean(np.asarray(s(jnp.asarray(det.images))[0]).argmax(1) == det.labels))
+             for s in sources]
+  assert read_as[0] > read_as[1] + 0.4, read_as

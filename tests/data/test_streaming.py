@@ -182,6 +182,32 @@ def test_hosts_read_only_their_slice_and_crops_do_not_depend_on_the_host_count(f
   assert sorted(reads[0] + reads[1]) == sorted(reads["all"])
 
 
+def test_an_epoch_reads_each_example_once_and_draws_its_crop_again_every_epoch(folder):
+  """The epoch is a permutation (no example twice, none left out: 24 examples, 3 batches of 8), and an
+  example's random-resized crop and flip are keyed by the step, so they change from one epoch to the
+  next; a second stream of the same seed (a resumed run) gives the same crops again."""
+  reads = []
+
+  class Counted(ImageFolder):
+    def read(self, index):
+      reads.append(index)
+      return super().read(index)
+
+  dataset = ImageDataset(Counted(folder / "train"), 3, image_size=16, eval_resize=20)
+  batches = TrainBatches(dataset, 8, seed=0)
+  n = batches.steps_per_epoch
+  crops = []
+  for epoch in range(2):
+    start = len(reads)
+    images = np.concatenate([batches.batch(epoch * n + s)["image"] for s in range(n)])
+    seen = reads[start:]
+    assert sorted(seen) == list(range(24))
+    crops.append(dict(zip(seen, images)))
+  assert not any(np.array_equal(crops[0][i], crops[1][i]) for i in range(24))
+  again = TrainBatches(dataset, 8, seed=0).batch(n)["image"]
+  np.testing.assert_array_equal(again, np.stack([crops[1][i] for i in reads[-8:]]))
+
+
 def test_grain_threads_and_worker_processes_give_the_batches_of_the_main_thread(folder):
   dataset = ImageDataset(ImageFolder(folder / "train"), 3, image_size=16, eval_resize=20)
   here, *ahead = (list(TrainBatches(dataclasses.replace(dataset, workers=w, threads=t), 8,

@@ -1,6 +1,7 @@
 """Adversarial training (``adv_train``): the attack the step trains on is PGD as a plain float64 loop
-computes it, ε = 0 is standard training, and the step does train on the attacked images. That the
-step is the same on every device count is in ``test_device_count.py``."""
+computes it, of the step's own parameters on its own batch; ε = 0 is standard training; robust
+accuracy (``eval_pgd``) is the accuracy on each example's own attack. That the step is the same on
+every device count is in ``test_device_count.py``."""
 
 import dataclasses
 import functools
@@ -13,11 +14,11 @@ import pytest
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from jaxtricks.data import load_digits
-from jaxtricks.parallel import AXIS
+from jaxtricks.data import ArrayDataset, TrainBatches, load_digits
+from jaxtricks.parallel import AXIS, DataParallel
 from jaxtricks.tasks import TASKS
-from jaxtricks.tasks.base import Data
-from jaxtricks.tasks.classification import AdversarialTraining
+from jaxtricks.tasks.base import Data, step_keys
+from jaxtricks.tasks.classification import AdversarialTraining, RobustAccuracy
 from jaxtricks.training.config import load_config
 from tests.conftest import REPO
 from tests.tasks.steps import run_steps
@@ -116,3 +117,63 @@ def test_bad_settings_name_the_key(setup):
     bad.adv_train[key] = value
     with pytest.raises(ValueError, match=match):
       TASKS["classification"].from_config(bad, Data(train, train), runs=None)
+
+
+def test_a_step_trains_on_the_attack_of_its_own_parameters_on_its_own_batch(setup):
+  """One adversarial step equals one standard step on its batch attacked independently (the float64
+  loop, with the step's own attack key and parameters), taken after a first step has moved the
+  parameters: an attack of the initial or previous parameters, of another batch, in training mode or
+  with another key gives other images, hence another update."""
+  _, task, _, train = setup
+  standard = dataclasses.replace(task, adversarial=None)
+  parallel = DataParallel("mesh", 1)
+  batches = TrainBatches(train, 32, seed=0)
+  step = jax.jit(parallel.step(task.train_step))
+  state, _ = step(parallel.replicate(task.init(0)), batches.batch(0))
+  host = jax.device_get(state)
+  batch = batches.batch(1)
+  attacked = _float64_pgd(task, host, task.adversarial, jnp.asarray(batch["image"]), batch["label"],
+                          step_keys(host).attack)
+  ours, _ = step(state, batch)
+  theirs, _ = parallel.step(standard.train_step)(parallel.replicate(host),
+                                                {**batch, "image": attacked.astype(np.float32)})
+  # The two batches differ by float32 rounding of the attack (≤ 1e-5 per pixel, the test above).
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+               jax.device_get(ours.params), jax.device_get(theirs.params))
+
+
+def _independent_robust_accuracy(task, state, images, labels, epsilon, steps, batch_size):
+  """Each test example attacked on its own by the float64 PGD loop (random start keyed by its position
+  in its evaluation batch, from ``key(0)``), counted only if the attacked prediction is right."""
+  attack = AdversarialTraining(epsilon=epsilon, step_size=2.5 * epsilon / steps, steps=steps, norm="l2",
+                               data_range=(float(images.min()), float(images.max())))
+  hits = []
+  for start in range(0, len(images), batch_size):
+    x, y = images[start:start + batch_size], labels[start:start + batch_size]
+    adv = _float64_pgd(task, state, attack, jnp.asarray(x), y, jax.random.key(0))
+    hits.append(np.asarray(task.infer(state, jnp.asarray(adv, jnp.float32))).argmax(1) == y)
+  return float(np.mean(np.concatenate(hits)))
+
+
+def test_robust_accuracy_is_the_accuracy_on_each_examples_own_attack(setup):
+  """The evaluator against an independent per-example loop, never above the clean accuracy, and
+  falling as ε grows (a trained network, so the attack has something to take)."""
+  _, task, _, train = setup
+  config = load_config("digits_adversarial")  # The full schedule: the smoke one has decayed by step 60.
+  config.adv_train.epsilon = 0.0
+  standard = TASKS["classification"].from_config(config, Data(train, train), runs=None)
+  state, _ = run_steps(standard, train, steps=60, batch_size=64)
+  test = ArrayDataset(train.images[-96:], train.labels[-96:], 10)  # 3 evaluation batches of 32.
+  parallel = DataParallel("mesh", 8)
+  accuracy = {}
+  for epsilon in (0.25, 0.5, 1.0):
+    robust = RobustAccuracy(epsilon=epsilon, step_size=2.5 * epsilon / 5, steps=5, norm="l2",
+                            data_range=(float(train.images.min()), float(train.images.max())))
+    evaluated = dataclasses.replace(standard, robust=robust)
+    evaluators = evaluated.evaluators(test, batch_size=32, parallel=parallel)
+    accuracy[epsilon] = {k: v for e in evaluators for k, v in e.run(parallel.replicate(state)).items()}
+  clean = accuracy[0.25]["eval/accuracy"]
+  robust = [accuracy[e]["eval/robust_accuracy"] for e in (0.25, 0.5, 1.0)]
+  assert clean > 0.7 and clean >= robust[0] > robust[1] > robust[2], (clean, robust)
+  independent = _independent_robust_accuracy(standard, state, test.images, test.labels, 0.5, 5, 32)
+  assert abs(robust[1] - independent) <= 1 / 96, (robust[1], independent)  # At most one example flips.
