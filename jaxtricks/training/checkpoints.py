@@ -87,6 +87,8 @@ class BestCheckpoint(Checkpoints):
             max_to_keep=1, best_fn=lambda m: m[metric], best_mode="min" if self.minimise else "max",
             keep_checkpoints_without_metrics=False, create=True, cleanup_tmp_directories=True))
     self.directory = self.manager.directory
+    step = self.manager.best_step()  # (step, value) of the kept checkpoint; saves are asynchronous,
+    self.best = None if step is None else (step, self.manager.metrics(step)[metric])  # so it is kept here.
 
   def offer(self, step: int, metrics: dict[str, Any], state: Any) -> None:
     """Saves ``state`` if ``metrics[metric]`` beats the kept checkpoint's (a resumed run that reaches
@@ -95,13 +97,13 @@ class BestCheckpoint(Checkpoints):
       evaluated = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
       raise ValueError(f"keep_best={self.metric!r} is not among this run's evaluation metrics {evaluated}")
     value = float(metrics[self.metric])
-    best = self.manager.best_step()
-    if best is not None:
-      kept = self.manager.metrics(best)[self.metric]
-      if best >= step or not (value < kept if self.minimise else value > kept):
+    if self.best is not None:
+      kept_step, kept = self.best
+      if kept_step >= step or not (value < kept if self.minimise else value > kept):
         return
     self.manager.save(step, args=ocp.args.StandardSave(self.parallel.to_global(state)),
                       metrics={self.metric: value})
+    self.best = (step, value)
 
 
 def _check_fits(saved: Any, abstract: Any, directory) -> None:

@@ -93,14 +93,16 @@ def test_each_constructed_set_is_built_through_its_own_source_model(tmp_path):
     config.constructed.update(kind=kind, source=ml_collections.ConfigDict(),
                               source_workdir=str(tmp_path / "source0"), **settings)
     task = TASKS["classification"].from_config(config, Data(digits, test), Runs(tmp_path, None))
-    return task.batches.dataset
+    return task.batches.dataset, task.constant_metrics
 
-  inverted = built_by_source_0("inversion", steps=100)
+  inverted, reported = built_by_source_0("inversion", steps=100)
   embedding = lambda source, x: source(jnp.asarray(x))[1]["embedding"]  # noqa: E731
   distance = [float(representation_distance(embedding(s, inverted.images),
                                             embedding(s, digits.images)).mean()) for s in sources]
   assert distance[0] < 0.5 * distance[1], distance
-  det = built_by_source_0("det", epsilon=1.0, step_size=0.2, steps=30)
+  # The distance the construction reports is the penultimate layer's of its source, measured here.
+  assert reported["eval/inversion_distance_end"] == pytest.approx(distance[0], rel=1e-4)
+  det, _ = built_by_source_0("det", epsilon=1.0, step_size=0.2, steps=30)
   read_as = [float(np.mean(np.asarray(s(jnp.asarray(det.images))[0]).argmax(1) == det.labels))
              for s in sources]
   assert read_as[0] > read_as[1] + 0.4, read_as

@@ -212,3 +212,29 @@ def test_wandb_without_its_package_is_refused_before_anything_is_written(tmp_pat
   with pytest.raises(ValueError, match=r"wandb.project='p' needs the wandb package: pip install"):
     fit(_config(**{"wandb.project": "p"}), tmp_path / "run")
   assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("metric, values, kept", [("eval/accuracy", [0.5, 0.8, 0.7, 0.8, 0.6], 2),
+                                                  ("eval/loss", [0.9, 0.4, 0.6, 0.3, 0.5], 4)])
+def test_the_best_checkpoint_is_the_first_best_value_so_far_and_survives_a_restart(tmp_path, metric,
+                                                                                  values, kept):
+  """Accuracy kept at its maximum, a loss at its minimum, a tie keeps the earlier step; a restarted run
+  (a new BestCheckpoint on the same folder) compares with the kept value and re-offered steps save
+  nothing."""
+  import jax.numpy as jnp
+
+  from jaxtricks.parallel import DataParallel
+  from jaxtricks.training.checkpoints import BestCheckpoint
+  parallel = DataParallel("mesh", 1)
+  offer = lambda best, step, value: best.offer(step, {metric: value}, {"w": jnp.full(3, float(step))})  # noqa: E731
+  best = BestCheckpoint(tmp_path, metric, parallel=parallel)
+  for step, value in enumerate(values[:3], 1):
+    offer(best, step, value)
+  best.close()
+  best = BestCheckpoint(tmp_path, metric, parallel=parallel)  # A resumed run: steps 2 and 3 again.
+  for step, value in enumerate(values[1:], 2):
+    offer(best, step, value)
+  best.close()
+  assert best.manager.all_steps() == [kept]
+  with pytest.raises(ValueError, match=r"keep_best='eval/other' is not among this run's evaluation"):
+    BestCheckpoint(tmp_path / "other", "eval/other", parallel=parallel).offer(6, {metric: 1.0}, {})
