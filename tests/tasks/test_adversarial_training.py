@@ -177,3 +177,31 @@ def test_robust_accuracy_is_the_accuracy_on_each_examples_own_attack(setup):
   assert clean > 0.7 and clean >= robust[0] > robust[1] > robust[2], (clean, robust)
   independent = _independent_robust_accuracy(standard, state, test.images, test.labels, 0.5, 5, 32)
   assert abs(robust[1] - independent) <= 1 / 96, (robust[1], independent)  # At most one example flips.
+
+
+@pytest.mark.slow  # 3 minutes on 2 cores (100 steps of 7-step PGD under the suite's XLA settings).
+def test_adversarial_training_buys_robustness_that_standard_training_does_not(setup):
+  """The same network, data, schedule and steps, with and without the attack in the step; both
+  attacked by the same L2 PGD (ε = 0.5, 10 steps) on 256 held-out digits. A step that trains on clean
+  or on unrelated images leaves the robust accuracy at the standard network's. Measured (seed 0): after
+  100 steps robust accuracy 0.49 against 0.13 (clean 0.88 and 0.91); after 200 steps 0.64 against
+  0.24."""
+  _, _, _, train = setup
+  config = load_config("digits_adversarial")  # Width 16 and the full schedule (LR still high at 100).
+  held_out = ArrayDataset(train.images[-256:], train.labels[-256:], 10)
+  fitted = train.subset(np.arange(len(train) - 256))
+  robust_task = TASKS["classification"].from_config(config, Data(fitted, held_out), runs=None)
+  attack = RobustAccuracy(epsilon=0.5, step_size=2.5 * 0.5 / 10, steps=10, norm="l2",
+                          data_range=(0.0, 1.0))
+  parallel = DataParallel("mesh", 8)
+  accuracy = {}
+  standard_task = dataclasses.replace(robust_task, adversarial=None)
+  for name, task in (("robust", robust_task), ("standard", standard_task)):
+    state, _ = run_steps(task, fitted, steps=100, batch_size=64)
+    evaluators = dataclasses.replace(task, robust=attack).evaluators(held_out, batch_size=64,
+                                                                      parallel=parallel)
+    accuracy[name] = {k: v for e in evaluators for k, v in e.run(parallel.replicate(state)).items()
+                      if k in ("eval/accuracy", "eval/robust_accuracy")}
+  assert accuracy["standard"]["eval/accuracy"] > 0.8, accuracy
+  margin = accuracy["robust"]["eval/robust_accuracy"] - accuracy["standard"]["eval/robust_accuracy"]
+  assert margin > 0.2, accuracy
