@@ -36,6 +36,7 @@ from jaxtricks.transfer import load_checkpoint
 
 DATA_FILE = "data.json"  # What a run's examples look like: classes, class names, input shapes.
 WHICH = ("last", "best")
+EVAL_OVERRIDES = ("dataset.", "eval_pgd.", "eval_batch_size", "parallel", "progress")  # May change.
 
 
 def data_record(train: ArrayDataset | ImageDataset, test: ArrayDataset | ImageDataset) -> dict[str, Any]:
@@ -250,5 +251,3 @@ def evaluate(workdir: str | os.PathLike, *, which: str = "last",
     (workdir / f"eval_{stamp}.json").write_text(json.dumps(record, indent=2))
   return record
 
-
-EVAL_OVERRIDES = ("dataset.", "eval_pgd.", "eval_batch_size", "parallel", "progress")

@@ -38,13 +38,17 @@ def _register_array_handler() -> None:
 
 class Checkpoints:
   """The checkpoints in ``directory``: ``save(step, state)``, ``restore(like)``, ``latest_step()``;
-  ``read_only``: an evaluation's view (nothing created or cleaned up; it never saves)."""
+  ``read_only``: an evaluation's view (nothing created or cleaned up; it never saves); ``best_fn`` /
+  ``best_mode``: orbax keeps the best ``max_to_keep`` of the checkpoints saved with metrics."""
 
-  def __init__(self, directory, *, max_to_keep: int, parallel: DataParallel, read_only: bool = False):
+  def __init__(self, directory, *, max_to_keep: int, parallel: DataParallel, read_only: bool = False,
+               best_fn=None, best_mode: str = "max"):
     _register_array_handler()
     self.parallel = parallel
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
-                                           cleanup_tmp_directories=not read_only)
+                                           cleanup_tmp_directories=not read_only, best_fn=best_fn,
+                                           best_mode=best_mode,
+                                           keep_checkpoints_without_metrics=best_fn is None)
     self.manager = ocp.CheckpointManager(absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
                                          options=options)
     self.directory = self.manager.directory
@@ -78,15 +82,9 @@ class BestCheckpoint(Checkpoints):
   the last ones. The best so far is read back from the directory, so it survives a resume."""
 
   def __init__(self, directory, metric: str, *, parallel: DataParallel):
-    _register_array_handler()
     self.metric, self.minimise = metric, metric.endswith("loss")
-    self.parallel = parallel
-    self.manager = ocp.CheckpointManager(
-        absolute(directory), item_handlers=ocp.StandardCheckpointHandler(),
-        options=ocp.CheckpointManagerOptions(
-            max_to_keep=1, best_fn=lambda m: m[metric], best_mode="min" if self.minimise else "max",
-            keep_checkpoints_without_metrics=False, create=True, cleanup_tmp_directories=True))
-    self.directory = self.manager.directory
+    super().__init__(directory, max_to_keep=1, parallel=parallel, best_fn=lambda m: m[metric],
+                     best_mode="min" if self.minimise else "max")
     step = self.manager.best_step()  # (step, value) of the kept checkpoint; saves are asynchronous,
     self.best = None if step is None else (step, self.manager.metrics(step)[metric])  # so it is kept here.
 
